@@ -1,0 +1,46 @@
+"""tinygrad_seq: a small, readable deep-learning framework for sequence models.
+
+    import tinygrad_seq as tg
+    x = tg.randn(3, 4, requires_grad=True)
+    (x.tanh() * 2).sum().backward()
+"""
+# autograd must be imported before tensor (tensor.py builds on its names)
+from .autograd import (Function, no_grad, enable_grad, is_grad_enabled, set_grad_enabled,  # noqa: F401
+                       detect_anomaly, AutogradError, unbroadcast)
+from .tensor import (Tensor, where, float16, float32, float64, int32, int64, bool_)  # noqa: F401
+from .tensor import pad_ as pad  # noqa: F401
+from .factories import (tensor, zeros, ones, full, randn, rand, randint, arange, eye,  # noqa: F401
+                        zeros_like, ones_like, randn_like, cat, concatenate, stack)
+from .backend import manual_seed, cuda_available, get_rng_state, set_rng_state  # noqa: F401
+from .gradcheck import gradcheck  # noqa: F401
+
+__version__ = "0.1.0"
+
+
+# functional forms of the Tensor methods, as in torch
+def exp(x): return x.exp()
+def log(x): return x.log()
+def sqrt(x): return x.sqrt()
+def tanh(x): return x.tanh()
+def sigmoid(x): return x.sigmoid()
+def relu(x): return x.relu()
+def matmul(a, b): return a @ b
+def maximum(a, b): return a.maximum(b)
+def minimum(a, b): return a.minimum(b)
+def clip(x, min=None, max=None): return x.clip(min, max)
+clamp = clip
+def sum(x, axis=None, keepdims=False, **kw): return x.sum(axis, keepdims, **kw)  # noqa: A001
+def mean(x, axis=None, keepdims=False, **kw): return x.mean(axis, keepdims, **kw)
+def logsumexp(x, axis=None, keepdims=False, **kw): return x.logsumexp(axis, keepdims, **kw)
+def softmax(x, axis=-1, **kw): return x.softmax(axis, **kw)
+def log_softmax(x, axis=-1, **kw): return x.log_softmax(axis, **kw)
+def split(x, size, dim=0): return x.split(size, dim)
+def chunk(x, chunks, dim=0): return x.chunk(chunks, dim)
+def reshape(x, *shape): return x.reshape(*shape)
+def flatten(x, start_dim=0, end_dim=-1): return x.flatten(start_dim, end_dim)
+def transpose(x, dim0, dim1): return x.transpose(dim0, dim1)
+def permute(x, *dims): return x.permute(*dims)
+def squeeze(x, dim=None): return x.squeeze(dim)
+def unsqueeze(x, dim): return x.unsqueeze(dim)
+def broadcast_to(x, shape): return x.broadcast_to(shape)
+def argmax(x, axis=None, keepdims=False, **kw): return x.argmax(axis, keepdims, **kw)

@@ -1,0 +1,127 @@
+"""The one place that chooses between NumPy (device "cpu") and CuPy (device "cuda").
+
+Ops never import numpy for tensor data: they get the array module for a device
+from here (``xp(device)``), so the same code runs unchanged on the GPU.
+Random numbers live here too, so ``manual_seed`` reaches every draw.
+"""
+import json
+
+import numpy as np
+
+try:  # CuPy is optional: `pip install tinygrad-seq[cuda12]` (or [cuda13])
+    import cupy as _cupy
+except Exception:  # ImportError, or a CuPy that finds no CUDA driver
+    _cupy = None
+
+_CUDA_HINT = "install CuPy with `pip install \"tinygrad-seq[cuda12]\"` (or [cuda13] for CUDA 13) on a machine with an NVIDIA GPU"
+
+
+def cuda_available():
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def normalize_device(device):
+    """'cpu', 'cuda', 'cuda:0' (or None for cpu) -> 'cpu' | 'cuda'; a clear error for anything else."""
+    if device is None:
+        return "cpu"
+    d = str(device)
+    if d == "cpu":
+        return "cpu"
+    if d == "cuda" or d.startswith("cuda:"):
+        if not cuda_available():
+            why = "CuPy is not installed" if _cupy is None else "CuPy found no CUDA GPU"
+            raise RuntimeError(f"device 'cuda' requested but {why}: {_CUDA_HINT}")
+        return "cuda"
+    raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+
+
+def xp(device):
+    """The array module (numpy or cupy) for a normalized device."""
+    return np if device == "cpu" else _cupy
+
+
+def is_array(a):
+    return isinstance(a, np.ndarray) or (_cupy is not None and isinstance(a, _cupy.ndarray))
+
+
+def device_of(array):
+    return "cpu" if isinstance(array, (np.ndarray, np.generic)) else "cuda"
+
+
+def to_device(array, device):
+    """Move a backend array to `device` (no copy if it is already there)."""
+    if device == "cpu":
+        return array if isinstance(array, np.ndarray) else _cupy.asnumpy(array)
+    return _cupy.asarray(array)
+
+
+def to_numpy(array):
+    return array if isinstance(array, np.ndarray) else _cupy.asnumpy(array)
+
+
+def scatter_add(xp_, target, index, values):
+    """target[index] += values, adding repeated indices (unlike plain assignment)."""
+    if xp_ is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+    return target
+
+
+# ---------------------------------------------------------------- random numbers
+_seed = None
+_np_rng = np.random.default_rng()
+_cp_rng = None
+
+
+def manual_seed(seed):
+    """Seed every random draw of the library (initialisation, dropout, shuffles) on CPU and GPU."""
+    global _seed, _np_rng, _cp_rng
+    _seed = int(seed)
+    _np_rng = np.random.default_rng(_seed)
+    _cp_rng = _cupy.random.RandomState(_seed) if _cupy is not None else None
+
+
+def rng(device="cpu"):
+    """The generator for a device: numpy.random.Generator on cpu, cupy RandomState on cuda."""
+    global _cp_rng
+    if device == "cpu":
+        return _np_rng
+    if _cp_rng is None:
+        _cp_rng = _cupy.random.RandomState(_seed)
+    return _cp_rng
+
+
+def randn(shape, dtype, device):
+    if device == "cpu":
+        return _np_rng.standard_normal(shape, dtype=dtype)
+    return rng(device).standard_normal(shape, dtype=dtype)
+
+
+def rand(shape, dtype, device):
+    if device == "cpu":
+        return _np_rng.random(shape, dtype=dtype)
+    return rng(device).random_sample(shape, dtype=dtype)
+
+
+def uniform(low, high, shape, dtype, device):
+    return (rand(shape, dtype, device) * (high - low) + low).astype(dtype, copy=False)
+
+
+def get_rng_state():
+    """The CPU generator's state as a JSON string (checkpoints store it without pickle)."""
+    return json.dumps(_np_rng.bit_generator.state)
+
+
+def set_rng_state(state):
+    global _np_rng
+    st = json.loads(state) if isinstance(state, str) else state
+    g = np.random.default_rng()
+    g.bit_generator.state = st
+    _np_rng = g

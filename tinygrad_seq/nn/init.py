@@ -1,0 +1,60 @@
+"""Weight initialisers, in place, drawing from the generator `manual_seed` seeds."""
+import math
+
+from .. import backend
+from ..autograd import no_grad
+
+
+@no_grad()
+def uniform_(t, a=0.0, b=1.0):
+    t.data = backend.uniform(a, b, t.shape, t.dtype, t.device)
+    t._version += 1
+    return t
+
+
+@no_grad()
+def normal_(t, mean=0.0, std=1.0):
+    t.data = (backend.randn(t.shape, t.dtype, t.device) * std + mean).astype(t.dtype, copy=False)
+    t._version += 1
+    return t
+
+
+@no_grad()
+def zeros_(t):
+    t.data = backend.xp(t.device).zeros(t.shape, dtype=t.dtype)
+    return t
+
+
+@no_grad()
+def ones_(t):
+    t.data = backend.xp(t.device).ones(t.shape, dtype=t.dtype)
+    return t
+
+
+def _fan_in_out(t):
+    if t.ndim < 2:
+        raise ValueError(f"fan in/out needs a tensor of at least 2 dims, got shape {t.shape}")
+    receptive = 1
+    for n in t.shape[2:]:
+        receptive *= n
+    return t.shape[1] * receptive, t.shape[0] * receptive
+
+
+def kaiming_uniform_(t, a=0.0, nonlinearity="leaky_relu"):
+    """He uniform with PyTorch's default gain; with a=sqrt(5) this is nn.Linear / nn.Conv's default."""
+    fan_in, _ = _fan_in_out(t)
+    gain = math.sqrt(2.0 / (1 + a * a)) if nonlinearity == "leaky_relu" else math.sqrt(2.0)
+    bound = gain * math.sqrt(3.0 / fan_in)
+    return uniform_(t, -bound, bound)
+
+
+def xavier_uniform_(t, gain=1.0):
+    fan_in, fan_out = _fan_in_out(t)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(t, -bound, bound)
+
+
+def fan_in_uniform_(t, fan_in):
+    """U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's default for biases and recurrent weights."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+    return uniform_(t, -bound, bound)
