@@ -227,7 +227,8 @@ class Function:
 def _op_error(cls, args, err):
     desc = ", ".join(f"{tuple(a.shape)} {a.dtype}" if isinstance(a, Tensor) else repr(a)[:40]
                      for a in args)
-    return ValueError(f"{cls.__name__}: cannot apply to inputs ({desc}): {err}")
+    # same exception type as numpy's, with the op, shapes and dtypes named
+    return type(err)(f"{cls.__name__}: cannot apply to inputs ({desc}): {err}")
 
 
 # ------------------------------------------------------------------ the engine

@@ -273,11 +273,9 @@ class MatMul(Function):
         na, nb = ctx.needs_input_grad
         a2 = a[None, :] if a.ndim == 1 else a          # treat vectors as 1-row / 1-col matrices
         b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g
+        g2 = g[..., None] if b.ndim == 1 else g      # put back the dims matmul dropped
         if a.ndim == 1:
             g2 = g2[..., None, :]
-        if b.ndim == 1:
-            g2 = g2[..., None]
         ga = gb = None
         if na:
             ga = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
@@ -345,15 +343,16 @@ class Var(Function):
     def forward(ctx, a, axis, keepdims, correction):
         d = a - a.mean(axis=axis, keepdims=True)
         n = _count(a.shape, axis)
+        scale = 1.0 / (n - correction) if n > correction else float("nan")  # torch: nan when N <= correction
         ctx.save_for_backward(d)
-        ctx.info = (a.shape, axis, keepdims, max(n - correction, 0))
-        return (d * d).sum(axis=axis, keepdims=keepdims) / max(n - correction, 0)
+        ctx.info = (a.shape, axis, keepdims, scale)
+        return (d * d).sum(axis=axis, keepdims=keepdims) * scale
 
     @staticmethod
     def backward(ctx, g):
         d, = ctx.saved
-        shape, axis, keepdims, denom = ctx.info
-        return _expand_back(g, shape, axis, keepdims) * (2 / denom) * d, None, None, None
+        shape, axis, keepdims, scale = ctx.info
+        return _expand_back(g, shape, axis, keepdims) * (2 * scale) * d, None, None, None
 
 
 class Max(Function):

@@ -1,0 +1,9 @@
+"""Terminal demos: the course as programs you can watch learn.
+
+Run from the repository root: `python -m demos NAME [options]`; `python -m demos --list`.
+Each demo module has DESCRIPTION and main(argv) -> dict of what it found (used by the tests).
+"""
+# name -> module under demos/ (a demo is listed once its module exists)
+DEMOS = {
+    "gradcheck": "demos.gradcheck",
+}

@@ -1,0 +1,112 @@
+"""Gradient check of every op: analytic backward against central differences, in float64.
+
+    python -m demos gradcheck [--quick] [--seed N] [--device cpu|cuda] [--op NAME]
+"""
+import argparse
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+import tinygrad_seq as tg
+from tinygrad_seq.gradcheck import gradcheck_report
+
+DESCRIPTION = "gradcheck every op (float64): analytic vs numeric gradient, worst error and verdict"
+
+# name -> (fn, input shapes, input kind). kinds: any | pos (for log, sqrt, pow) | nonzero (away from kinks)
+OPS = {
+    "add (broadcast)": (lambda a, b: a + b, [(3, 4), (4,)], "any"),
+    "sub (broadcast)": (lambda a, b: a - b, [(2, 3, 4), (3, 1)], "any"),
+    "mul (broadcast)": (lambda a, b: a * b, [(3, 1), (1, 4)], "any"),
+    "div": (lambda a, b: a / b, [(3, 4), (3, 4)], "pos"),
+    "neg": (lambda a: -a, [(3, 4)], "any"),
+    "pow (scalar)": (lambda a: a ** 3, [(3, 4)], "any"),
+    "pow (tensor)": (lambda a, b: a ** b, [(3, 4), (4,)], "pos"),
+    "exp": (lambda a: a.exp(), [(3, 4)], "any"),
+    "log": (lambda a: a.log(), [(3, 4)], "pos"),
+    "sqrt": (lambda a: a.sqrt(), [(3, 4)], "pos"),
+    "abs": (lambda a: abs(a), [(3, 4)], "nonzero"),
+    "tanh": (lambda a: a.tanh(), [(3, 4)], "any"),
+    "sigmoid": (lambda a: a.sigmoid(), [(3, 4)], "any"),
+    "relu": (lambda a: a.relu(), [(3, 4)], "nonzero"),
+    "leaky_relu": (lambda a: a.leaky_relu(0.1), [(3, 4)], "nonzero"),
+    "maximum": (lambda a, b: a.maximum(b), [(3, 4), (4,)], "nonzero"),
+    "minimum": (lambda a, b: a.minimum(b), [(3, 4), (3, 1)], "nonzero"),
+    "clip": (lambda a: a.clip(-0.5, 0.5), [(3, 4)], "nonzero"),
+    "where": (lambda a, b: tg.where(a > 0, a, b), [(3, 4), (3, 4)], "nonzero"),
+    "matmul 1-D": (lambda a, b: a @ b, [(4,), (4, 3)], "any"),
+    "matmul 2-D": (lambda a, b: a @ b, [(3, 4), (4, 5)], "any"),
+    "matmul batched": (lambda a, b: a @ b, [(2, 3, 4), (4, 5)], "any"),
+    "sum (axis)": (lambda a: a.sum(axis=1), [(3, 4)], "any"),
+    "mean (keepdim)": (lambda a: a.mean(dim=0, keepdim=True), [(3, 4)], "any"),
+    "var": (lambda a: a.var(dim=1), [(3, 4)], "any"),
+    "max (axis)": (lambda a: a.max(axis=1), [(3, 4)], "any"),
+    "min": (lambda a: a.min(), [(3, 4)], "any"),
+    "logsumexp": (lambda a: a.logsumexp(dim=1), [(3, 4)], "any"),
+    "softmax": (lambda a: a.softmax(-1), [(3, 4)], "any"),
+    "log_softmax": (lambda a: a.log_softmax(-1), [(3, 4)], "any"),
+    "reshape": (lambda a: a.reshape(4, -1).exp(), [(2, 3, 2)], "any"),
+    "flatten": (lambda a: a.flatten(1).tanh(), [(2, 3, 2)], "any"),
+    "transpose": (lambda a: a.transpose(0, 1) * 2, [(3, 4)], "any"),
+    "permute": (lambda a: a.permute(2, 0, 1).exp(), [(2, 3, 2)], "any"),
+    "expand": (lambda a: a.expand(3, 4) * 2, [(3, 1)], "any"),
+    "squeeze/unsqueeze": (lambda a: a.squeeze(1).unsqueeze(0).exp(), [(3, 1)], "any"),
+    "getitem (slices)": (lambda a: a[1:, ::2], [(3, 4)], "any"),
+    "getitem (index array)": (lambda a: a[[0, 2, 2, 1]], [(3, 4)], "any"),
+    "cat": (lambda a, b: tg.cat([a, b], dim=1), [(3, 2), (3, 4)], "any"),
+    "stack": (lambda a, b: tg.stack([a, b], dim=0), [(3, 4), (3, 4)], "any"),
+    "split": (lambda a: a.split(1, dim=1)[2] * 3, [(3, 4)], "any"),
+    "chunk": (lambda a: a.chunk(2, dim=0)[1].exp(), [(4, 3)], "any"),
+    "pad": (lambda a: a.pad((1, 2, 0, 1)), [(3, 4)], "any"),
+}
+
+
+def make_input(shape, kind, rng, device):
+    if kind == "pos":
+        a = rng.uniform(0.5, 2.0, shape)
+    else:
+        a = rng.standard_normal(shape)
+        if kind == "nonzero":
+            a = np.where(np.abs(a) < 0.1, 0.3, a)
+    return tg.Tensor(a, requires_grad=True, device=device)
+
+
+def run(ops=None, seed=0, device="cpu"):
+    """[(op, shapes, worst abs error, worst rel error, ok)] for each op."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, (fn, shapes, kind) in OPS.items():
+        if ops and name not in ops:
+            continue
+        inputs = [make_input(s, kind, rng, device) for s in shapes]
+        results = gradcheck_report(fn, inputs)
+        worst = max(results, key=lambda r: r.abs_err)
+        rows.append((name, shapes, worst.abs_err, worst.rel_err, all(r.ok for r in results)))
+    return rows
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m demos gradcheck", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a subset of ops (used by the tests)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--op", action="append", help="check only this op (repeatable)")
+    a = p.parse_args(argv)
+    console = Console()
+    ops = a.op or (list(OPS)[::3] if a.quick else None)
+    rows = run(ops, a.seed, a.device)
+    table = Table(title=f"gradcheck on {a.device}, float64, central differences (eps=1e-6)")
+    for col in ("op", "input shapes", "worst abs error", "worst rel error", "verdict"):
+        table.add_column(col)
+    for name, shapes, abs_err, rel_err, ok in rows:
+        table.add_row(name, " ".join(str(s) for s in shapes), f"{abs_err:.1e}", f"{rel_err:.1e}",
+                      "[green]ok[/green]" if ok else "[red]FAIL[/red]")
+    console.print(table)
+    n_ok = sum(r[4] for r in rows)
+    console.print(f"{n_ok}/{len(rows)} ops pass")
+    return {"rows": rows, "passed": n_ok, "total": len(rows)}
+
+
+if __name__ == "__main__":
+    main()
