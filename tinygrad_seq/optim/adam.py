@@ -1,0 +1,66 @@
+"""Adam and AdamW: per-coordinate steps from running averages of the gradient
+and of its square, with bias correction for the zero-initialised averages."""
+import math
+
+from .optimizer import Optimizer
+
+
+class Adam(Optimizer):
+    """torch.optim.Adam (Kingma & Ba). With t the step count:
+
+        g = grad + weight_decay * p            (L2 penalty, coupled to the gradient)
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g^2
+        v_max = max(v_max, v)                  (amsgrad only; then v_max replaces v below)
+        p = p - lr / (1 - beta1^t) * m / (sqrt(v / (1 - beta2^t)) + eps)
+    """
+    decoupled = False  # AdamW sets this: decay the weights directly instead of the gradient
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
+                 maximize=False):
+        name = type(self).__name__
+        if not 0.0 <= eps:
+            raise ValueError(f"{name}: invalid eps {eps} (must be >= 0)")
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"{name}: invalid betas {betas} (each must be in [0, 1))")
+        if weight_decay < 0:
+            raise ValueError(f"{name}: invalid weight_decay {weight_decay} (must be >= 0)")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
+
+    def _update(self, xp, p, g, state, group):
+        lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
+        beta1, beta2 = (float(b) for b in group["betas"])
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = xp.zeros_like(p)
+            state["exp_avg_sq"] = xp.zeros_like(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(p)
+        if group["maximize"]:
+            g = -g
+        if wd != 0 and self.decoupled:
+            p *= 1 - lr * wd                        # AdamW: shrink the weights themselves
+        elif wd != 0:
+            g = g + wd * p                          # Adam: out of place, never write into a .grad array
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m += (1 - beta1) * (g - m)                  # m = beta1 * m + (1 - beta1) * g
+        v += (1 - beta2) * (g * g - v)              # v = beta2 * v + (1 - beta2) * g^2
+        if group["amsgrad"]:
+            v_max = state["max_exp_avg_sq"]
+            xp.maximum(v_max, v, out=v_max)         # v_max = max(v_max, v)
+            v = v_max
+        bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
+        p -= lr / bias1 * m / (xp.sqrt(v) / math.sqrt(bias2) + eps)
+
+
+class AdamW(Adam):
+    """torch.optim.AdamW (Loshchilov & Hutter): Adam with decoupled weight decay,
+    p = p * (1 - lr * weight_decay) before the Adam step (default weight_decay=1e-2)."""
+    decoupled = True
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

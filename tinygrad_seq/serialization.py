@@ -1,0 +1,170 @@
+"""Checkpoints without pickle: `save(obj, path)` and `load(path)`.
+
+A checkpoint is a .npz archive. Every array (or Tensor) is an entry of its own;
+the nesting around them - dicts, lists, tuples, numbers, strings, None - is one
+JSON string in the entry '__tinygrad_seq__'. Loading uses allow_pickle=False,
+so opening a checkpoint can never run code, and files are written atomically:
+a crash in the middle of `save` leaves the previous checkpoint untouched.
+
+    tg.save({"model": model.state_dict(), "optim": opt.state_dict(),
+             "sched": sched.state_dict(), "rng": tg.get_rng_state(), "epoch": 5}, "ckpt.npz")
+    ckpt = tg.load("ckpt.npz")
+"""
+import json
+import os
+import uuid
+import zipfile
+
+import numpy as np
+
+from . import backend
+from .tensor import Tensor
+
+TREE_KEY = "__tinygrad_seq__"
+FORMAT = "tinygrad_seq.checkpoint.v1"
+
+
+def save(obj, path):
+    """Write `obj` (nested dicts / lists / tuples of Tensors, NumPy or CuPy arrays,
+    numbers, strings and None) to `path` as a pickle-free .npz, atomically."""
+    arrays = {}
+    tree = _encode(obj, arrays, "obj")
+    header = json.dumps({"format": FORMAT, "tree": tree})
+    arrays[TREE_KEY] = np.array(header)  # a unicode array: no pickle needed
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def load(path, map_location=None, *, device=None):
+    """Read a checkpoint written by `save`. Tensors (and arrays) come back on `device`
+    (or `map_location`: 'cpu' or 'cuda'), NumPy-backed by default. A damaged file
+    raises ValueError('... corrupt or truncated checkpoint <path> ...')."""
+    path = os.fspath(path)
+    device = backend.normalize_device(device if device is not None else map_location)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no checkpoint at '{path}'")
+    try:
+        if not zipfile.is_zipfile(path):
+            raise ValueError("not a zip/npz archive")
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {}
+            for name in z.files:  # read everything now: a bad CRC shows up only on reading
+                try:
+                    arrays[name] = z[name]
+                except ValueError as e:
+                    if "allow_pickle" in str(e):
+                        raise _PickleRefused(name) from None
+                    raise
+    except _PickleRefused as e:
+        raise ValueError(f"load: '{path}' holds an array of Python objects (entry '{e.args[0]}'), which would "
+                         "need pickle to load; refusing to unpickle (checkpoints hold only plain arrays)") from None
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise ValueError(f"load: corrupt or truncated checkpoint '{path}' ({type(e).__name__}: {e})") from e
+    if TREE_KEY not in arrays:
+        raise ValueError(f"load: '{path}' is an .npz but not a tinygrad_seq checkpoint (no '{TREE_KEY}' entry)")
+    try:
+        header = json.loads(str(arrays.pop(TREE_KEY)[()]))
+        if header.get("format") != FORMAT:
+            raise ValueError(f"unknown format {header.get('format')!r}, expected {FORMAT!r}")
+        return _decode(header["tree"], arrays, device)
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise ValueError(f"load: corrupt or truncated checkpoint '{path}' ({type(e).__name__}: {e})") from e
+
+
+class _PickleRefused(Exception):
+    pass
+
+
+# ------------------------------------------------------------------ the JSON tree
+# Every container is a one-key dict naming its kind, so a user's dict key can
+# never be mistaken for a tag: {"$dict": [[key, value], ...]} keeps int keys
+# (optimizer state is keyed by parameter index) and the order.
+
+def _encode(obj, arrays, where):
+    if isinstance(obj, Tensor):
+        return {"$tensor": _add_array(obj.data, arrays, where), "requires_grad": obj.requires_grad}
+    if backend.is_array(obj):
+        return {"$array": _add_array(obj, arrays, where)}
+    if isinstance(obj, np.generic):  # keep the NumPy scalar's dtype (np.float32 stays np.float32)
+        return {"$scalar": _add_array(np.asarray(obj), arrays, where)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            if not (k is None or isinstance(k, (bool, int, float, str))):
+                raise TypeError(f"save: dict keys must be strings or numbers, got {type(k).__name__} key {k!r} "
+                                f"in {where}")
+            items.append([k, _encode(v, arrays, f"{where}[{k!r}]")])
+        return {"$dict": items}
+    if isinstance(obj, (list, tuple)):
+        kind = "$list" if isinstance(obj, list) else "$tuple"
+        return {kind: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]}
+    raise TypeError(f"save: cannot store a {type(obj).__name__} (at {where}) without pickle; checkpoints hold "
+                    "dicts, lists, tuples, Tensors, arrays, numbers, strings and None")
+
+
+def _add_array(arr, arrays, where):
+    arr = backend.to_numpy(arr)
+    if arr.dtype.hasobject:
+        raise TypeError(f"save: {where} is an array of Python objects (dtype {arr.dtype}), which would need pickle")
+    key = f"a{len(arrays)}"
+    arrays[key] = arr
+    return key
+
+
+def _decode(node, arrays, device):
+    if not isinstance(node, dict):
+        return node
+    (tag, value), *rest = node.items()
+    if tag == "$tensor":
+        arr = arrays.pop(value)
+        return Tensor(arr, requires_grad=bool(node.get("requires_grad")) and arr.dtype.kind == "f", device=device)
+    if tag == "$array":
+        return backend.to_device(arrays.pop(value), device)
+    if tag == "$scalar":
+        return arrays.pop(value)[()]
+    if tag == "$dict":
+        return {_key(k): _decode(v, arrays, device) for k, v in value}
+    if tag == "$list":
+        return [_decode(v, arrays, device) for v in value]
+    if tag == "$tuple":
+        return tuple(_decode(v, arrays, device) for v in value)
+    raise ValueError(f"unknown node {tag!r}")
+
+
+def _key(k):
+    if isinstance(k, list):  # JSON has no tuples; keys are scalars, so this is damage
+        raise ValueError(f"bad dict key {k!r}")
+    return k
+
+
+# ------------------------------------------------------------------ atomic files
+def atomic_write(path, write, mode="wb"):
+    """Write a file so that `path` holds either its old content or the complete new one:
+    `write(f)` fills a temporary file in the same directory, which is flushed, fsynced
+    and renamed over `path` (os.replace is atomic). On any error the temporary file is
+    removed and `path` is untouched."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, like open()
+    try:
+        with os.fdopen(fd, mode) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable (POSIX); not possible on every OS
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
