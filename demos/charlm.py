@@ -1,0 +1,247 @@
+"""Character-level language model: an LSTM (or GRU / RNN) learns to write like its text.
+
+Trains with truncated BPTT on English that ships with every Python install (the
+documentation text of `pydoc_data.topics`), or your own `--text FILE`; reports held-out
+loss in nats per character against a bigram baseline, shows live samples generated from a
+seed string, and writes checkpoints you can resume or sample from.
+
+    python -m demos charlm                                  # about 10 minutes on a 2-core CPU
+    python -m demos charlm --quick                          # seconds
+    python -m demos charlm --cell gru --hidden 128 --minutes 3 --text my.txt
+    python -m demos charlm --resume                         # continue from the checkpoint
+    python -m demos charlm generate --prime "The " --length 400 --temperature 0.7
+"""
+import math
+import os
+import sys
+import time
+
+import numpy as np
+from rich.panel import Panel
+from rich.table import Table
+
+import tinygrad_seq as tg
+import tinygrad_seq.nn.functional as F
+from tinygrad_seq import nn, optim
+from tinygrad_seq.data import CharVocab
+from tinygrad_seq.models import CharRNN
+from tinygrad_seq.nn.tbptt import detach_state
+from demos.common import make_console, parser, progress, setup, sparkline
+
+DESCRIPTION = "character-level LSTM/GRU/RNN language model, truncated BPTT, live samples, checkpoints"
+DEFAULT_CKPT = os.path.join("checkpoints", "charlm.npz")
+
+
+# ---------------------------------------------------------------- data
+def load_text(path=None):
+    """The user's file, or the Python documentation that every Python install ships."""
+    if path:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    from pydoc_data.topics import topics
+    return "\n\n".join(topics[k] for k in sorted(topics))
+
+
+def batchify(ids, batch):
+    """Cut one long id sequence into `batch` parallel streams, time-major (L, batch):
+    stream b continues across chunks, so the carried state always follows its own text."""
+    n = len(ids) // batch
+    return ids[: n * batch].reshape(batch, n).T.copy()
+
+
+def bigram_baseline(train_ids, val_ids, vocab_size, alpha=0.1):
+    """Held-out nats per character of an add-alpha smoothed bigram model."""
+    counts = np.full((vocab_size, vocab_size), alpha)
+    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
+    probs = counts / counts.sum(1, keepdims=True)
+    return float(-np.log(probs[val_ids[:-1], val_ids[1:]]).mean())
+
+
+# ---------------------------------------------------------------- training pieces
+def evaluate(model, streams, seq_len, device, max_chars=None):
+    """Mean cross-entropy (nats / char) over held-out streams, state carried along."""
+    model.eval()
+    total, count, state = 0.0, 0, None
+    limit = streams.shape[0] - 1 if max_chars is None else min(streams.shape[0] - 1, max_chars // streams.shape[1])
+    with tg.no_grad():
+        for i in range(0, limit, seq_len):
+            n = min(seq_len, limit - i)
+            x = tg.Tensor(streams[i:i + n], device=device)
+            y = tg.Tensor(streams[i + 1:i + 1 + n], device=device)
+            logits, state = model(x, state)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+            total += loss.item()
+            count += y.numel()
+    model.train()
+    return total / max(count, 1)
+
+
+def sample(model, vocab, prime, length, temperature, device):
+    ids = [vocab[c] for c in prime if c in vocab] or [0]
+    out = model.generate(tg.Tensor(np.array(ids), device=device), length, temperature=temperature)
+    return prime + vocab.decode(out)
+
+
+def save_checkpoint(path, model, opt, vocab, config, step, pos, state, history):
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    carried = [] if state is None else [s.numpy() for s in (state if isinstance(state, tuple) else (state,))]
+    tg.save({"model": model.state_dict(), "optim": opt.state_dict(), "rng": tg.get_rng_state(),
+             "vocab": list(vocab.itos), "config": config, "step": step, "pos": pos, "state": carried,
+             "history": history}, path)
+
+
+def build(config, vocab_size, device):
+    return CharRNN(vocab_size, config["emb"], config["hidden"], num_layers=config["layers"],
+                   cell=config["cell"], dropout=config["dropout"]).to(device)
+
+
+# ---------------------------------------------------------------- commands
+def train(args, console):
+    device = setup(args)
+    text = load_text(args.text)
+    if args.quick:
+        text = text[:60_000]
+    vocab = CharVocab(text)
+    ids = np.array(vocab.encode(text), dtype=np.int64)
+    split = int(len(ids) * 0.9)
+    train_ids, val_ids = ids[:split], ids[split:]
+    config = dict(cell=args.cell, emb=args.emb, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
+                  seq_len=args.seq_len, batch=args.batch, lr=args.lr, clip=args.clip)
+    history = {"step": [], "train": [], "val": []}
+    step, pos, state = 0, 0, None
+    ckpt = args.checkpoint
+    resumed = None
+    if args.resume and os.path.exists(ckpt):
+        resumed = tg.load(ckpt)
+        config = resumed["config"]
+        vocab = CharVocab()
+        vocab._set_itos(resumed["vocab"])
+        ids = np.array(vocab.encode(text), dtype=np.int64)
+        train_ids, val_ids = ids[:split], ids[split:]
+    model = build(config, len(vocab), device)
+    opt = optim.Adam(model.parameters(), lr=config["lr"])
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        opt.load_state_dict(resumed["optim"])
+        tg.set_rng_state(resumed["rng"])
+        step, pos, history = int(resumed["step"]), int(resumed["pos"]), resumed["history"]
+        carried = [tg.Tensor(a, device=device) for a in resumed["state"]]
+        state = None if not carried else (tuple(carried) if len(carried) > 1 else carried[0])
+        console.print(f"[bold]resumed[/] from {ckpt} at step {step}")
+    train_streams = batchify(train_ids, config["batch"])
+    val_streams = batchify(val_ids, config["batch"])
+    T = config["seq_len"]
+    baseline = bigram_baseline(train_ids, val_ids, len(vocab))
+    uniform = math.log(len(vocab))
+    console.print(Panel.fit(
+        f"text: {len(text):,} chars ({'--text ' + args.text if args.text else 'pydoc_data.topics'}), "
+        f"vocabulary {len(vocab)}, train {len(train_ids):,} / held-out {len(val_ids):,}\n"
+        f"model: {model}\n{sum(p.numel() for p in model.parameters()):,} parameters, "
+        f"truncated BPTT every {T} steps over {config['batch']} streams, Adam lr {config['lr']}\n"
+        f"baselines (held-out nats/char): uniform {uniform:.3f}, bigram {baseline:.3f}",
+        title="charlm"))
+    max_steps = args.steps
+    deadline = time.time() + args.minutes * 60 if args.minutes else None
+    eval_chars = 20_000 if args.quick else 100_000
+    t0, last_val = time.time(), float("nan")
+    # the bar measures whichever limit ends the run: minutes of wall clock, or steps
+    by_time = deadline is not None
+    with progress(console) as bar:
+        task = bar.add_task("training", total=args.minutes * 60 if by_time else max_steps,
+                            completed=0 if by_time else step, info="")
+        while step < max_steps and (deadline is None or time.time() < deadline):
+            if pos + T + 1 > train_streams.shape[0]:  # end of the text: start over with a fresh state
+                pos, state = 0, None
+            x = tg.Tensor(train_streams[pos:pos + T], device=device)
+            y = tg.Tensor(train_streams[pos + 1:pos + T + 1], device=device)
+            logits, state = model(x, state)
+            loss = F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            if config["clip"]:
+                nn.utils.clip_grad_norm_(model.parameters(), config["clip"])
+            opt.step()
+            state = detach_state(state)  # truncated BPTT: keep the values, cut the graph
+            pos += T
+            step += 1
+            history["step"].append(step)
+            history["train"].append(loss.item())
+            bar.update(task, completed=(time.time() - t0) if by_time else step,
+                       info=f"step {step}  loss {loss.item():.3f}  val {last_val:.3f}  (bigram {baseline:.3f})")
+            if step % args.eval_every == 0 or step == max_steps:
+                last_val = evaluate(model, val_streams, T, device, eval_chars)
+                history["val"].append((step, last_val))
+                text_out = sample(model, vocab, args.prime, args.sample_length, args.temperature, device)
+                bar.console.print(Panel(text_out, title=f"step {step}: held-out {last_val:.3f} nats/char, "
+                                                        f"sample at temperature {args.temperature}"))
+            if args.checkpoint_every and step % args.checkpoint_every == 0:
+                save_checkpoint(ckpt, model, opt, vocab, config, step, pos, state, history)
+    final_val = evaluate(model, val_streams, T, device, None if not args.quick else eval_chars)
+    save_checkpoint(ckpt, model, opt, vocab, config, step, pos, state, history)
+    elapsed = time.time() - t0
+    table = Table(title="held-out loss (nats per character, lower is better)")
+    for col in ("model", "nats/char", "bits/char"):
+        table.add_column(col)
+    for name, v in (("uniform", uniform), ("bigram (add-0.1)", baseline), (f"{config['cell'].upper()} (ours)", final_val)):
+        table.add_row(name, f"{v:.3f}", f"{v / math.log(2):.3f}")
+    console.print(table)
+    console.print(f"train loss {sparkline(history['train'])}  ({history['train'][0]:.2f} -> {history['train'][-1]:.2f})")
+    console.print(f"{step} steps in {elapsed:.0f} s; checkpoint: {ckpt}")
+    final_sample = sample(model, vocab, args.prime, args.sample_length, args.temperature, device)
+    console.print(Panel(final_sample, title="final sample"))
+    return {"val_loss": final_val, "bigram": baseline, "uniform": uniform, "steps": step,
+            "train_losses": history["train"], "sample": final_sample, "checkpoint": ckpt}
+
+
+def generate(args, console):
+    device = setup(args)
+    ck = tg.load(args.checkpoint)
+    vocab = CharVocab()
+    vocab._set_itos(ck["vocab"])
+    model = build(ck["config"], len(vocab), device)
+    model.load_state_dict(ck["model"])
+    model.eval()
+    out = sample(model, vocab, args.prime, args.length, args.temperature, device)
+    console.print(Panel(out, title=f"{ck['config']['cell'].upper()} after {ck['step']} steps, "
+                                   f"temperature {args.temperature}"))
+    return {"sample": out}
+
+
+def main(argv=None, console=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    mode = "train"
+    if argv and argv[0] in ("train", "generate"):
+        mode = argv.pop(0)
+    p = parser("charlm [train|generate]", __doc__)
+    p.add_argument("--text", help="train on this UTF-8 text file instead of the Python docs")
+    p.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"])
+    p.add_argument("--emb", type=int, default=64)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--seq-len", type=int, default=64, help="truncated BPTT length")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--clip", type=float, default=5.0, help="gradient norm clipping (0: off)")
+    p.add_argument("--steps", type=int, default=100_000, help="stop after this many steps")
+    p.add_argument("--minutes", type=float, default=10.0, help="stop after this many minutes (0: no limit)")
+    p.add_argument("--eval-every", type=int, default=500)
+    p.add_argument("--checkpoint", default=DEFAULT_CKPT)
+    p.add_argument("--checkpoint-every", type=int, default=500)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--prime", default="The ", help="seed string for samples")
+    p.add_argument("--sample-length", type=int, default=200)
+    p.add_argument("--length", type=int, default=400, help="characters to generate (generate mode)")
+    p.add_argument("--temperature", type=float, default=0.7)
+    args = p.parse_args(argv)
+    if args.quick:
+        for k, v in dict(hidden=64, emb=32, seq_len=32, batch=16, steps=min(args.steps, 250), minutes=0,
+                         eval_every=125, checkpoint_every=0, sample_length=60).items():
+            if getattr(args, k) == p.get_default(k):
+                setattr(args, k, v)
+    console = console or make_console()
+    return generate(args, console) if mode == "generate" else train(args, console)
+
+
+if __name__ == "__main__":
+    main()
