@@ -1,0 +1,152 @@
+"""Text CNN (Kim 2014) train step, ours vs PyTorch in the same process.
+
+    python -m benchmarks.textcnn [--steps 30] [--warmup 3] [--device cpu|cuda] [--threads N] [--json PATH] [--profile]
+
+Workload: vocabulary 5000, embedding 128, sequences of 64 tokens, batch 64; 100 filters
+each of widths 3, 4 and 5 (Conv1d over the embedding channels), ReLU, max-over-time
+pooling, dropout 0.5, linear to 2 classes, cross-entropy, Adam (lr 1e-3). Both models
+start from the same weights. Target: <= 2x PyTorch per step.
+"""
+import argparse
+
+import numpy as np
+
+import tinygrad_seq as tg
+import tinygrad_seq.nn as nn
+import tinygrad_seq.nn.functional as F
+from benchmarks.common import torch, report, machine_info
+from benchmarks.lenet import add_common_args, compare, pin_threads, profile, rows_for
+
+TARGET = 2.0
+V, E, L, B, WIDTHS, FILTERS, CLASSES = 5000, 128, 64, 64, (3, 4, 5), 100, 2
+
+
+class TextCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(V, E)
+        self.convs = nn.ModuleList([nn.Conv1d(E, FILTERS, k) for k in WIDTHS])
+        self.dropout = nn.Dropout(0.5)
+        self.fc = nn.Linear(FILTERS * len(WIDTHS), CLASSES)
+
+    def forward(self, tokens):
+        e = self.embedding(tokens).transpose(1, 2)                  # (B, E, L): embedding dims as channels
+        pooled = [F.adaptive_max_pool1d(F.relu(conv(e)), 1).squeeze(-1) for conv in self.convs]
+        return self.fc(self.dropout(tg.cat(pooled, dim=1)))
+
+
+def adam(params, lr):
+    """tinygrad_seq.optim.Adam when the package is there, else the same update by hand."""
+    try:
+        from tinygrad_seq.optim import Adam
+        return Adam(params, lr=lr)
+    except ImportError:
+        return _LocalAdam(params, lr)
+
+
+class _LocalAdam:
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.betas, self.eps, self.t = list(params), lr, betas, eps, 0
+        self.m = [None] * len(self.params)
+        self.v = [None] * len(self.params)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @tg.no_grad()
+    def step(self):
+        self.t += 1
+        b1, b2 = self.betas
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            g = p.grad.data
+            if self.m[i] is None:
+                self.m[i], self.v[i] = g * 0, g * 0
+            self.m[i] += (1 - b1) * (g - self.m[i])
+            self.v[i] += (1 - b2) * (g * g - self.v[i])
+            p.data -= self.lr / (1 - b1 ** self.t) * self.m[i] / ((self.v[i] / (1 - b2 ** self.t)) ** 0.5 + self.eps)
+
+
+def torch_textcnn():
+    TF = torch.nn.functional
+
+    class TorchTextCNN(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(V, E)
+            self.convs = torch.nn.ModuleList([torch.nn.Conv1d(E, FILTERS, k) for k in WIDTHS])
+            self.dropout = torch.nn.Dropout(0.5)
+            self.fc = torch.nn.Linear(FILTERS * len(WIDTHS), CLASSES)
+
+        def forward(self, tokens):
+            e = self.embedding(tokens).transpose(1, 2)
+            pooled = [TF.adaptive_max_pool1d(TF.relu(conv(e)), 1).squeeze(-1) for conv in self.convs]
+            return self.fc(self.dropout(torch.cat(pooled, dim=1)))
+    return TorchTextCNN()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_common_args(ap, steps=30, warmup=3)
+    args = ap.parse_args(argv)
+    threads = pin_threads(args.threads, "benchmarks.textcnn")
+
+    rng = np.random.default_rng(0)
+    xs, ys = rng.integers(0, V, (B, L)), rng.integers(0, CLASSES, B)
+    tg.manual_seed(0)
+    ours = TextCNN()
+    tm = None
+    if torch is not None:
+        torch.manual_seed(0)
+        tm = torch_textcnn()
+        ours.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    ours.to(args.device)
+    opt = adam(list(ours.parameters()), 1e-3)
+    x, y = tg.Tensor(xs, device=args.device), tg.Tensor(ys, device=args.device)
+    sync = None
+    if args.device != "cpu":
+        import cupy
+        sync = cupy.cuda.Device().synchronize
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(ours(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    tstep = tsync = None
+    if tm is not None:
+        ours.eval()
+        tm.eval()
+        with torch.no_grad():   # same weights, same batch, no dropout: the losses must agree
+            tl = torch.nn.functional.cross_entropy(tm(torch.tensor(xs)), torch.tensor(ys)).item()
+        ol = F.cross_entropy(ours(x), y).item()
+        assert abs(tl - ol) < 1e-4, f"TextCNN: our loss {ol} differs from torch's {tl}"
+        ours.train()
+        tm.train()
+        if args.device == "cpu" or torch.cuda.is_available():
+            tdev = "cpu" if args.device == "cpu" else "cuda"
+            tm.to(tdev)
+            topt = torch.optim.Adam(tm.parameters(), lr=1e-3)
+            tx, ty = torch.tensor(xs, device=tdev), torch.tensor(ys, device=tdev)
+            tsync = torch.cuda.synchronize if tdev == "cuda" else None
+
+            def tstep():
+                topt.zero_grad()
+                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+                loss.backward()
+                topt.step()
+                return loss
+
+    if args.profile:
+        profile(step)
+    res = compare(step, tstep, args.steps, args.warmup, ours_sync=sync, torch_sync=tsync)
+    report(f"Text CNN: ours vs PyTorch (ms per train step, batch 64 x 64 tokens, {threads})",
+           rows_for("TextCNN train step", args.device, res, TARGET), args.json, machine_info())
+
+
+if __name__ == "__main__":
+    main()

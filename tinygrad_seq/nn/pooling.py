@@ -1,0 +1,397 @@
+"""Max / average pooling (1-D and 2-D) and adaptive max pooling.
+
+A 2-D window reduction is done as two 1-D ones: first along W (for each of the
+kw kernel columns, a strided view of the input), then along H over the result.
+Every step is a whole-array operation on a strided view, so there are only
+kh + kw NumPy/CuPy calls per pooling and no loop over output positions. For
+max pooling this also finds torch's winner: the first maximum in row-major
+window order (the first row holding the maximum, then its first column), and
+the backward routes each output's gradient to that one input (one strided
+write per kernel offset).
+"""
+import numpy as np
+
+from .. import backend
+from ..autograd import Function
+from ..tensor import Tensor
+from .conv import _ntuple, alloc_like, memory_order, out_size, pad_input
+from .module import Module
+
+
+def _axis_slices(k, out, stride, dilation):
+    """For each of the k kernel offsets, the slice of the padded axis it reads for all outputs."""
+    return [slice(i * dilation, i * dilation + stride * (out - 1) + 1, stride) for i in range(k)]
+
+
+def _geometry(x_shape, k, stride, pads, dilation, ceil_mode):
+    """Output size and the padding actually applied: ceil_mode may need extra room on the
+    bottom / right so the last window is in bounds (those cells never win nor count)."""
+    out, full_pads = [], []
+    for size, kk, s, p, d in zip(x_shape[2:], k, stride, pads, dilation):
+        n = out_size(size, kk, s, p, d, ceil_mode)
+        need = (n - 1) * s + d * (kk - 1) + 1
+        out.append(n)
+        full_pads.append((p[0], max(p[1], need - size - p[0])))
+    return tuple(out), tuple(full_pads)
+
+
+def _index_dtype(n):
+    return np.int8 if n <= 127 else np.int32
+
+
+def _max_along(xp, x, axis, k, out, stride, dilation, payload=None, scale=1):
+    """Running max over the k offsets of one axis: (values, index of the first maximum).
+    With `payload` (an integer array shaped like x) the index is i * scale + payload at the
+    winning offset i: how the H pass carries the W pass's column along. A window of 1 with
+    stride 1 changes nothing: (x, payload)."""
+    if k == 1 and stride == 1 and x.shape[axis] == out:
+        return x, payload
+    dt = _index_dtype(k * scale)
+    sl = [slice(None)] * x.ndim
+    best = idx = None
+    for i, s in enumerate(_axis_slices(k, out, stride, dilation)):
+        sl[axis] = s
+        v = x[tuple(sl)]
+        cand = dt(i * scale) if payload is None else payload[tuple(sl)] + dt(i * scale)
+        if best is None:
+            best, idx = v, cand
+            continue
+        better = v > best            # strict: an earlier equal value keeps the win, as in torch
+        best = xp.maximum(best, v)   # (maximum, not where, so a NaN propagates like torch)
+        if payload is None:          # offsets increase, so "i where better, else idx" is a max
+            idx = better * cand if i == 1 else xp.maximum(idx, better * cand)
+        else:
+            idx = idx + better * (cand - idx)
+    if getattr(idx, "ndim", 0) == 0:   # a kernel of size 1 (strided): index 0 everywhere
+        idx = xp.zeros(best.shape, dtype=dt)
+    return (best.copy() if k == 1 else best), idx.astype(dt, copy=False)
+
+
+def _tiles(k, out, stride, dilation, size):
+    """Do the windows cover the axis exactly once (stride == kernel, the usual pooling)?"""
+    return stride == k and dilation == 1 and size == out * k
+
+
+class MaxPoolNd(Function):
+    """Max pooling of x (N, C, H, W), or (N, C, L) as a height-1 image. pads: ((top, bottom),
+    (left, right)), already grown for ceil_mode; out: (OH, OW).
+
+    Forward is separable (max along W, then along H of those row maxima); it keeps one small
+    integer per output, the winner's offset i * kw + j in its window. Backward then writes
+    g * (winner == i * kw + j) through one strided view per kernel offset."""
+
+    @staticmethod
+    def forward(ctx, x, k, stride, pads, dilation, out):
+        xp = ctx.xp
+        one_d = x.ndim == 3
+        if one_d:
+            x = x[:, :, None, :]
+        xpad = pad_input(xp, x, pads, value=-np.inf)
+        (kh, kw), (sh, sw), (dh, dw), (OH, OW) = k, stride, dilation, out
+        rows, jw = _max_along(xp, xpad, 3, kw, OW, sw, dw)    # (N, C, Hp, OW), column of each row max
+        # H pass over the row maxima, carrying the column along: winner = i * kw + j
+        y, win = _max_along(xp, rows, 2, kh, OH, sh, dh, payload=jw, scale=kw)
+        if win is None:   # a 1x1 window with stride 1: the output is a copy of the input
+            y, win = y.copy(), xp.zeros(y.shape, dtype=np.int8)
+        ctx.win = win
+        ctx.geom = (x.shape, xpad.shape, k, stride, pads, dilation, out, one_d)
+        return y[:, :, 0, :] if one_d else y
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = ctx.xp
+        win = ctx.win
+        xshape, pshape, (kh, kw), (sh, sw), pads, (dh, dw), (OH, OW), one_d = ctx.geom
+        if one_d:
+            g = g[:, :, None, :]
+        tiles = _tiles(kh, OH, sh, dh, pshape[2]) and _tiles(kw, OW, sw, dw, pshape[3])
+        # exact tiling writes every cell once: no zero fill, products go straight into place
+        gpad = alloc_like(xp, g, pshape, g.dtype, fill=None if tiles else 0)
+        for i, rs in enumerate(_axis_slices(kh, OH, sh, dh)):
+            for j, cs in enumerate(_axis_slices(kw, OW, sw, dw)):
+                part = gpad[:, :, rs, cs]
+                if tiles:
+                    xp.multiply(g, win == i * kw + j, out=part)
+                else:
+                    part += g * (win == i * kw + j)
+        (pt, _), (pl, _) = pads
+        gx = gpad[:, :, pt:pt + xshape[2], pl:pl + xshape[3]]
+        return (gx[:, :, 0, :] if one_d else gx), None, None, None, None, None
+
+
+def _spread(xp, g, axis, k, out, stride, size):
+    """Backward of a window sum along `axis`: add g back at every offset onto an axis of `size`."""
+    if k == 1 and stride == 1 and size == out:
+        return g
+    shape = list(g.shape)
+    shape[axis] = size
+    tiles = _tiles(k, out, stride, 1, size)
+    res = alloc_like(xp, g, shape, g.dtype, fill=None if tiles else 0)
+    sl = [slice(None)] * g.ndim
+    for s in _axis_slices(k, out, stride, 1):
+        sl[axis] = s
+        if tiles:
+            res[tuple(sl)] = g
+        else:
+            res[tuple(sl)] += g
+    return res
+
+
+def _divisor(xp, dtype, x_shape, k, stride, pads, out, count_include_pad, divisor_override):
+    """The (OH, OW) map each window sum is divided by. torch counts the window's cells that
+    lie in the padded input (count_include_pad) or in the input itself, never the extra
+    ceil_mode cells; the region is a rectangle, so the count factors into rows x columns."""
+    if divisor_override is not None:
+        return divisor_override
+    counts = []
+    for size, kk, s, p, n in zip(x_shape[2:], k, stride, pads, out):
+        pos = np.arange(n)[:, None] * s + np.arange(kk)[None, :]   # padded coordinates
+        lo, hi = (0, size + p[0] + p[1]) if count_include_pad else (p[0], p[0] + size)
+        counts.append(((pos >= lo) & (pos < hi)).sum(axis=1))
+    return xp.asarray((counts[0][:, None] * counts[1][None, :]).astype(dtype))
+
+
+class AvgPoolNd(Function):
+    """Average pooling of x (N, C, H, W) (or (N, C, L)): window sums divided by `divisor`
+    (an (OH, OW) array or a number). pads as in MaxPoolNd, padding with zeros."""
+
+    @staticmethod
+    def forward(ctx, x, k, stride, pads, out, divisor):
+        xp = ctx.xp
+        one_d = x.ndim == 3
+        if one_d:
+            x = x[:, :, None, :]
+        xpad = pad_input(xp, x, pads)
+        (kh, kw), (sh, sw), (OH, OW) = k, stride, out
+        rows = _sum_along(xpad, 3, kw, OW, sw)
+        y = (_sum_along(rows, 2, kh, OH, sh) / divisor).astype(x.dtype, copy=False)
+        ctx.geom = (x.shape, xpad.shape, k, stride, pads, out, divisor, one_d)
+        return y[:, :, 0, :] if one_d else y
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = ctx.xp
+        xshape, pshape, (kh, kw), (sh, sw), pads, (OH, OW), divisor, one_d = ctx.geom
+        if one_d:
+            g = g[:, :, None, :]
+        g = (g / divisor).astype(g.dtype, copy=False)
+        gpad = _spread(xp, _spread(xp, g, 2, kh, OH, sh, pshape[2]), 3, kw, OW, sw, pshape[3])
+        (pt, _), (pl, _) = pads
+        gx = gpad[:, :, pt:pt + xshape[2], pl:pl + xshape[3]]
+        return (gx[:, :, 0, :] if one_d else gx), None, None, None, None, None
+
+
+def _sum_along(x, axis, k, out, stride):
+    """Window sums over the k offsets of one axis."""
+    if k == 1 and stride == 1 and x.shape[axis] == out:
+        return x
+    sl = [slice(None)] * x.ndim
+    total = None
+    for s in _axis_slices(k, out, stride, 1):
+        sl[axis] = s
+        total = x[tuple(sl)] + total if total is not None else x[tuple(sl)].copy()
+    return total
+
+
+class AdaptiveMaxPool1dFn(Function):
+    """Max over `out` windows of x (N, C, L); window o covers [floor(o L / out), ceil((o+1) L / out)).
+    Windows of unequal length are padded by repeating their last entry (never a new winner)."""
+
+    @staticmethod
+    def forward(ctx, x, out):
+        xp = ctx.xp
+        L = x.shape[-1]
+        starts = (np.arange(out) * L) // out
+        ends = -((-(np.arange(out) + 1) * L) // out)
+        k = int((ends - starts).max())
+        pos = np.minimum(starts[:, None] + np.arange(k)[None, :], ends[:, None] - 1)   # (out, k)
+        if L % out == 0:
+            win = x.reshape(x.shape[:-1] + (out, k))          # equal windows: a free reshape
+        else:
+            win = x[..., xp.asarray(pos)]                     # (N, C, out, k) gather
+        a = win.argmax(axis=-1)                               # first maximum, as torch
+        ctx.pos = xp.asarray(pos)[xp.arange(out), a]          # (N, C, out): winner's position in L
+        ctx.shape, ctx.order = x.shape, memory_order(x)   # the gradient is laid out like x
+        return xp.take_along_axis(win, a[..., None], axis=-1)[..., 0]
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = ctx.xp
+        gx = alloc_like(xp, None, ctx.shape, g.dtype, fill=0, order=ctx.order)
+        lead = ctx.pos.shape[:-1]        # (N, C) or (C,): broadcastable aranges index those dims
+        index = tuple(xp.arange(n).reshape((n,) + (1,) * (len(lead) - d)) for d, n in enumerate(lead))
+        index += (ctx.pos,)
+        backend.scatter_add(xp, gx, index, g)                # adaptive windows may overlap: add
+        return gx, None
+
+
+# ---------------------------------------------------------------- functional forms
+def _prep(x, n, kernel_size, stride, padding, dilation, name):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
+    dims = "H, W" if n == 2 else "L"
+    if x.ndim not in (n + 1, n + 2):
+        raise ValueError(f"{name}: expected input (N, C, {dims}) or (C, {dims}), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point input, got {x.dtype}")
+    k = _ntuple(kernel_size, n, f"{name}: kernel_size")
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _ntuple(stride, n, f"{name}: stride")
+    p = _ntuple(padding, n, f"{name}: padding")
+    d = _ntuple(dilation, n, f"{name}: dilation")
+    if min(k + s + d) < 1 or min(p) < 0:
+        raise ValueError(f"{name}: kernel_size, stride and dilation must be positive and padding "
+                         f"non-negative, got {k}, {s}, {d}, {p}")
+    for kk, pp in zip(k, p):
+        if pp > kk // 2:
+            raise ValueError(f"{name}: padding {p} should be at most half of the kernel size {k}")
+    return x, k, s, p, d
+
+
+def _pool(fn, x, n, k, s, p, d, ceil_mode, name, extra=None):
+    unbatched = x.ndim == n + 1
+    if unbatched:
+        x = x.unsqueeze(0)
+    shape4 = x.shape if n == 2 else x.shape[:2] + (1,) + x.shape[2:]
+    k2, s2, d2 = ((1,) + k, (1,) + s, (1,) + d) if n == 1 else (k, s, d)
+    p2 = ((0, 0),) * (2 - n) + tuple((v, v) for v in p)
+    out, pads = _geometry(shape4, k2, s2, p2, d2, ceil_mode)
+    if min(out) < 1:
+        padded = tuple(a + 2 * b for a, b in zip(x.shape[2:], p))
+        raise ValueError(f"{name}: kernel size {k} is larger than the padded input {padded} "
+                         f"(input shape {x.shape}, padding {p}): output size would be {out[2 - n:]}")
+    if fn is MaxPoolNd:
+        y = MaxPoolNd.apply(x, k2, s2, pads, d2, out)
+    else:
+        count_include_pad, divisor_override = extra
+        if divisor_override is not None and divisor_override == 0:
+            raise ValueError(f"{name}: divisor_override must be non-zero")
+        div = _divisor(backend.xp(x.device), x.dtype, shape4, k2, s2, p2, out, count_include_pad,
+                       divisor_override)
+        y = AvgPoolNd.apply(x, k2, s2, pads, out, div)
+    return y.squeeze(0) if unbatched else y
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """torch.nn.functional.max_pool1d on (N, C, L); pads with -inf."""
+    x, k, s, p, d = _prep(input, 1, kernel_size, stride, padding, dilation, "max_pool1d")
+    return _pool(MaxPoolNd, x, 1, k, s, p, d, ceil_mode, "max_pool1d")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """torch.nn.functional.max_pool2d on (N, C, H, W); pads with -inf."""
+    x, k, s, p, d = _prep(input, 2, kernel_size, stride, padding, dilation, "max_pool2d")
+    return _pool(MaxPoolNd, x, 2, k, s, p, d, ceil_mode, "max_pool2d")
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """torch.nn.functional.avg_pool1d on (N, C, L)."""
+    x, k, s, p, d = _prep(input, 1, kernel_size, stride, padding, 1, "avg_pool1d")
+    return _pool(AvgPoolNd, x, 1, k, s, p, d, ceil_mode, "avg_pool1d", (count_include_pad, None))
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """torch.nn.functional.avg_pool2d on (N, C, H, W)."""
+    x, k, s, p, d = _prep(input, 2, kernel_size, stride, padding, 1, "avg_pool2d")
+    return _pool(AvgPoolNd, x, 2, k, s, p, d, ceil_mode, "avg_pool2d", (count_include_pad, divisor_override))
+
+
+def adaptive_max_pool1d(input, output_size):
+    """torch.nn.functional.adaptive_max_pool1d on (N, C, L) or (C, L); output_size=1 is
+    max-over-time pooling."""
+    name = "adaptive_max_pool1d"
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ValueError(f"{name}: expected input (N, C, L) or (C, L), got "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    out = int(output_size[0] if isinstance(output_size, (tuple, list)) else output_size)
+    if out < 1 or input.shape[-1] < 1:
+        raise ValueError(f"{name}: output_size must be positive and the input non-empty, got "
+                         f"output_size={output_size} for input {input.shape}")
+    return AdaptiveMaxPool1dFn.apply(input, out)
+
+
+# ---------------------------------------------------------------- layers
+class _MaxPoolNd(Module):
+    n = 2
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, *, ceil_mode=False):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
+
+    def forward(self, x):
+        name = type(self).__name__
+        x, k, s, p, d = _prep(x, self.n, self.kernel_size, self.stride, self.padding, self.dilation, name)
+        return _pool(MaxPoolNd, x, self.n, k, s, p, d, self.ceil_mode, name)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+
+
+class MaxPool1d(_MaxPoolNd):
+    """MaxPool1d(kernel_size, stride=None, padding=0, dilation=1, *, ceil_mode=False); stride
+    defaults to kernel_size, padding is -inf."""
+    n = 1
+
+
+class MaxPool2d(_MaxPoolNd):
+    """MaxPool2d(kernel_size, stride=None, padding=0, dilation=1, *, ceil_mode=False); stride
+    defaults to kernel_size, padding is -inf."""
+    n = 2
+
+
+class AvgPool1d(Module):
+    """AvgPool1d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__()
+        self.kernel_size = _ntuple(kernel_size, 1, "AvgPool1d: kernel_size")   # torch keeps 1-tuples
+        self.stride = _ntuple(stride if stride is not None else kernel_size, 1, "AvgPool1d: stride")
+        self.padding = _ntuple(padding, 1, "AvgPool1d: padding")
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, x):
+        x, k, s, p, d = _prep(x, 1, self.kernel_size, self.stride, self.padding, 1, "AvgPool1d")
+        return _pool(AvgPoolNd, x, 1, k, s, p, d, self.ceil_mode, "AvgPool1d", (self.count_include_pad, None))
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(Module):
+    """AvgPool2d(kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+    divisor_override=None)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, x):
+        x, k, s, p, d = _prep(x, 2, self.kernel_size, self.stride, self.padding, 1, "AvgPool2d")
+        return _pool(AvgPoolNd, x, 2, k, s, p, d, self.ceil_mode, "AvgPool2d",
+                     (self.count_include_pad, self.divisor_override))
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveMaxPool1d(Module):
+    """AdaptiveMaxPool1d(output_size): output_size=1 is max-over-time pooling (N, C, L) -> (N, C, 1)."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return adaptive_max_pool1d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
