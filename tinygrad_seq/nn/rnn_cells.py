@@ -1,0 +1,248 @@
+"""Recurrent cells, written like the slides: one line of autograd ops per equation.
+
+These are the readable reference path. `nn.RNN` / `nn.LSTM` / `nn.GRU` step the
+same functions (`rnn_cell`, `lstm_cell`, `gru_cell`) when `fused=False`, and the
+fused sequence kernels in `rnn_fused.py` are tested equal to them.
+
+Parameters have PyTorch's names, shapes and gate order, so weights move between
+the two: `weight_ih` (G*H, I), `weight_hh` (G*H, H), `bias_ih`, `bias_hh` (G*H,)
+with gate rows stacked as RNN: one block, LSTM: i, f, g, o, GRU: r, z, n.
+W·[h_{t-1}, x_t] + b of the slides is `x_t @ W_ih^T + h_{t-1} @ W_hh^T + b_ih + b_hh`.
+"""
+import math
+
+from .. import backend
+from ..tensor import Tensor
+from .module import Module, Parameter
+
+_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
+
+
+def _affine(x, h, w_ih, w_hh, b_ih, b_hh):
+    """W·[h_{t-1}, x_t] + b for every gate at once: (B, G*H), gate blocks in PyTorch's order."""
+    z = x @ w_ih.T + h @ w_hh.T
+    if b_ih is not None:
+        z = z + (b_ih + b_hh)
+    return z
+
+
+def _peep(z, w, c):
+    """z + P∘c: a peephole connection (w is a diagonal, shape (H,)); z itself without one."""
+    return z if w is None else z + w * c
+
+
+def rnn_cell(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    """Elman RNN step:  h_t = tanh(W_x x_t + W_h h_{t-1} + b_h)  (or relu)."""
+    z = _affine(x, h_prev, w_ih, w_hh, b_ih, b_hh)
+    return z.tanh() if nonlinearity == "tanh" else z.relu()
+
+
+def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, w_co=None, coupled=False):
+    """LSTM step (Hochreiter & Schmidhuber 1997, with a forget gate), state = (h_{t-1}, C_{t-1}).
+
+        i_t  = σ(W_i·[h_{t-1}, x_t] + b_i)                 (+ P_i∘C_{t-1} with peepholes)
+        f_t  = σ(W_f·[h_{t-1}, x_t] + b_f)                 (+ P_f∘C_{t-1} with peepholes)
+        C~_t = tanh(W_C·[h_{t-1}, x_t] + b_C)
+        C_t  = f_t*C_{t-1} + i_t*C~_t                      (coupled: i_t = 1 - f_t)
+        o_t  = σ(W_o·[h_{t-1}, x_t] + b_o)                 (+ P_o∘C_t with peepholes)
+        h_t  = o_t*tanh(C_t)
+
+    Gate rows are PyTorch's i, f, g(=C~), o; a coupled cell has no input-gate rows (f, g, o).
+    """
+    h_prev, c_prev = state
+    z = _affine(x, h_prev, w_ih, w_hh, b_ih, b_hh)
+    if coupled:
+        z_f, z_g, z_o = z.chunk(3, dim=1)
+    else:
+        z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
+    f = _peep(z_f, w_cf, c_prev).sigmoid()                       # f_t = σ(W_f·[h_{t-1}, x_t] + b_f)
+    i = 1 - f if coupled else _peep(z_i, w_ci, c_prev).sigmoid()  # i_t = σ(W_i·[h_{t-1}, x_t] + b_i)
+    g = z_g.tanh()                                               # C~_t = tanh(W_C·[h_{t-1}, x_t] + b_C)
+    c = f * c_prev + i * g                                       # C_t = f_t*C_{t-1} + i_t*C~_t
+    o = _peep(z_o, w_co, c).sigmoid()                            # o_t = σ(W_o·[h_{t-1}, x_t] + b_o)
+    h = o * c.tanh()                                             # h_t = o_t*tanh(C_t)
+    return h, c
+
+
+def gru_cell(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None):
+    """GRU step (Cho et al. 2014) in PyTorch's form:
+
+        r_t  = σ(W_r·[h_{t-1}, x_t] + b_r)
+        z_t  = σ(W_z·[h_{t-1}, x_t] + b_z)
+        h~_t = tanh(W_hx x_t + b_hx + r_t*(W_hh h_{t-1} + b_hh))
+        h_t  = (1 - z_t)*h~_t + z_t*h_{t-1}
+
+    The slides write h_t = (1 - z_t)*h_{t-1} + z_t*h~_t: the same cell with z_t
+    standing for PyTorch's 1 - z_t. As in PyTorch, r_t multiplies W_hh h_{t-1} + b_hh
+    (not h_{t-1} itself), so the x and h parts of the candidate stay separate.
+    """
+    gx = x @ w_ih.T
+    gh = h_prev @ w_hh.T
+    if b_ih is not None:
+        gx, gh = gx + b_ih, gh + b_hh
+    x_r, x_z, x_n = gx.chunk(3, dim=1)
+    h_r, h_z, h_n = gh.chunk(3, dim=1)
+    r = (x_r + h_r).sigmoid()                                    # r_t = σ(W_r·[h_{t-1}, x_t] + b_r)
+    z = (x_z + h_z).sigmoid()                                    # z_t = σ(W_z·[h_{t-1}, x_t] + b_z)
+    n = (x_n + r * h_n).tanh()                                   # h~_t = tanh(W x_t + r_t*(W h_{t-1} + b))
+    return (1 - z) * n + z * h_prev                              # h_t = (1 - z_t)*h~_t + z_t*h_{t-1}
+
+
+# ---------------------------------------------------------------- checks shared with the sequence layers
+def check_input(layer, x, input_size, weight):
+    """Clear errors for the usual mistakes: wrong feature size, dtype or device."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{layer}: expected a Tensor input, got {type(x).__name__}")
+    if x.shape[-1] != input_size:
+        raise ValueError(f"{layer}: input has {x.shape[-1]} features (last dim of shape {x.shape}), "
+                         f"expected input_size={input_size}")
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{layer}: input dtype {x.dtype} does not match the weights' dtype {weight.dtype} "
+                        "(use .double()/.float() on the module or the input)")
+    if x.device != weight.device:
+        raise RuntimeError(f"{layer}: input is on {x.device} but the weights are on {weight.device}")
+
+
+def check_state(layer, name, h, shape, dtype):
+    if not isinstance(h, Tensor):
+        raise TypeError(f"{layer}: {name} must be a Tensor, got {type(h).__name__}")
+    if h.shape != tuple(shape):
+        raise ValueError(f"{layer}: expected {name} of shape {tuple(shape)}, got {h.shape}")
+    if h.dtype != dtype:
+        raise TypeError(f"{layer}: {name} dtype {h.dtype} does not match the input's dtype {dtype}")
+
+
+# ---------------------------------------------------------------- cell modules
+class _CellBase(Module):
+    mode = "RNN"
+
+    def __init__(self, input_size, hidden_size, bias=True, gates=None):
+        super().__init__()
+        if input_size <= 0 or hidden_size <= 0:
+            raise ValueError(f"{type(self).__name__}: input_size and hidden_size must be positive, "
+                             f"got {input_size} and {hidden_size}")
+        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)
+        G = (gates or _GATES[self.mode]) * hidden_size
+        self.weight_ih = Parameter(backend.xp("cpu").empty((G, input_size), dtype="float32"))
+        self.weight_hh = Parameter(backend.xp("cpu").empty((G, hidden_size), dtype="float32"))
+        if bias:
+            self.bias_ih = Parameter(backend.xp("cpu").empty((G,), dtype="float32"))
+            self.bias_hh = Parameter(backend.xp("cpu").empty((G,), dtype="float32"))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+
+    def reset_parameters(self):
+        """U(-1/sqrt(H), 1/sqrt(H)) for every parameter, like torch."""
+        from . import init
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _prepare(self, x, hx, n_states):
+        """Batch an unbatched input and build zero states; returns (x, states, unbatched)."""
+        name = type(self).__name__
+        check_input(name, x, self.input_size, self.weight_ih)
+        if x.ndim not in (1, 2):
+            raise ValueError(f"{name}: expected input of shape (batch, {self.input_size}) or "
+                             f"({self.input_size},), got {x.shape}")
+        unbatched = x.ndim == 1
+        if unbatched:
+            x = x.unsqueeze(0)
+        B, H = x.shape[0], self.hidden_size
+        if hx is None:
+            xp = backend.xp(x.device)
+            states = [Tensor._wrap(xp.zeros((B, H), dtype=x.dtype), x.device) for _ in range(n_states)]
+        else:
+            hs = list(hx) if n_states == 2 else [hx]
+            if len(hs) != n_states:
+                raise ValueError(f"{name}: expected the state as (h, c), got {len(hs)} tensors")
+            states = []
+            for k, h in enumerate(hs):
+                state_name = ("h", "c")[k] if n_states == 2 else "hx"
+                if unbatched and isinstance(h, Tensor) and h.ndim == 1:
+                    h = h.unsqueeze(0)
+                check_state(name, state_name, h, (B, H), x.dtype)
+                states.append(h)
+        return x, states, unbatched
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if not self.bias:
+            s += ", bias=False"
+        return s
+
+
+class RNNCell(_CellBase):
+    """h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu): `cell(x, h=None) -> h'`."""
+    mode = "RNN"
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: unknown nonlinearity {nonlinearity!r}, expected 'tanh' or 'relu'")
+        super().__init__(input_size, hidden_size, bias)
+        self.nonlinearity = nonlinearity
+        self.reset_parameters()
+
+    def forward(self, input, hx=None):
+        x, (h,), unbatched = self._prepare(input, hx, 1)
+        h = rnn_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.nonlinearity)
+        return h.squeeze(0) if unbatched else h
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        return s + (f", nonlinearity={self.nonlinearity}" if self.nonlinearity != "tanh" else "")
+
+
+class LSTMCell(_CellBase):
+    """One LSTM step: `cell(x, (h, c)=None) -> (h', c')`; see `lstm_cell` for the equations.
+
+    peephole=True adds Gers & Schmidhuber's (2000) diagonal peepholes `weight_ci`,
+    `weight_cf` (gates i, f see C_{t-1}) and `weight_co` (o sees C_t), each (H,).
+    coupled=True ties the input gate to the forget gate, C_t = f_t*C_{t-1} + (1-f_t)*C~_t;
+    the cell then has no input-gate rows: weights are (3H, ·) with gate rows f, g, o
+    (no dead parameters), and no `weight_ci`. Without either option the cell is exactly
+    torch.nn.LSTMCell.
+    """
+    mode = "LSTM"
+
+    def __init__(self, input_size, hidden_size, bias=True, peephole=False, coupled=False):
+        super().__init__(input_size, hidden_size, bias, gates=3 if coupled else 4)
+        self.peephole, self.coupled = bool(peephole), bool(coupled)
+        if peephole:
+            xp = backend.xp("cpu")
+            if not coupled:
+                self.weight_ci = Parameter(xp.empty((hidden_size,), dtype="float32"))
+            self.weight_cf = Parameter(xp.empty((hidden_size,), dtype="float32"))
+            self.weight_co = Parameter(xp.empty((hidden_size,), dtype="float32"))
+        self.reset_parameters()
+
+    def peepholes(self):
+        """(w_ci, w_cf, w_co), None where absent."""
+        get = self._parameters.get
+        return get("weight_ci"), get("weight_cf"), get("weight_co")
+
+    def forward(self, input, hx=None):
+        x, (h, c), unbatched = self._prepare(input, hx, 2)
+        h, c = lstm_cell(x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                         *self.peepholes(), coupled=self.coupled)
+        return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
+
+    def extra_repr(self):
+        s = super().extra_repr()
+        s += ", peephole=True" if self.peephole else ""
+        return s + (", coupled=True" if self.coupled else "")
+
+
+class GRUCell(_CellBase):
+    """One GRU step: `cell(x, h=None) -> h'`; see `gru_cell` for the equations."""
+    mode = "GRU"
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__(input_size, hidden_size, bias)
+        self.reset_parameters()
+
+    def forward(self, input, hx=None):
+        x, (h,), unbatched = self._prepare(input, hx, 1)
+        h = gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return h.squeeze(0) if unbatched else h
