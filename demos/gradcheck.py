@@ -9,9 +9,11 @@ from rich.console import Console
 from rich.table import Table
 
 import tinygrad_seq as tg
+import tinygrad_seq.nn.functional as F
+from tinygrad_seq import nn
 from tinygrad_seq.gradcheck import gradcheck_report
 
-DESCRIPTION = "gradcheck every op (float64): analytic vs numeric gradient, worst error and verdict"
+DESCRIPTION = "gradcheck every op and layer (float64): analytic vs numeric gradient, worst error and verdict"
 
 # name -> (fn, input shapes, input kind). kinds: any | pos (for log, sqrt, pow) | nonzero (away from kinks)
 OPS = {
@@ -58,7 +60,36 @@ OPS = {
     "split": (lambda a: a.split(1, dim=1)[2] * 3, [(3, 4)], "any"),
     "chunk": (lambda a: a.chunk(2, dim=0)[1].exp(), [(4, 3)], "any"),
     "pad": (lambda a: a.pad((1, 2, 0, 1)), [(3, 4)], "any"),
+    # layers (nn.functional), inputs and parameters alike
+    "linear": (lambda x, w, b: F.linear(x, w, b), [(2, 3), (4, 3), (4,)], "any"),
+    "conv1d (stride 2, pad 1)": (lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1),
+                                 [(2, 3, 7), (4, 3, 3), (4,)], "any"),
+    "conv2d (dilation 2)": (lambda x, w: F.conv2d(x, w, dilation=2, padding=1), [(1, 2, 6, 6), (3, 2, 3, 3)], "any"),
+    "max_pool2d": (lambda x: F.max_pool2d(x, 2), [(1, 2, 4, 4)], "any"),
+    "avg_pool1d (padding)": (lambda x: F.avg_pool1d(x, 3, 2, 1), [(2, 3, 7)], "any"),
+    "max-over-time": (lambda x: F.adaptive_max_pool1d(x, 1), [(2, 3, 6)], "any"),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, (4,), w, b), [(3, 4), (4,), (4,)], "any"),
+    "cross_entropy": (lambda x: F.cross_entropy(x, tg.tensor([0, 3, 1])), [(3, 5)], "any"),
+    "mse_loss": (lambda x, y: F.mse_loss(x, y), [(3, 4), (3, 4)], "any"),
+    "bce_with_logits": (lambda x: F.binary_cross_entropy_with_logits(x, tg.tensor([[0.0, 1.0], [1.0, 0.0]],
+                                                                                   dtype=tg.float64)),
+                        [(2, 2)], "any"),
+    "LSTM cell step": (lambda x, h, c: _cell("lstm")(x, (h, c))[1], [(2, 3), (2, 4), (2, 4)], "any"),
+    "GRU cell step": (lambda x, h: _cell("gru")(x, h), [(2, 3), (2, 4)], "any"),
+    "LSTM layer (fused, 2 layers, bidirectional)": (
+        lambda x: _cell("lstm_layer")(x)[0], [(4, 2, 3)], "any"),
 }
+
+_CELLS = {}
+
+
+def _cell(kind):
+    """Fixed float64 layers for the rows above (their own parameters are checked in the tests)."""
+    if kind not in _CELLS:
+        tg.manual_seed(0)
+        _CELLS[kind] = {"lstm": lambda: nn.LSTMCell(3, 4), "gru": lambda: nn.GRUCell(3, 4),
+                        "lstm_layer": lambda: nn.LSTM(3, 2, num_layers=2, bidirectional=True)}[kind]().double()
+    return _CELLS[kind]
 
 
 def make_input(shape, kind, rng, device):
