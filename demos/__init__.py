@@ -5,5 +5,14 @@ Each demo module has DESCRIPTION and main(argv) -> dict of what it found (used b
 """
 # name -> module under demos/ (a demo is listed once its module exists)
 DEMOS = {
+    "charlm": "demos.charlm",
     "gradcheck": "demos.gradcheck",
+    "mlp": "demos.mlp",
+    "exercises": "demos.exercises",
+    "sentiment": "demos.sentiment",
+    "conv": "demos.conv",
+    "gradients": "demos.gradients",
+    "tbptt": "demos.tbptt",
+    "seq2seq": "demos.seq2seq",
+    "tagging": "demos.tagging",
 }

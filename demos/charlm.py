@@ -8,6 +8,8 @@ seed string, and writes checkpoints you can resume or sample from.
     python -m demos charlm                                  # about 10 minutes on a 2-core CPU
     python -m demos charlm --quick                          # seconds
     python -m demos charlm --cell gru --hidden 128 --minutes 3 --text my.txt
+    python -m demos charlm --peephole --minutes 3            # the slides' LSTM variants
+    python -m demos charlm --coupled --minutes 3
     python -m demos charlm --resume                         # continue from the checkpoint
     python -m demos charlm generate --prime "The " --length 400 --temperature 0.7
 """
@@ -91,8 +93,9 @@ def save_checkpoint(path, model, opt, vocab, config, step, pos, state, history):
 
 
 def build(config, vocab_size, device):
+    variants = {k: True for k in ("peephole", "coupled") if config.get(k)}  # the slides' LSTM variants
     return CharRNN(vocab_size, config["emb"], config["hidden"], num_layers=config["layers"],
-                   cell=config["cell"], dropout=config["dropout"]).to(device)
+                   cell=config["cell"], dropout=config["dropout"], **variants).to(device)
 
 
 # ---------------------------------------------------------------- commands
@@ -105,8 +108,11 @@ def train(args, console):
     ids = np.array(vocab.encode(text), dtype=np.int64)
     split = int(len(ids) * 0.9)
     train_ids, val_ids = ids[:split], ids[split:]
+    if (args.peephole or args.coupled) and args.cell != "lstm":
+        raise SystemExit("charlm: --peephole and --coupled are LSTM variants; use them with --cell lstm")
     config = dict(cell=args.cell, emb=args.emb, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
-                  seq_len=args.seq_len, batch=args.batch, lr=args.lr, clip=args.clip)
+                  seq_len=args.seq_len, batch=args.batch, lr=args.lr, clip=args.clip,
+                  peephole=args.peephole, coupled=args.coupled)
     history = {"step": [], "train": [], "val": []}
     step, pos, state = 0, 0, None
     ckpt = args.checkpoint
@@ -215,6 +221,8 @@ def main(argv=None, console=None):
     p = parser("charlm [train|generate]", __doc__)
     p.add_argument("--text", help="train on this UTF-8 text file instead of the Python docs")
     p.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"])
+    p.add_argument("--peephole", action="store_true", help="LSTM with peephole connections (gates see C)")
+    p.add_argument("--coupled", action="store_true", help="LSTM with coupled input-forget gate (i = 1 - f)")
     p.add_argument("--emb", type=int, default=64)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--layers", type=int, default=1)

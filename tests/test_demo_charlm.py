@@ -28,6 +28,13 @@ def test_gru_and_rnn_cells_train_too(tmp_path):
         assert out["val_loss"] < out["uniform"] - 1.0
 
 
+def test_lstm_variants_from_the_slides_train(tmp_path):
+    for flag in ("--peephole", "--coupled"):
+        out, text = run(["--quick", flag, "--steps", "120", "--checkpoint", str(tmp_path / f"{flag}.npz")])
+        assert out["val_loss"] < out["uniform"] - 1.0
+        assert flag[2:] + "=True" in text  # the model's repr names the variant
+
+
 def test_resume_continues_exactly_and_generate_loads_the_checkpoint(tmp_path):
     full, _ = run(["--quick", "--steps", "40", "--checkpoint", str(tmp_path / "full.npz")])
     part = str(tmp_path / "part.npz")
