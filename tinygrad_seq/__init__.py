@@ -14,7 +14,7 @@ from .factories import (tensor, zeros, ones, full, randn, rand, randint, arange,
 from .backend import manual_seed, cuda_available, get_rng_state, set_rng_state  # noqa: F401
 from .gradcheck import gradcheck  # noqa: F401
 from .serialization import save, load  # noqa: F401
-from . import nn, optim, data  # noqa: F401,E402  (tg.nn, tg.optim, tg.data as in torch)
+from . import nn, optim, data, models  # noqa: F401,E402  (tg.nn, tg.optim, tg.data, tg.models)
 
 __version__ = "0.1.0"
 
