@@ -17,7 +17,7 @@ import numpy as np
 import tinygrad_seq as tg
 import tinygrad_seq.nn as nn
 import tinygrad_seq.nn.functional as F
-from benchmarks.common import torch, report, machine_info
+from benchmarks.common import torch, report, machine_info, peak_memory
 
 TARGET = 1.5
 
@@ -145,12 +145,8 @@ def rows_for(workload, device, res, target):
     return rows
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_common_args(ap, steps=50, warmup=5)
-    args = ap.parse_args(argv)
-    threads = pin_threads(args.threads, "benchmarks.lenet")
-
+def run(device="cpu", steps=50, warmup=5, memory=False, profile_step=False):
+    """Rows (ours, then torch when importable) for the LeNet train step, for the suite and main."""
     rng = np.random.default_rng(0)
     xs = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
     ys = rng.integers(0, 10, 64)
@@ -162,11 +158,11 @@ def main(argv=None):
         torch.manual_seed(0)
         tm = torch_lenet()
         ours.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
-    ours.to(args.device)
+    ours.to(device)
     opt = sgd(list(ours.parameters()), 0.01)
-    x, y = tg.Tensor(xs, device=args.device), tg.Tensor(ys, device=args.device)
+    x, y = tg.Tensor(xs, device=device), tg.Tensor(ys, device=device)
     sync = None
-    if args.device != "cpu":
+    if device != "cpu":
         import cupy
         sync = cupy.cuda.Device().synchronize
 
@@ -183,8 +179,8 @@ def main(argv=None):
             tl = torch.nn.functional.cross_entropy(tm(torch.tensor(xs)), torch.tensor(ys)).item()
         ol = F.cross_entropy(ours(x), y).item()
         assert abs(tl - ol) < 1e-4, f"LeNet: our loss {ol} differs from torch's {tl}"
-        if args.device == "cpu" or torch.cuda.is_available():
-            tdev = "cpu" if args.device == "cpu" else "cuda"
+        if device == "cpu" or torch.cuda.is_available():
+            tdev = "cpu" if device == "cpu" else "cuda"
             tm.to(tdev)
             topt = torch.optim.SGD(tm.parameters(), lr=0.01)
             tx, ty = torch.tensor(xs, device=tdev), torch.tensor(ys, device=tdev)
@@ -197,11 +193,28 @@ def main(argv=None):
                 topt.step()
                 return loss
 
-    if args.profile:
+    if profile_step:
         profile(step)
-    res = compare(step, tstep, args.steps, args.warmup, ours_sync=sync, torch_sync=tsync)
+    res = compare(step, tstep, steps, warmup, blocks=min(5, steps), ours_sync=sync, torch_sync=tsync)
+    rows = rows_for("LeNet train step", device, res, TARGET)
+    rows[0]["role"] = "ours"
+    if memory:
+        rows[0].update(peak_memory(step, sync, device, "ours"))
+    if len(rows) > 1:
+        rows[1]["role"] = "torch"
+        if memory:
+            rows[1].update(peak_memory(tstep, tsync, device, "torch"))
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_common_args(ap, steps=50, warmup=5)
+    args = ap.parse_args(argv)
+    threads = pin_threads(args.threads, "benchmarks.lenet")
+
     report(f"LeNet: ours vs PyTorch (ms per train step, batch 64, {threads})",
-           rows_for("LeNet train step", args.device, res, TARGET), args.json, machine_info())
+           run(args.device, args.steps, args.warmup, profile_step=args.profile), args.json, machine_info())
 
 
 if __name__ == "__main__":

@@ -27,21 +27,27 @@ from tinygrad_seq.nn.linear import Linear
 from tinygrad_seq.nn.loss import cross_entropy
 from tinygrad_seq.nn.tbptt import detach_state, tbptt_chunks
 from tinygrad_seq.optim import Adam
-from benchmarks.common import torch, time_steps, report
+from benchmarks.common import torch, time_steps, report, measure, device_sync
 from benchmarks.numpy_lstm import NumpyCharLSTM
 
 TARGETS = {"LSTM": 2.5, "GRU": 1.5, "RNN": 1.5, "deep": 2.0}
+NUMPY_TARGET = 1.25  # ours <= 1.25x the hand-written NumPy char-LSTM
 
 
 # ---------------------------------------------------------------- models
 class OursCharModel:
     """Embedding -> recurrent layer(s) -> Linear on every step, cross-entropy, Adam."""
 
-    def __init__(self, mode, V, E, H, layers=1, fused=True):
+    def __init__(self, mode, V, E, H, layers=1, fused=True, device="cpu"):
         self.emb = Embedding(V, E)
         self.rnn = getattr(nn, mode)(E, H, num_layers=layers, fused=fused)
         self.dec = Linear(H, V)
         self.V = V
+        self.to(device)
+
+    def to(self, device):
+        for m in (self.emb, self.rnn, self.dec):
+            m.to(device)
         self.params = list(self.emb.parameters()) + list(self.rnn.parameters()) + list(self.dec.parameters())
         self.opt = Adam(self.params, lr=1e-3)
 
@@ -50,6 +56,7 @@ class OursCharModel:
         self.emb.load_state_dict(to_np(t_emb))
         self.rnn.load_state_dict(to_np(t_rnn))
         self.dec.load_state_dict(to_np(t_dec))
+        self.to(self.emb.weight.device)  # loading may bring CPU arrays: back onto our device
 
     def step(self, x, y):
         self.opt.zero_grad()
@@ -60,8 +67,10 @@ class OursCharModel:
         return loss.item()
 
 
-def torch_char_model(mode, V, E, H, layers=1):
+def torch_char_model(mode, V, E, H, layers=1, device="cpu"):
     emb, rnn, dec = torch.nn.Embedding(V, E), getattr(torch.nn, mode)(E, H, layers), torch.nn.Linear(H, V)
+    for m in (emb, rnn, dec):
+        m.to(device)
     opt = torch.optim.Adam(list(emb.parameters()) + list(rnn.parameters()) + list(dec.parameters()), lr=1e-3)
 
     def step(x, y):
@@ -95,64 +104,74 @@ def torch_cell_loop_model(V, E, H):
 
 # ---------------------------------------------------------------- workloads
 def char_workload(mode, steps, warmup, rows, V=65, E=64, H=256, B=32, T=64, layers=1, label=None,
-                  extras=True):
+                  extras=True, device="cpu", numpy_ref=None, memory=False):
+    """Rows for one char-model train step: torch (role 'torch'), ours fused (role 'ours', with its
+    target), and with extras the torch LSTMCell loop and our composed path; numpy_ref (default:
+    extras) adds the hand-written NumPy LSTM (1-layer LSTM on cpu only; its target: ours <= 1.25x it)."""
     label = label or f"char-{mode} train step (E{E} H{H} B{B} T{T}{f' L{layers}' if layers > 1 else ''})"
+    numpy_ref = extras if numpy_ref is None else numpy_ref
     rng = np.random.default_rng(0)
     ids, tgt = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
     tg.manual_seed(0)
-    ours = OursCharModel(mode, V, E, H, layers)
+    ours = OursCharModel(mode, V, E, H, layers, device=device)
     t_ms = None
-    if torch is not None:
+    tdev = "cuda" if device != "cpu" else "cpu"
+    has_torch = torch is not None and (device == "cpu" or torch.cuda.is_available())
+    if has_torch:
         torch.manual_seed(0)
-        tmods, tstep = torch_char_model(mode, V, E, H, layers)
+        tmods, tstep = torch_char_model(mode, V, E, H, layers, tdev)
         ours.load_from(*tmods)
-        tx, ty = torch.tensor(ids), torch.tensor(tgt)
-        l_t, l_o = tstep(tx, ty), ours.step(tg.tensor(ids), tg.tensor(tgt))
-        med, lo, hi = time_steps(lambda: tstep(tx, ty), steps, warmup)
-        t_ms = med
-        rows.append(dict(workload=label, impl=f"torch nn.{mode}", median_ms=med, min_ms=lo, max_ms=hi, ratio=1.0,
+        tx, ty = torch.tensor(ids, device=tdev), torch.tensor(tgt, device=tdev)
+        l_t, l_o = tstep(tx, ty), ours.step(tg.tensor(ids, device=device), tg.tensor(tgt, device=device))
+        r = measure(lambda: tstep(tx, ty), steps, warmup, device_sync(device, "torch"), device, "torch", memory)
+        t_ms = r["median_ms"]
+        rows.append(dict(workload=label, impl=f"torch nn.{mode}", role="torch", ratio=1.0, **r,
                          note=f"first-step loss {l_t:.4f} (ours {l_o:.4f})"))
-    x, y = tg.tensor(ids), tg.tensor(tgt)
-    med, lo, hi = time_steps(lambda: ours.step(x, y), steps, warmup)
+    x, y = tg.tensor(ids, device=device), tg.tensor(tgt, device=device)
+    r = measure(lambda: ours.step(x, y), steps, warmup, device_sync(device), device, "ours", memory)
+    med = r["median_ms"]
     target = TARGETS["deep" if layers > 1 else mode]
     ratio = med / t_ms if t_ms else None
     note = f"target <= {target}x: {'met' if ratio is not None and ratio <= target else 'NOT met'}" if ratio else ""
-    rows.append(dict(workload=label, impl=f"ours nn.{mode} (fused)", median_ms=med, min_ms=lo, max_ms=hi,
+    rows.append(dict(workload=label, impl=f"ours nn.{mode} (fused)", role="ours", target=target, **r,
                      ratio=ratio, note=note))
     dtypes = {str(p.grad.dtype) for p in ours.params} | {str(p.dtype) for p in ours.params}
     if dtypes != {"float32"}:
         rows[-1]["note"] += f" (dtypes {dtypes}!)"
-    if not extras:
-        return
-    if mode == "LSTM" and torch is not None:
+    if extras and mode == "LSTM" and has_torch:
         cstep = torch_cell_loop_model(V, E, H)
         tx, ty = torch.tensor(ids), torch.tensor(tgt)
         cm, clo, chi = time_steps(lambda: cstep(tx, ty), steps, warmup)
         rows.append(dict(workload=label, impl="torch nn.LSTMCell in a Python loop", median_ms=cm, min_ms=clo,
-                         max_ms=chi, ratio=cm / t_ms,
+                         max_ms=chi, ratio=cm / t_ms, role="extra",
                          note=f"ours fused is {cm / med:.2f}x faster" if med < cm else
                          f"ours fused is {med / cm:.2f}x SLOWER"))
-    comp = OursCharModel(mode, V, E, H, layers, fused=False)
-    cm, clo, chi = time_steps(lambda: comp.step(x, y), max(2, steps // 4), 1)
-    rows.append(dict(workload=label, impl=f"ours nn.{mode}(fused=False): composed cells", median_ms=cm,
-                     min_ms=clo, max_ms=chi, ratio=cm / t_ms if t_ms else None, note="reference path"))
-    if mode == "LSTM":
+    if extras:
+        comp = OursCharModel(mode, V, E, H, layers, fused=False, device=device)
+        cm, clo, chi = time_steps(lambda: comp.step(x, y), max(2, steps // 4), 1, device_sync(device))
+        rows.append(dict(workload=label, impl=f"ours nn.{mode}(fused=False): composed cells", median_ms=cm,
+                         min_ms=clo, max_ms=chi, ratio=cm / t_ms if t_ms else None, role="extra",
+                         note="reference path"))
+    if numpy_ref and mode == "LSTM" and layers == 1 and device == "cpu":
         npm = NumpyCharLSTM(V, E, H)
-        nm, nlo, nhi = time_steps(lambda: npm.train_step(ids, tgt), steps, warmup)
-        rows.append(dict(workload=label, impl="hand-written NumPy LSTM (no autograd)", median_ms=nm, min_ms=nlo,
-                         max_ms=nhi, ratio=nm / t_ms if t_ms else None, note="the NumPy floor"))
+        r = measure(lambda: npm.train_step(ids, tgt), steps, warmup, None, "cpu", "numpy", memory)
+        vs = med / r["median_ms"]
+        rows.append(dict(workload=label, impl="hand-written NumPy LSTM (no autograd)", role="numpy", **r,
+                         ratio=r["median_ms"] / t_ms if t_ms else None, target=NUMPY_TARGET, ours_over_numpy=vs,
+                         note=f"the NumPy floor; ours/numpy {vs:.2f}x, target <= {NUMPY_TARGET}x: "
+                              f"{'met' if vs <= NUMPY_TARGET else 'NOT met'}"))
 
 
-def tbptt_workload(rows, T=2000, B=8, I=16, H=64, k=50, repeats=2):
+def tbptt_workload(rows, T=2000, B=8, I=16, H=64, k=50, repeats=2, device="cpu", memory=False):
     """One pass over a 2000-step sequence: full BPTT (one backward) vs truncated (k=50)."""
-    label = f"LSTM H{H} B{B} I{I} seq {T}: full BPTT vs truncated k={k}"
+    label = f"LSTM H{H} B{B} I{I} seq {T}"
     rng = np.random.default_rng(0)
     xs = rng.standard_normal((T, B, I)).astype(np.float32)
     ys = rng.standard_normal((T, B, H)).astype(np.float32)
     tg.manual_seed(0)
-    lstm = nn.LSTM(I, H)
+    lstm = nn.LSTM(I, H).to(device)
     opt = Adam(list(lstm.parameters()), lr=1e-3)
-    x, y = tg.tensor(xs), tg.tensor(ys)
+    x, y = tg.tensor(xs, device=device), tg.tensor(ys, device=device)
 
     def full():
         opt.zero_grad()
@@ -169,21 +188,27 @@ def tbptt_workload(rows, T=2000, B=8, I=16, H=64, k=50, repeats=2):
             opt.step()
             state = detach_state(state)
 
+    names = ("full BPTT", f"truncated k={k}")
     results = {}
-    for name, fn in (("full BPTT", full), (f"truncated k={k}", truncated)):
-        med, lo, hi = time_steps(fn, repeats, 1)
-        gc.collect()
-        tracemalloc.start()    # NumPy reports its buffers to tracemalloc: the peak is the arrays' memory
-        fn()
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-        results[name] = (med, peak)
-        rows.append(dict(workload=label, impl=f"ours {name}", median_ms=med, min_ms=lo, max_ms=hi,
-                         note=f"peak traced memory {peak:.1f} MB", peak_mb=peak))
-    if torch is not None:
-        tl = torch.nn.LSTM(I, H)
+    for name, fn in zip(names, (full, truncated)):
+        r = measure(fn, repeats, 1, device_sync(device), device, "ours", memory)
+        note = ""
+        if device == "cpu":
+            gc.collect()
+            tracemalloc.start()    # NumPy reports its buffers to tracemalloc: the peak is the arrays' memory
+            fn()
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            note = f"peak traced memory {peak:.1f} MB"
+            r.setdefault("peak_mb", peak)
+        results[name] = r["median_ms"]
+        rows.append(dict(workload=f"{label}: {name}", impl=f"ours {name}", role="ours", target=TARGETS["LSTM"],
+                         note=note, **r))
+    if torch is not None and (device == "cpu" or torch.cuda.is_available()):
+        tdev = "cpu" if device == "cpu" else "cuda"
+        tl = torch.nn.LSTM(I, H).to(tdev)
         topt = torch.optim.Adam(tl.parameters(), lr=1e-3)
-        tx, ty = torch.tensor(xs), torch.tensor(ys)
+        tx, ty = torch.tensor(xs, device=tdev), torch.tensor(ys, device=tdev)
 
         def tfull():
             topt.zero_grad()
@@ -200,10 +225,13 @@ def tbptt_workload(rows, T=2000, B=8, I=16, H=64, k=50, repeats=2):
                 topt.step()
                 state = tuple(h.detach() for h in state)
 
-        for name, fn in (("full BPTT", tfull), (f"truncated k={k}", ttrunc)):
-            med, lo, hi = time_steps(fn, repeats, 1)   # torch's memory is not traced: time only
-            rows.append(dict(workload=label, impl=f"torch {name}", median_ms=med, min_ms=lo, max_ms=hi,
-                             note=f"ours/torch {results[name][0] / med:.2f}x"))
+        for name, fn in zip(names, (tfull, ttrunc)):
+            r = measure(fn, repeats, 1, device_sync(device, "torch"), device, "torch", memory)
+            for row in rows:
+                if row["workload"] == f"{label}: {name}":
+                    row["ratio"] = results[name] / r["median_ms"]
+            rows.append(dict(workload=f"{label}: {name}", impl=f"torch {name}", role="torch", ratio=1.0,
+                             note=f"ours/torch {results[name] / r['median_ms']:.2f}x", **r))
 
 
 def main(argv=None):

@@ -14,7 +14,7 @@ import numpy as np
 import tinygrad_seq as tg
 import tinygrad_seq.nn as nn
 import tinygrad_seq.nn.functional as F
-from benchmarks.common import torch, report, machine_info
+from benchmarks.common import torch, report, machine_info, peak_memory
 from benchmarks.lenet import add_common_args, compare, pin_threads, profile, rows_for
 
 TARGET = 2.0
@@ -87,12 +87,8 @@ def torch_textcnn():
     return TorchTextCNN()
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    add_common_args(ap, steps=30, warmup=3)
-    args = ap.parse_args(argv)
-    threads = pin_threads(args.threads, "benchmarks.textcnn")
-
+def run(device="cpu", steps=30, warmup=3, memory=False, profile_step=False):
+    """Rows (ours, then torch when importable) for the TextCNN train step, for the suite and main."""
     rng = np.random.default_rng(0)
     xs, ys = rng.integers(0, V, (B, L)), rng.integers(0, CLASSES, B)
     tg.manual_seed(0)
@@ -102,11 +98,11 @@ def main(argv=None):
         torch.manual_seed(0)
         tm = torch_textcnn()
         ours.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
-    ours.to(args.device)
+    ours.to(device)
     opt = adam(list(ours.parameters()), 1e-3)
-    x, y = tg.Tensor(xs, device=args.device), tg.Tensor(ys, device=args.device)
+    x, y = tg.Tensor(xs, device=device), tg.Tensor(ys, device=device)
     sync = None
-    if args.device != "cpu":
+    if device != "cpu":
         import cupy
         sync = cupy.cuda.Device().synchronize
 
@@ -127,8 +123,8 @@ def main(argv=None):
         assert abs(tl - ol) < 1e-4, f"TextCNN: our loss {ol} differs from torch's {tl}"
         ours.train()
         tm.train()
-        if args.device == "cpu" or torch.cuda.is_available():
-            tdev = "cpu" if args.device == "cpu" else "cuda"
+        if device == "cpu" or torch.cuda.is_available():
+            tdev = "cpu" if device == "cpu" else "cuda"
             tm.to(tdev)
             topt = torch.optim.Adam(tm.parameters(), lr=1e-3)
             tx, ty = torch.tensor(xs, device=tdev), torch.tensor(ys, device=tdev)
@@ -141,11 +137,28 @@ def main(argv=None):
                 topt.step()
                 return loss
 
-    if args.profile:
+    if profile_step:
         profile(step)
-    res = compare(step, tstep, args.steps, args.warmup, ours_sync=sync, torch_sync=tsync)
+    res = compare(step, tstep, steps, warmup, blocks=min(5, steps), ours_sync=sync, torch_sync=tsync)
+    rows = rows_for("TextCNN train step", device, res, TARGET)
+    rows[0]["role"] = "ours"
+    if memory:
+        rows[0].update(peak_memory(step, sync, device, "ours"))
+    if len(rows) > 1:
+        rows[1]["role"] = "torch"
+        if memory:
+            rows[1].update(peak_memory(tstep, tsync, device, "torch"))
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_common_args(ap, steps=30, warmup=3)
+    args = ap.parse_args(argv)
+    threads = pin_threads(args.threads, "benchmarks.textcnn")
+
     report(f"Text CNN: ours vs PyTorch (ms per train step, batch 64 x 64 tokens, {threads})",
-           rows_for("TextCNN train step", args.device, res, TARGET), args.json, machine_info())
+           run(args.device, args.steps, args.warmup, profile_step=args.profile), args.json, machine_info())
 
 
 if __name__ == "__main__":

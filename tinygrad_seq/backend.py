@@ -4,6 +4,7 @@ Ops never import numpy for tensor data: they get the array module for a device
 from here (``xp(device)``), so the same code runs unchanged on the GPU.
 Random numbers live here too, so ``manual_seed`` reaches every draw.
 """
+import contextlib
 import json
 
 import numpy as np
@@ -56,12 +57,47 @@ def device_of(array):
 def to_device(array, device):
     """Move a backend array to `device` (no copy if it is already there)."""
     if device == "cpu":
-        return array if isinstance(array, np.ndarray) else _cupy.asnumpy(array)
+        return to_numpy(array)
     return _cupy.asarray(array)
 
 
 def to_numpy(array):
-    return array if isinstance(array, np.ndarray) else _cupy.asnumpy(array)
+    """A NumPy array; copied from the GPU (and counted, see host_copies) when it is a CuPy array."""
+    if isinstance(array, np.ndarray):
+        return array
+    global _host_copies
+    _host_copies += 1
+    return _cupy.asnumpy(array)
+
+
+# ---------------------------------------------------------------- device -> host copies
+# Every copy from the GPU waits for the device: a training step should make none. All of
+# them go through to_numpy (Tensor.numpy/item/tolist/float/bool too), which counts them.
+_host_copies = 0
+
+
+def host_copies():
+    """How many arrays have been copied from the GPU to the host since the program started."""
+    return _host_copies
+
+
+class _HostCopyCount:
+    def __init__(self):
+        self.start, self.end = _host_copies, None
+
+    @property
+    def count(self):
+        return (_host_copies if self.end is None else self.end) - self.start
+
+
+@contextlib.contextmanager
+def count_host_copies():
+    """`with count_host_copies() as c: ...` then `c.count`: the device-to-host copies made inside."""
+    c = _HostCopyCount()
+    try:
+        yield c
+    finally:
+        c.end = _host_copies
 
 
 def scatter_add(xp_, target, index, values):

@@ -121,7 +121,7 @@ class Tensor:
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
-        return self.data.reshape(-1)[0].item()
+        return backend.to_numpy(self.data.reshape(-1)[:1])[0].item()  # through backend: GPU copies are counted
 
     def tolist(self):
         return self.numpy().tolist()

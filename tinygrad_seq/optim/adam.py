@@ -2,6 +2,7 @@
 and of its square, with bias correction for the zero-initialised averages."""
 import math
 
+from ..kernels import kernel, on_gpu
 from .optimizer import Optimizer
 
 
@@ -37,23 +38,51 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(p)
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = xp.zeros_like(p)
+        state["step"] += 1
+        t = state["step"]
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        step_size, bias2_sqrt = lr / (1 - beta1 ** t), math.sqrt(1 - beta2 ** t)
+        if on_gpu(xp) and not group["amsgrad"]:  # the whole step below in one CuPy kernel
+            kernel("adam")(g, lr, beta1, beta2, eps, wd, step_size, bias2_sqrt, self.decoupled,
+                           bool(group["maximize"]), p, m, v)
+            return
+        # The same equations as the docstring, in place: `s` is one preallocated work array,
+        # so a step allocates nothing (fresh temporaries cost NumPy page faults, not just math).
+        s = scratch_like(self, xp, p)
         if group["maximize"]:
             g = -g
         if wd != 0 and self.decoupled:
             p *= 1 - lr * wd                        # AdamW: shrink the weights themselves
         elif wd != 0:
             g = g + wd * p                          # Adam: out of place, never write into a .grad array
-        state["step"] += 1
-        t = state["step"]
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)                  # m = beta1 * m + (1 - beta1) * g
-        v += (1 - beta2) * (g * g - v)              # v = beta2 * v + (1 - beta2) * g^2
+        m *= beta1                                  # m = beta1 * m + (1 - beta1) * g
+        xp.multiply(g, 1 - beta1, out=s)
+        m += s
+        v *= beta2                                  # v = beta2 * v + (1 - beta2) * g^2
+        xp.multiply(g, g, out=s)
+        s *= 1 - beta2
+        v += s
         if group["amsgrad"]:
             v_max = state["max_exp_avg_sq"]
             xp.maximum(v_max, v, out=v_max)         # v_max = max(v_max, v)
             v = v_max
-        bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t
-        p -= lr / bias1 * m / (xp.sqrt(v) / math.sqrt(bias2) + eps)
+        # p = p - lr/(1 - beta1^t) * m / (sqrt(v)/sqrt(1 - beta2^t) + eps); multiplying the
+        # fraction through by sqrt(1 - beta2^t) saves a pass over the array
+        xp.sqrt(v, out=s)
+        s += eps * bias2_sqrt
+        xp.divide(m, s, out=s)
+        s *= step_size * bias2_sqrt
+        p -= s
+
+
+def scratch_like(opt, xp, a):
+    """A work array shaped like `a`: a view of one flat buffer per dtype that the optimizer
+    keeps (outside its state, so state dicts never see it) and grows as needed."""
+    work = opt.__dict__.setdefault("_work", {})
+    buf = work.get(a.dtype)
+    if buf is None or buf.size < a.size or not isinstance(buf, type(a)):
+        buf = work[a.dtype] = xp.empty(max(a.size, 1), dtype=a.dtype)
+    return buf[:a.size].reshape(a.shape)
 
 
 class AdamW(Adam):

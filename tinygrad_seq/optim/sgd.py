@@ -1,4 +1,5 @@
 """Stochastic gradient descent, with optional momentum (heavy ball or Nesterov)."""
+from .adam import scratch_like
 from .optimizer import Optimizer
 
 
@@ -24,6 +25,7 @@ class SGD(Optimizer):
 
     def _update(self, xp, p, g, state, group):
         lr, momentum, dampening, wd = (float(group[k]) for k in ("lr", "momentum", "dampening", "weight_decay"))
+        s = scratch_like(self, xp, p)           # preallocated work array: the step allocates nothing
         if group["maximize"]:
             g = -g
         if wd != 0:
@@ -33,7 +35,17 @@ class SGD(Optimizer):
             if buf is None:
                 buf = state["momentum_buffer"] = g.copy()
             else:
-                buf *= momentum
-                buf += (1 - dampening) * g      # buf = momentum * buf + (1 - dampening) * g
-            g = g + momentum * buf if group["nesterov"] else buf
-        p -= lr * g
+                buf *= momentum                 # buf = momentum * buf + (1 - dampening) * g
+                if dampening != 0:
+                    xp.multiply(g, 1 - dampening, out=s)
+                    buf += s
+                else:
+                    buf += g
+            if group["nesterov"]:
+                xp.multiply(buf, momentum, out=s)   # g = g + momentum * buf
+                s += g
+                g = s
+            else:
+                g = buf
+        xp.multiply(g, lr, out=s)               # p = p - lr * g
+        p -= s

@@ -1,0 +1,151 @@
+"""The whole benchmark suite in one command: ours beside PyTorch (and the hand-written NumPy
+char-LSTM), one table, one JSON file.
+
+    python -m benchmarks [--device cpu|cuda] [--quick] [--json PATH] [--only KEY,KEY]
+
+Workloads (keys): char-LSTM, char-GRU, char-RNN (vocab 65, embedding 64, hidden 256, batch 32,
+seq 64, Adam), deep-LSTM (2 layers, embedding 128, hidden 512, batch 64, seq 100), textcnn
+(Kim CNN), lenet, overhead (per-op chain, microseconds per op), bptt-full and bptt-truncated
+(LSTM over 2000 steps, k=50). Each row: median / min / max ms per train step over the timed
+steps after warm-up, peak memory growth during untimed extra steps (host RSS; on cuda also
+CuPy's pool or torch.cuda.max_memory_allocated), the ratio to PyTorch on the same device, and
+the row's target with met / missed. --quick: tiny sizes and 1-2 steps (a smoke run).
+"""
+import argparse
+import json
+import os
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks import lenet, overhead, rnn, textcnn
+from benchmarks.common import machine_info, torch
+
+KEYS = ("char-LSTM", "char-GRU", "char-RNN", "deep-LSTM", "textcnn", "lenet", "overhead",
+        "bptt-full", "bptt-truncated")
+
+
+def _char(mode, quick, device):
+    rows = []
+    if quick:
+        rnn.char_workload(mode, 2, 1, rows, E=8, H=16, B=4, T=8, extras=False, numpy_ref=True,
+                          device=device, memory=True)
+    else:
+        rnn.char_workload(mode, 10, 2, rows, extras=False, numpy_ref=True, device=device, memory=True)
+    return rows
+
+
+def _deep(quick, device):
+    rows = []
+    size = dict(E=8, H=16, B=4, T=8) if quick else dict(E=128, H=512, B=64, T=100)
+    label = "deep LSTM train step (2 layers, E{E} H{H} B{B} T{T})".format(**size)
+    rnn.char_workload("LSTM", 1 if quick else 3, 1, rows, layers=2, label=label, extras=False, device=device,
+                      memory=True, **size)
+    return rows
+
+
+def _bptt(quick, device):
+    rows = []
+    size = dict(T=100, B=2, I=4, H=8, k=10) if quick else {}
+    rnn.tbptt_workload(rows, repeats=1 if quick else 2, device=device, memory=True, **size)
+    return rows
+
+
+def run_workloads(quick, device, only=KEYS):
+    """{key: rows} for the selected workloads."""
+    out = {}
+    for mode in ("LSTM", "GRU", "RNN"):
+        if f"char-{mode}" in only:
+            out[f"char-{mode}"] = _char(mode, quick, device)
+    if "deep-LSTM" in only:
+        out["deep-LSTM"] = _deep(quick, device)
+    if "textcnn" in only:
+        out["textcnn"] = textcnn.run(device, *((1, 1) if quick else (10, 2)), memory=True)
+    if "lenet" in only:
+        out["lenet"] = lenet.run(device, *((1, 1) if quick else (20, 3)), memory=True)
+    if "overhead" in only:
+        out["overhead"] = overhead.run(*((20, 2, 1) if quick else (200, 30, 3)), device=device, memory=True)
+    if "bptt-full" in only or "bptt-truncated" in only:
+        for r in _bptt(quick, device):     # the two passes are separate workloads
+            key = "bptt-full" if "full" in r["impl"] else "bptt-truncated"
+            if key in only:
+                out.setdefault(key, []).append(r)
+    return out
+
+
+def finalize(results, device):
+    """One flat list of rows with the same fields: ratio to torch, target and whether it is met."""
+    rows = []
+    for key, group in results.items():
+        t_ms = next((r["median_ms"] for r in group if r.get("role") == "torch"), None)
+        ours_ms = next((r["median_ms"] for r in group if r.get("role") == "ours"), None)
+        for r in group:
+            row = dict(suite_key=key, device=device, workload=r["workload"], impl=r["impl"],
+                       role=r.get("role", "extra"), median_ms=r["median_ms"], min_ms=r["min_ms"],
+                       max_ms=r["max_ms"], peak_host_mb=r.get("peak_host_mb"), peak_gpu_mb=r.get("peak_gpu_mb"),
+                       ratio=(r["median_ms"] / t_ms) if t_ms else None, target=None, target_of=None,
+                       target_ratio=None, target_met=None, note=r.get("note", ""))
+            if row["role"] == "ours" and r.get("target") is not None:
+                row.update(target=r["target"], target_of="ours/torch", target_ratio=row["ratio"])
+            elif row["role"] == "numpy" and ours_ms:
+                row.update(target=r["target"], target_of="ours/numpy", target_ratio=ours_ms / r["median_ms"])
+            if row["target_ratio"] is not None:
+                row["target_met"] = bool(row["target_ratio"] <= row["target"])
+            rows.append(row)
+    return rows
+
+
+def print_table(title, rows, device):
+    table = Table(title=title)
+    cols = ["workload", "impl", "median ms", "min ms", "max ms", "host MB"]
+    cols += ["GPU MB"] if device != "cpu" else []
+    cols += ["vs torch", "target"]
+    for c in cols:
+        table.add_column(c, justify="left" if c in ("workload", "impl", "target") else "right")
+    mb = lambda v: "" if v is None else f"{v:.1f}"  # noqa: E731
+    for r in rows:
+        target = ""
+        if r["target"] is not None:
+            what = r["target_of"].split("/")[1]
+            got = "n/a" if r["target_met"] is None else (f"{r['target_ratio']:.2f}x "
+                                                         + ("met" if r["target_met"] else "MISSED"))
+            target = f"ours <= {r['target']}x {what}: {got}"
+        cells = [r["workload"], r["impl"], f"{r['median_ms']:.3f}", f"{r['min_ms']:.3f}", f"{r['max_ms']:.3f}",
+                 mb(r["peak_host_mb"])]
+        cells += [mb(r["peak_gpu_mb"])] if device != "cpu" else []
+        cells += ["" if r["ratio"] is None else f"{r['ratio']:.2f}x", target]
+        table.add_row(*cells)
+    Console(width=max(Console().width, 160)).print(table)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, 1-2 steps: a smoke run")
+    ap.add_argument("--json", metavar="PATH", help="default: benchmarks/results-<device>.json")
+    ap.add_argument("--only", default=",".join(KEYS), help="comma list of workload keys")
+    args = ap.parse_args(argv)
+    only = tuple(k for k in args.only.split(",") if k)
+    unknown = [k for k in only if k not in KEYS]
+    if unknown:
+        ap.error(f"unknown workload(s) {unknown}; choose from {', '.join(KEYS)}")
+    if args.device == "cuda":
+        import tinygrad_seq as tg
+        if not tg.cuda_available():
+            ap.error("--device cuda needs CuPy and an NVIDIA GPU")
+    t0 = time.perf_counter()
+    rows = finalize(run_workloads(args.quick, args.device, only), args.device)
+    title = (f"tinygrad_seq benchmark suite ({args.device}{', quick' if args.quick else ''}; ms per train step, "
+             f"overhead in us per op) - {time.perf_counter() - t0:.0f} s")
+    print_table(title, rows, args.device)
+    path = args.json or os.path.join(os.path.dirname(os.path.abspath(__file__)), f"results-{args.device}.json")
+    with open(path, "w") as f:
+        json.dump({"title": title, "device": args.device, "quick": args.quick, "machine": machine_info(),
+                   "torch": getattr(torch, "__version__", None), "workloads": list(only), "rows": rows}, f, indent=2)
+    Console().print(f"wrote {path}")
+    return rows
+
+
+if __name__ == "__main__":
+    main()
