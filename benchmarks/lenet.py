@@ -145,6 +145,23 @@ def rows_for(workload, device, res, target):
     return rows
 
 
+def measure_pair(workload, step, tstep, sync, tsync, device, steps, warmup, target, memory=False,
+                 profile_step=False):
+    """Time our step against torch's (tstep may be None), and add peak memory if asked: the rows."""
+    if profile_step:
+        profile(step)
+    res = compare(step, tstep, steps, warmup, blocks=min(5, steps), ours_sync=sync, torch_sync=tsync)
+    rows = rows_for(workload, device, res, target)
+    rows[0]["role"] = "ours"
+    if memory:
+        rows[0].update(peak_memory(step, sync, device, "ours"))
+    if len(rows) > 1:
+        rows[1]["role"] = "torch"
+        if memory:
+            rows[1].update(peak_memory(tstep, tsync, device, "torch"))
+    return rows
+
+
 def run(device="cpu", steps=50, warmup=5, memory=False, profile_step=False):
     """Rows (ours, then torch when importable) for the LeNet train step, for the suite and main."""
     rng = np.random.default_rng(0)
@@ -193,19 +210,8 @@ def run(device="cpu", steps=50, warmup=5, memory=False, profile_step=False):
                 topt.step()
                 return loss
 
-    if profile_step:
-        profile(step)
-    res = compare(step, tstep, steps, warmup, blocks=min(5, steps), ours_sync=sync, torch_sync=tsync)
-    rows = rows_for("LeNet train step", device, res, TARGET)
-    rows[0]["role"] = "ours"
-    if memory:
-        rows[0].update(peak_memory(step, sync, device, "ours"))
-    if len(rows) > 1:
-        rows[1]["role"] = "torch"
-        if memory:
-            rows[1].update(peak_memory(tstep, tsync, device, "torch"))
-    return rows
-
+    return measure_pair("LeNet train step", step, tstep, sync, tsync, device, steps, warmup, TARGET,
+                        memory, profile_step)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -14,8 +14,8 @@ import numpy as np
 import tinygrad_seq as tg
 import tinygrad_seq.nn as nn
 import tinygrad_seq.nn.functional as F
-from benchmarks.common import torch, report, machine_info, peak_memory
-from benchmarks.lenet import add_common_args, compare, pin_threads, profile, rows_for
+from benchmarks.common import torch, report, machine_info
+from benchmarks.lenet import add_common_args, measure_pair, pin_threads
 
 TARGET = 2.0
 V, E, L, B, WIDTHS, FILTERS, CLASSES = 5000, 128, 64, 64, (3, 4, 5), 100, 2
@@ -137,19 +137,8 @@ def run(device="cpu", steps=30, warmup=3, memory=False, profile_step=False):
                 topt.step()
                 return loss
 
-    if profile_step:
-        profile(step)
-    res = compare(step, tstep, steps, warmup, blocks=min(5, steps), ours_sync=sync, torch_sync=tsync)
-    rows = rows_for("TextCNN train step", device, res, TARGET)
-    rows[0]["role"] = "ours"
-    if memory:
-        rows[0].update(peak_memory(step, sync, device, "ours"))
-    if len(rows) > 1:
-        rows[1]["role"] = "torch"
-        if memory:
-            rows[1].update(peak_memory(tstep, tsync, device, "torch"))
-    return rows
-
+    return measure_pair("TextCNN train step", step, tstep, sync, tsync, device, steps, warmup, TARGET,
+                        memory, profile_step)
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -1,5 +1,4 @@
 """gradcheck itself: it passes right backwards and catches wrong ones, saying where."""
-import numpy as np
 import pytest
 
 import tinygrad_seq as tg

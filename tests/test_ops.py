@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_seq as tg
-from tests.conftest import torch, requires_torch, rand64, assert_close
+from tests.conftest import torch, requires_torch, assert_close
 
 # name -> (our fn, torch fn, input shapes, input kind). Kinds: "any" (normals),
 # "pos" (uniform in [0.5, 2], for log/sqrt/pow), "nonzero" (normals away from 0, for abs/div/relu kinks)

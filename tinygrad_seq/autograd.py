@@ -209,13 +209,12 @@ class Function:
         t.grad = None
         t._version = 0
         if requires and _GRAD_ENABLED:
-            tensors = [a for a in args if isinstance(a, Tensor)]
             ctx.parents = tuple((a._ctx or a) if (isinstance(a, Tensor) and a.requires_grad) else None
                                 for a in args)
             ctx.shapes = tuple(a.data.shape if isinstance(a, Tensor) else None for a in args)
             if ctx.saved:  # remember versions of inputs that forward saved, to catch in-place edits
-                ctx.versions = [(a, a._version) for a in tensors
-                                if any(s is a.data for s in ctx.saved)] or None
+                ctx.versions = [(a, a._version) for a in args
+                                if isinstance(a, Tensor) and any(s is a.data for s in ctx.saved)] or None
             t.requires_grad = True
             t._ctx = ctx
         else:

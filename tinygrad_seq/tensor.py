@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 
 from . import backend
-from .autograd import AutogradError, run_backward, _GradMode  # noqa: F401
+from .autograd import AutogradError, run_backward
 from . import autograd
 
 float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
