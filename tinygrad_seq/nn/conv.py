@@ -173,8 +173,8 @@ class ConvNd(Function):
             g2 = xp.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(G, O // G, L)   # (O, OH*OW*N)
             if nb:
                 gb = g2.reshape(O, L).sum(axis=1)
-            if nw:
-                gw = (g2 @ cols.reshape(G, K, L).transpose(0, 2, 1)).reshape(wshape)
+            if nw:  # as (cols @ g2^T)^T: BLAS then streams the big cols array in its stored order
+                gw = (cols.reshape(G, K, L) @ g2.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
             if nx:
                 gcols = (wk.transpose(0, 2, 1) @ g2).reshape(C, kh, kw, OH, OW, N)
         if nw and one_d:
