@@ -145,6 +145,25 @@ def rows_for(workload, device, res, target):
     return rows
 
 
+def torch_train_step(tm, make_opt, xs, ys, device):
+    """(step, sync) for a torch classifier trained with cross-entropy on one fixed batch, on the
+    device matching ours; (None, None) when torch cannot use that device."""
+    if device != "cpu" and not torch.cuda.is_available():
+        return None, None
+    tdev = "cpu" if device == "cpu" else "cuda"
+    tm.to(tdev)
+    topt = make_opt(tm.parameters())
+    tx, ty = torch.tensor(xs, device=tdev), torch.tensor(ys, device=tdev)
+
+    def tstep():
+        topt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+        loss.backward()
+        topt.step()
+        return loss
+    return tstep, (torch.cuda.synchronize if tdev == "cuda" else None)
+
+
 def measure_pair(workload, step, tstep, sync, tsync, device, steps, warmup, target, memory=False,
                  profile_step=False):
     """Time our step against torch's (tstep may be None), and add peak memory if asked: the rows."""
@@ -196,22 +215,11 @@ def run(device="cpu", steps=50, warmup=5, memory=False, profile_step=False):
             tl = torch.nn.functional.cross_entropy(tm(torch.tensor(xs)), torch.tensor(ys)).item()
         ol = F.cross_entropy(ours(x), y).item()
         assert abs(tl - ol) < 1e-4, f"LeNet: our loss {ol} differs from torch's {tl}"
-        if device == "cpu" or torch.cuda.is_available():
-            tdev = "cpu" if device == "cpu" else "cuda"
-            tm.to(tdev)
-            topt = torch.optim.SGD(tm.parameters(), lr=0.01)
-            tx, ty = torch.tensor(xs, device=tdev), torch.tensor(ys, device=tdev)
-            tsync = torch.cuda.synchronize if tdev == "cuda" else None
-
-            def tstep():
-                topt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
-                loss.backward()
-                topt.step()
-                return loss
+        tstep, tsync = torch_train_step(tm, lambda ps: torch.optim.SGD(ps, lr=0.01), xs, ys, device)
 
     return measure_pair("LeNet train step", step, tstep, sync, tsync, device, steps, warmup, TARGET,
                         memory, profile_step)
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

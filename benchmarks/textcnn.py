@@ -15,7 +15,7 @@ import tinygrad_seq as tg
 import tinygrad_seq.nn as nn
 import tinygrad_seq.nn.functional as F
 from benchmarks.common import torch, report, machine_info
-from benchmarks.lenet import add_common_args, measure_pair, pin_threads
+from benchmarks.lenet import add_common_args, measure_pair, pin_threads, torch_train_step
 
 TARGET = 2.0
 V, E, L, B, WIDTHS, FILTERS, CLASSES = 5000, 128, 64, 64, (3, 4, 5), 100, 2
@@ -123,22 +123,11 @@ def run(device="cpu", steps=30, warmup=3, memory=False, profile_step=False):
         assert abs(tl - ol) < 1e-4, f"TextCNN: our loss {ol} differs from torch's {tl}"
         ours.train()
         tm.train()
-        if device == "cpu" or torch.cuda.is_available():
-            tdev = "cpu" if device == "cpu" else "cuda"
-            tm.to(tdev)
-            topt = torch.optim.Adam(tm.parameters(), lr=1e-3)
-            tx, ty = torch.tensor(xs, device=tdev), torch.tensor(ys, device=tdev)
-            tsync = torch.cuda.synchronize if tdev == "cuda" else None
-
-            def tstep():
-                topt.zero_grad()
-                loss = torch.nn.functional.cross_entropy(tm(tx), ty)
-                loss.backward()
-                topt.step()
-                return loss
+        tstep, tsync = torch_train_step(tm, lambda ps: torch.optim.Adam(ps, lr=1e-3), xs, ys, device)
 
     return measure_pair("TextCNN train step", step, tstep, sync, tsync, device, steps, warmup, TARGET,
                         memory, profile_step)
+
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -64,7 +64,7 @@ class Pow(Function):
         gb = None
         if nb:
             xp = ctx.xp
-            gb = g * out * xp.log(xp.where(a > 0, a, 1))  # torch gives 0 where a <= 0... for a == 0
+            gb = g * out * xp.log(xp.where(a > 0, a, 1))  # ln a is undefined for a <= 0: use 0 there
         return ga, gb
 
 
