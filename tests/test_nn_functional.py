@@ -278,6 +278,41 @@ def test_separable_max_pool_equals_composed_max():
     np.testing.assert_allclose(fast.grad.numpy(), ref.grad.numpy())
 
 
+class _SeeGrad(tg.Function):
+    """Identity that keeps the gradient arriving at it, to check its memory layout."""
+    seen = None
+
+    @staticmethod
+    def forward(ctx, a):
+        return a
+
+    @staticmethod
+    def backward(ctx, g):
+        _SeeGrad.seen = g
+        return g
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_pool_gradient_keeps_the_input_layout(pool):
+    """A conv's output is batch-last in memory; max pooling's input gradient must come back in
+    that layout (so the conv backward needs no copy), whatever layout the incoming gradient has
+    (a flatten's gradient is plain NCHW), and equal the NCHW computation."""
+    rng = np.random.default_rng(13)
+    x = arr(rng, 3, 4, 8, 6)
+    batch_last = np.ascontiguousarray(x.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    fn = (lambda t: F.max_pool2d(t, 2)) if pool == "max" else (lambda t: F.avg_pool2d(t, 2))
+    g = rng.standard_normal((3, 4, 4, 3))
+    grads = []
+    for data in (x, batch_last):
+        t = tg_leaf(data)
+        fn(_SeeGrad.apply(t)).backward(tg.Tensor(g))
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    if pool == "max":
+        order = tuple(sorted(range(4), key=lambda ax: -_SeeGrad.seen.strides[ax]))
+        assert order == (1, 2, 3, 0)
+
+
 def test_pool_output_shapes_and_errors():
     x = tg.randn(2, 3, 7, 7)
     assert F.max_pool2d(x, 2).shape == (2, 3, 3, 3)

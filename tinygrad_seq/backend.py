@@ -5,7 +5,9 @@ from here (``xp(device)``), so the same code runs unchanged on the GPU.
 Random numbers live here too, so ``manual_seed`` reaches every draw.
 """
 import contextlib
+import ctypes
 import json
+import os
 
 import numpy as np
 
@@ -15,6 +17,45 @@ except Exception:  # ImportError, or a CuPy that finds no CUDA driver
     _cupy = None
 
 _CUDA_HINT = "install CuPy with `pip install \"tinygrad-seq[cuda12]\"` (or [cuda13] for CUDA 13) on a machine with an NVIDIA GPU"
+
+
+# ---------------------------------------------------------------- host memory
+# A train step frees and re-allocates the same few large arrays (im2col buffers, activations)
+# every step. glibc's malloc hands arrays of a few MB back to the kernel when they are freed
+# (mmap'd chunks, and trimming the top of the heap), so the next step takes a page fault on
+# every 4 KB it touches: about a third of a LeNet step on CPU. Keeping freed memory in the
+# process instead (as PyTorch's GPU allocator does) removes those faults; the cost is that
+# up to TRIM_KEEP bytes freed at the top of the heap stay with the process. It changes malloc
+# for the whole process, so it can be turned off: TINYGRAD_SEQ_MALLOC=system in the
+# environment, or set_host_malloc("system").
+MMAP_MIN = 32 << 20     # arrays below this come from the heap (glibc's largest allowed value)
+TRIM_KEEP = 64 << 20    # free memory kept at the top of the heap before giving it back
+
+
+def set_host_malloc(mode="cached"):
+    """'cached': keep freed host memory for reuse (the default, see above); 'system': glibc's
+    defaults. Returns True when the setting was applied (Linux with glibc), else False."""
+    if mode not in ("cached", "system"):
+        raise ValueError(f"set_host_malloc: mode must be 'cached' or 'system', got {mode!r}")
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):   # not glibc (macOS, Windows, musl): nothing to tune
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    # glibc's defaults: 128 KB for both (then adapted as the program frees large chunks)
+    mmap_min, trim_keep = (MMAP_MIN, TRIM_KEEP) if mode == "cached" else (128 << 10, 128 << 10)
+    # both are needed: fixing only one also switches off glibc's adaptive thresholds
+    ok = bool(mallopt(M_MMAP_THRESHOLD, mmap_min)) and bool(mallopt(M_TRIM_THRESHOLD, trim_keep))
+    global _HOST_MALLOC
+    if ok:
+        _HOST_MALLOC = mode
+    return ok
+
+
+_HOST_MALLOC = "system"    # what set_host_malloc last applied
+if os.environ.get("TINYGRAD_SEQ_MALLOC", "cached") != "system":
+    set_host_malloc("cached")
 
 
 def cuda_available():

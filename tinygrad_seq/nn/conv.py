@@ -57,6 +57,13 @@ def alloc_like(xp, like, shape, dtype, fill=None, order=None):
     return buf.transpose(tuple(int(a) for a in np.argsort(order)))
 
 
+def in_order(xp, a, order):
+    """a, copied if needed so that its memory holds its axes in `order` (from memory_order)."""
+    if memory_order(a) == order:
+        return a
+    return xp.ascontiguousarray(a.transpose(order)).transpose(tuple(int(i) for i in np.argsort(order)))
+
+
 def pad_input(xp, x, pads, value=0):
     """x (N, C, H, W) with ((top, bottom), (left, right)) of `value` around H and W (one copy,
     in x's memory layout; x itself when there is nothing to pad)."""

@@ -14,7 +14,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from .conv import _ntuple, alloc_like, memory_order, out_size, pad_input
+from .conv import _ntuple, alloc_like, in_order, memory_order, out_size, pad_input
 from .module import Module
 
 
@@ -94,6 +94,7 @@ class MaxPoolNd(Function):
         if win is None:   # a 1x1 window with stride 1: the output is a copy of the input
             y, win = y.copy(), xp.zeros(y.shape, dtype=np.int8)
         ctx.win = win
+        ctx.order = memory_order(x)   # the gradient is laid out like x, for the layers before
         ctx.geom = (x.shape, xpad.shape, k, stride, pads, dilation, out, one_d)
         return y[:, :, 0, :] if one_d else y
 
@@ -105,8 +106,9 @@ class MaxPoolNd(Function):
         if one_d:
             g = g[:, :, None, :]
         tiles = _tiles(kh, OH, sh, dh, pshape[2]) and _tiles(kw, OW, sw, dw, pshape[3])
+        g = in_order(xp, g, ctx.order)   # one copy now beats k*k strided passes across layouts
         # exact tiling writes every cell once: no zero fill, products go straight into place
-        gpad = alloc_like(xp, g, pshape, g.dtype, fill=None if tiles else 0)
+        gpad = alloc_like(xp, None, pshape, g.dtype, fill=None if tiles else 0, order=ctx.order)
         for i, rs in enumerate(_axis_slices(kh, OH, sh, dh)):
             for j, cs in enumerate(_axis_slices(kw, OW, sw, dw)):
                 part = gpad[:, :, rs, cs]
