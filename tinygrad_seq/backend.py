@@ -202,3 +202,103 @@ def set_rng_state(state):
     g = np.random.default_rng()
     g.bit_generator.state = st
     _np_rng = g
+
+
+# ================================================================ deferred checks
+# Checks on data values (an embedding index in range, a class target in bounds) must read
+# those values. On NumPy that is free, so they raise at once. On the GPU, reading a value
+# (int(idx.max())) waits for every queued kernel: a train step would stall on its own
+# checks. So, like CUDA's device-side asserts, a check on CuPy computes its flag on the
+# device and only records it; the error is raised at the next host read - Tensor.item /
+# numpy / tolist / float / print, anything that goes through to_numpy - or by
+# flush_checks(). The op itself still runs (CuPy wraps out-of-range indices around), but
+# its result can never be read without the error.
+#
+# Reading the flags is one small extra device-to-host copy, made only inside a to_numpy
+# that copies from the GPU anyway. host_copies() does not count it: it counts the points
+# where the host waits for the device, and a flush adds none.
+#
+# The pending list stays small: past MAX_PENDING_CHECKS entries, the entries with the same
+# message are merged on the device (flags or-ed, the first failing entry's values kept),
+# leaving one per distinct message; the limit doubles while that is still more.
+MAX_PENDING_CHECKS = 64
+DEFER_CHECKS_ON_CPU = False   # True: NumPy takes the GPU's deferred path too (for tests); then
+                              # every to_numpy flushes, making a CPU tensor from an array included
+_pending = []                 # (xp, bad, message, values, error), oldest first
+_pending_limit = MAX_PENDING_CHECKS
+_DEFERRED_NOTE = " (found by a deferred device-side check, raised at the first host read after the op)"
+
+
+def check(xp_, bad, message, values=(), error=ValueError):
+    """Raise error(message.format(*values)) when the 0-d boolean array `bad` is true: at once
+    on NumPy; on CuPy at the next host read, without waiting for the device now.
+
+    `values` fill the message's {} fields (say, the offending index): 0-d arrays computed on
+    the device, or a function returning them (on NumPy called only when the check fails).
+    """
+    if xp_ is np and not DEFER_CHECKS_ON_CPU:
+        if bad:
+            raise error(_format(message, values() if callable(values) else values))
+        return
+    global _pending_limit
+    _pending.append((xp_, bad, message, tuple(values() if callable(values) else values), error))
+    if len(_pending) > _pending_limit:
+        _merge_pending()
+        _pending_limit = max(MAX_PENDING_CHECKS, 2 * len(_pending))
+
+
+def pending_checks():
+    """How many deferred checks wait for the next host read (0 on the CPU by default)."""
+    return len(_pending)
+
+
+def flush_checks():
+    """Raise the error of the first failed deferred check, if any, and forget them all.
+    On the GPU this waits for the device; every to_numpy of GPU data calls it first."""
+    global _pending, _pending_limit
+    if not _pending:
+        return
+    pending, _pending, _pending_limit = _pending, [], MAX_PENDING_CHECKS
+    on_gpu = [i for i, e in enumerate(pending) if e[0] is not np]
+    failed = [bool(e[1]) if e[0] is np else False for e in pending]
+    if on_gpu:   # one copy for all the GPU flags
+        for i, f in zip(on_gpu, _cupy.asnumpy(_cupy.stack([pending[i][1] for i in on_gpu]))):
+            failed[i] = bool(f)
+    for (_, _, message, values, error), f in zip(pending, failed):
+        if f:
+            raise error(_format(message, values) + _DEFERRED_NOTE)
+
+
+def _format(message, values):
+    host = (_cupy.asnumpy(v).item() if _cupy is not None and isinstance(v, _cupy.ndarray) else np.asarray(v).item()
+            for v in values)
+    return message.format(*host)
+
+
+def _merge_pending():
+    """One entry per (device, message, error): flags or-ed, values of the first failing entry."""
+    global _pending
+    groups = {}
+    for e in _pending:
+        groups.setdefault((e[0], e[2], e[4]), []).append(e)
+    merged = []
+    for (xp_, message, error), entries in groups.items():
+        if len(entries) == 1:
+            merged.append(entries[0])
+            continue
+        flags = xp_.stack([e[1] for e in entries])
+        first = flags.argmax()   # the first failing entry (0 when none fails)
+        values = tuple(xp_.stack([e[3][k] for e in entries])[first] for k in range(len(entries[0][3])))
+        merged.append((xp_, flags.any(), message, values, error))
+    _pending = merged
+
+
+_to_numpy_unchecked = to_numpy
+
+
+def to_numpy(array):  # (to_numpy above, with the pending checks raised first)
+    """A NumPy array; copied from the GPU (and counted, see host_copies) when it is a CuPy
+    array, after raising any failed deferred check (see above)."""
+    if _pending and (not isinstance(array, np.ndarray) or any(e[0] is np for e in _pending)):
+        flush_checks()
+    return _to_numpy_unchecked(array)

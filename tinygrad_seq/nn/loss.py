@@ -215,12 +215,13 @@ def _class_checks(input, target, weight, ignore_index, reduction, name):
     w = _raw(weight, input, name, "weight")
     if w is not None and w.shape != (C,):
         raise ValueError(f"{name}: weight must have shape ({C},) (one per class), got {w.shape}")
-    t = target.data
-    bad = (t != ignore_index) & ((t < 0) | (t >= C))
-    if bool(bad.any()):
-        v = int(t[bad].reshape(-1)[0])
-        raise IndexError(f"{name}: target {v} is out of bounds for {C} classes (input shape "
-                         f"{input.shape}; valid targets are 0..{C - 1} or ignore_index={ignore_index})")
+    t = target.data.reshape(-1)
+    if t.size:   # on the GPU a deferred check: no wait for the device (backend.check)
+        bad = (t != ignore_index) & ((t < 0) | (t >= C))
+        backend.check(backend.xp(target.device), bad.any(),
+                      f"{name}: target {{}} is out of bounds for {C} classes (input shape {input.shape}; "
+                      f"valid targets are 0..{C - 1} or ignore_index={ignore_index})",
+                      lambda: (t[bad.argmax()],), error=IndexError)   # the first bad target
     return input, target, w, unbatched
 
 
@@ -281,9 +282,11 @@ def one_hot(tensor, num_classes=-1):
     t = tensor.data
     if num_classes == -1:
         num_classes = int(t.max()) + 1 if t.size else 0
-    if t.size and (int(t.min()) < 0 or int(t.max()) >= num_classes):
-        raise IndexError(f"one_hot: class values must be in [0, {num_classes}), got "
-                         f"[{int(t.min())}, {int(t.max())}]")
+    if t.size:   # deferred on the GPU (with num_classes given, one_hot then needs no sync)
+        lo, hi = t.min(), t.max()
+        backend.check(xp, (lo < 0) | (hi >= num_classes),
+                      f"one_hot: class values must be in [0, {num_classes}), got [{{}}, {{}}]", (lo, hi),
+                      error=IndexError)
     return Tensor._wrap((t[..., None] == xp.arange(num_classes)).astype(np.int64), tensor.device)
 
 
