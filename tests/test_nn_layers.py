@@ -277,6 +277,23 @@ def test_layer_errors_name_the_layer_and_shapes():
         nn.Flatten()(tg.randn(3))
 
 
+def test_linear_rejects_a_dtype_mismatch_instead_of_promoting():
+    """float64 input into float32 weights: torch raises, and so do we (no silent float64 output)."""
+    lin = nn.Linear(4, 2)
+    x64 = tg.Tensor(np.ones((3, 4)), dtype=tg.float64)
+    with pytest.raises(TypeError, match=r"Linear: input dtype float64 does not match the weight's dtype "
+                                        r"float32 \(use \.double\(\)/\.float\(\) on the module or the input\)"):
+        lin(x64)
+    with pytest.raises(TypeError, match="linear: input dtype float32 does not match the weight's dtype float64"):
+        F.linear(tg.randn(3, 4), tg.Tensor(np.ones((2, 4))))
+    with pytest.raises(TypeError, match="linear: bias dtype float64 does not match the weight's dtype float32"):
+        F.linear(tg.randn(3, 4), tg.randn(2, 4), tg.Tensor(np.ones(2)))
+    assert lin(x64.float()).dtype == tg.float32 and lin.double()(x64).dtype == tg.float64   # the suggested fixes
+    if torch is not None:
+        with pytest.raises(RuntimeError):
+            torch.nn.Linear(4, 2)(torch.ones(3, 4, dtype=torch.float64))
+
+
 # ---------------------------------------------------------------- GPU
 def _small_net():
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 8, 3, stride=2),

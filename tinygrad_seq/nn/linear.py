@@ -41,6 +41,12 @@ def linear(input, weight, bias=None, _name="linear"):
                          f"(in_features={weight.shape[-1]}), got shape {input.shape}")
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"{_name}: bias of shape {bias.shape} does not match weight {weight.shape}")
+    # no silent promotion (float64 input x float32 weight would give float64), as in torch
+    if input.dtype != weight.dtype:
+        raise TypeError(f"{_name}: input dtype {input.dtype} does not match the weight's dtype {weight.dtype} "
+                        "(use .double()/.float() on the module or the input)")
+    if bias is not None and bias.dtype != weight.dtype:
+        raise TypeError(f"{_name}: bias dtype {bias.dtype} does not match the weight's dtype {weight.dtype}")
     return LinearFn.apply(input, weight, bias)
 
 
