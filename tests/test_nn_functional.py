@@ -458,3 +458,18 @@ def test_dropout_gradcheck_with_fixed_seed():
         tg.manual_seed(3)   # the same mask on every evaluation
         return F.dropout(x, 0.4)
     assert tg.gradcheck(f, [x])
+
+
+def test_conv_backward_twice_with_retain_graph():
+    """Conv's backward frees its im2col buffer early only when the graph is being released:
+    with retain_graph=True a second backward still works and doubles the gradients."""
+    rng = np.random.default_rng(14)
+    x, w = tg_leaf(arr(rng, 2, 3, 6, 6)), tg_leaf(arr(rng, 4, 3, 3, 3))
+    y = (F.conv2d(x, w, padding=1) ** 2).sum()
+    y.backward(retain_graph=True)
+    gx, gw = x.grad.numpy().copy(), w.grad.numpy().copy()
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * gx)
+    np.testing.assert_allclose(w.grad.numpy(), 2 * gw)
+    with pytest.raises(tg.AutogradError, match="second time"):
+        y.backward()

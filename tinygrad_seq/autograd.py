@@ -128,6 +128,13 @@ class Node:
                                 "pass retain_graph=True to backward through this graph twice")
         return self.saved
 
+    @property
+    def last_backward(self):
+        """True when this backward runs without retain_graph, so the node is released right
+        after it: a backward may then drop a big saved array as soon as it has used it, to
+        lower the peak memory of the rest of its work."""
+        return not _RETAINING
+
     def release(self):
         """Drop everything forward saved, so the arrays can be freed."""
         self.__dict__.clear()
@@ -266,8 +273,20 @@ def _accumulate_leaf(t, g, fresh):
         t.grad.data = t.grad.data + g
 
 
+_RETAINING = False   # retain_graph of the backward pass now running (see Node.last_backward)
+
+
 def run_backward(root, grad, retain_graph=False):
     """Backpropagate `grad` (a backend array shaped like root) from tensor `root`."""
+    global _RETAINING
+    prev, _RETAINING = _RETAINING, retain_graph
+    try:
+        _run_backward(root, grad, retain_graph)
+    finally:
+        _RETAINING = prev
+
+
+def _run_backward(root, grad, retain_graph):
     if root._ctx is None:  # a leaf: its gradient is the seed itself
         _accumulate_leaf(root, grad, fresh=False)
         return

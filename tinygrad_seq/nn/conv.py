@@ -166,6 +166,8 @@ class ConvNd(Function):
         O, Cg, kh, kw = wshape
         K, L = Cg * kh * kw, N * OH * OW
         cols = ctx.cols
+        if ctx.last_backward:   # drop it from ctx: freed once gw is made, before gcols (as big)
+            ctx.cols = None
         nx, nw, nb = ctx.needs_input_grad[:3]
         gx = gw = gb = gcols = None
         if cl:
@@ -174,6 +176,7 @@ class ConvNd(Function):
                 gb = g2.sum(axis=0)
             if nw:
                 gw = (g2.T @ cols.reshape(L, K)).reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2)
+            del cols
             if nx:
                 gcols = (g2 @ wk).reshape(N, OH, OW, kh, kw, C)
         else:
@@ -182,6 +185,7 @@ class ConvNd(Function):
                 gb = g2.reshape(O, L).sum(axis=1)
             if nw:  # as (cols @ g2^T)^T: BLAS then streams the big cols array in its stored order
                 gw = (cols.reshape(G, K, L) @ g2.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
+            del cols
             if nx:
                 gcols = (wk.transpose(0, 2, 1) @ g2).reshape(C, kh, kw, OH, OW, N)
         if nw and one_d:
