@@ -57,6 +57,13 @@ UNARY = {
              lambda x: torch.nn.functional.pad(x, (1, 0, 0, 2), value=3.0) * x.sum()),
     "split": (lambda x: x.split(2, dim=1)[1] * 2, lambda x: x.split(2, dim=1)[1] * 2),
     "chunk": (lambda x: x.chunk(2, dim=0)[0].exp(), lambda x: x.chunk(2, dim=0)[0].exp()),
+    "split_sections": (lambda x: x.split([1, x.shape[0] - 1])[1].exp() * x.split([1, x.shape[0] - 1])[0],
+                       lambda x: x.split([1, x.shape[0] - 1])[1].exp() * x.split([1, x.shape[0] - 1])[0]),
+    "unbind": (lambda x: tg.stack([p * (i + 1) for i, p in enumerate(x.unbind(-1))], dim=0),
+               lambda x: torch.stack([p * (i + 1) for i, p in enumerate(x.unbind(-1))], dim=0)),
+    "unbind_some": (lambda x: x.unbind(0)[-1].tanh() * x.unbind(0)[0],      # unused pieces get zeros
+                    lambda x: x.unbind(0)[-1].tanh() * x.unbind(0)[0]),
+    "iter": (lambda x: sum(p * p.exp() for p in x), lambda x: sum(p * p.exp() for p in x)),
 }
 UNARY_KIND = {"log": "pos", "sqrt": "pos", "pow_frac": "pos", "rdiv": "pos", "abs": "nonzero",
               "relu": "nonzero", "leaky_relu": "nonzero", "clip": "nonzero", "scalar_ops": "pos"}

@@ -38,6 +38,7 @@ def logsumexp(x, axis=None, keepdims=False, **kw): return x.logsumexp(axis, keep
 def softmax(x, axis=-1, **kw): return x.softmax(axis, **kw)
 def log_softmax(x, axis=-1, **kw): return x.log_softmax(axis, **kw)
 def split(x, size, dim=0): return x.split(size, dim)
+def unbind(x, dim=0): return x.unbind(dim)
 def chunk(x, chunks, dim=0): return x.chunk(chunks, dim)
 def reshape(x, *shape): return x.reshape(*shape)
 def flatten(x, start_dim=0, end_dim=-1): return x.flatten(start_dim, end_dim)

@@ -95,7 +95,10 @@ class Tensor:
         return self.data.shape[0]
 
     def __iter__(self):
-        return (self[i] for i in range(len(self)))
+        """The slices along dim 0, as unbind(0): one graph node for all of them."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
 
     def __hash__(self):
         return id(self)
@@ -410,20 +413,26 @@ class Tensor:
         return ops.GetItem.apply(self, _index(idx, self.device))
 
     def split(self, split_size_or_sections, dim=0):
-        """torch.split: pieces of size split_size (the last may be smaller) or of the listed sizes."""
+        """torch.split: pieces of size split_size (the last may be smaller) or of the listed sizes.
+        The pieces are views and share one graph node (see Split)."""
         n = self.shape[dim]
         if isinstance(split_size_or_sections, int):
+            if split_size_or_sections < 1:
+                raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
             sizes = [min(split_size_or_sections, n - i) for i in range(0, n, split_size_or_sections)]
         else:
-            sizes = list(split_size_or_sections)
-            if sum(sizes) != n:
+            sizes = [int(s) for s in split_size_or_sections]
+            if sum(sizes) != n or min(sizes, default=0) < 0:
                 raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape {self.shape})")
-        out, start = [], 0
-        lead = (slice(None),) * (dim % self.ndim)
-        for s in sizes:
-            out.append(self[lead + (slice(start, start + s),)])
-            start += s
-        return tuple(out)
+        return Split.apply(self, sizes, dim % self.ndim)
+
+    def unbind(self, dim=0):
+        """torch.unbind: the slices along `dim`, each without that dim; for a sequence (T, B, I),
+        x.unbind(0) gives x_1 .. x_T. One graph node for all of them (see Split)."""
+        if self.ndim == 0:
+            raise ValueError("unbind: a 0-d tensor has no dim to unbind")
+        dim = dim % self.ndim
+        return Split.apply(self, [1] * self.shape[dim], dim, squeeze=True)
 
     def chunk(self, chunks, dim=0):
         n = self.shape[dim]
@@ -431,6 +440,84 @@ class Tensor:
 
     def pad(self, pad, value=0.0):
         return pad_(self, pad, value)
+
+
+# ---------------------------------------------------------------- split / unbind: one node, many outputs
+class Split(autograd.Function):
+    """x cut along `axis` into pieces of the given sizes (views, no copy; with squeeze, pieces
+    of size 1 without that axis: unbind). Backward concatenates the pieces' gradients ONCE,
+    with zeros for pieces that got none.
+
+    Why not x[t] for every t: each GetItem's backward fills a zero array the size of x to
+    place its slice, and the engine adds the T arrays up, so a sequence of T steps costs
+    O(T^2) memory traffic. Here it is O(T).
+
+    A Function has one output, so each piece hangs off this node through its own SplitPiece
+    node, which hands its gradient over (the engine runs this node after all of them)."""
+
+    @staticmethod
+    def forward(ctx, a, sizes, axis, squeeze):
+        bounds, start = [], 0
+        for n in sizes[:-1]:
+            start += n
+            bounds.append(start)
+        pieces = ctx.xp.split(a, bounds, axis=axis)
+        return [p.squeeze(axis) for p in pieces] if squeeze else pieces
+
+    @staticmethod
+    def backward(ctx, _placeholder):
+        xp, axis, squeeze = ctx.xp, ctx.axis, ctx.squeeze
+        full = ctx.grads
+        if any(g is None for g in full):   # pieces that got no gradient: zeros, not allocated
+            zero = xp.zeros((), dtype=next(g.dtype for g in full if g is not None))
+            full = [g if g is not None else xp.broadcast_to(zero, shape) for g, shape in zip(full, ctx.piece_shapes)]
+        # the engine releases this node now; pieces this backward did not use (or all of them,
+        # with retain_graph) may be backpropagated later, as x[t] could: give them a fresh one
+        fresh = _split_node(ctx.xp, ctx.parents[0], ctx.shapes[0], axis, squeeze, ctx.piece_shapes, ctx.pieces)
+        for ref in ctx.pieces:
+            piece = ref()
+            if piece is not None and not piece.released and piece.parents[0] is ctx:
+                piece.parents = (fresh,)
+        return xp.stack(full, axis=axis) if squeeze else xp.concatenate(full, axis=axis)
+
+    @classmethod
+    def apply(cls, x, sizes, axis, squeeze=False):
+        xp = backend.xp(x.device)
+        pieces = cls.forward(autograd.Node(cls, xp), x.data, sizes, axis, squeeze)
+        outs = tuple(Tensor._wrap(p, x.device) for p in pieces)
+        if x.requires_grad and autograd._GRAD_ENABLED:
+            refs = []
+            ctx = _split_node(xp, x._ctx or x, x.shape, axis, squeeze, [p.shape for p in pieces], refs)
+            for i, t in enumerate(outs):
+                node = autograd.Node(SplitPiece, xp)
+                node.needs_input_grad, node.parents, node.shapes, node.index = [True], (ctx,), ((),), i
+                t.requires_grad, t._ctx = True, node
+                refs.append(weakref.ref(node))
+        return outs
+
+
+def _split_node(xp, parent, shape, axis, squeeze, piece_shapes, pieces):
+    """The Split node: its input, where the pieces came from, and room for their gradients."""
+    ctx = autograd.Node(Split, xp)
+    ctx.needs_input_grad, ctx.parents, ctx.shapes = [True], (parent,), (shape,)
+    ctx.axis, ctx.squeeze, ctx.piece_shapes, ctx.pieces = axis, squeeze, piece_shapes, pieces
+    ctx.grads, ctx.received = [None] * len(piece_shapes), 0
+    return ctx
+
+
+class SplitPiece(autograd.Function):
+    """One output of a Split. Backward stores the piece's gradient on the Split node and passes
+    the engine a 0-d placeholder (only the first piece to run, so nothing is ever added up),
+    which makes the engine run the Split node once, after every piece. The placeholder is a
+    NumPy scalar on every device: Split.backward never reads it, so it costs no GPU work."""
+    _placeholder = np.zeros(())
+
+    @staticmethod
+    def backward(ctx, g):
+        split = ctx.parents[0]
+        split.grads[ctx.index] = g
+        split.received += 1
+        return SplitPiece._placeholder if split.received == 1 else None
 
 
 # ---------------------------------------------------------------- helpers

@@ -224,15 +224,17 @@ class RNNBase(Module):
         state = [s if s is not None else zeros() for s in init]
         outs = [None] * T
         recorded = [None] * T
+        # x_1 .. x_T in one split (one graph node), not x[t] per step: each x[t]'s backward
+        # would fill a zero array the size of x, O(T^2) for the sequence (see tensor.Split)
+        xs = x.unbind(0)
         for t in (range(T - 1, -1, -1) if d == 1 else range(T)):
-            xt = x[t]
             if self.mode == "LSTM":
-                new = list(lstm_cell(xt, tuple(state), w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co,
+                new = list(lstm_cell(xs[t], tuple(state), w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co,
                                      coupled=self.coupled))
             elif self.mode == "GRU":
-                new = [gru_cell(xt, state[0], w_ih, w_hh, b_ih, b_hh)]
+                new = [gru_cell(xs[t], state[0], w_ih, w_hh, b_ih, b_hh)]
             else:
-                new = [rnn_cell(xt, state[0], w_ih, w_hh, b_ih, b_hh, self.nonlinearity)]
+                new = [rnn_cell(xs[t], state[0], w_ih, w_hh, b_ih, b_hh, self.nonlinearity)]
             if mask is not None:   # padded steps keep the previous state
                 state = [where(mask[t], n, s) for n, s in zip(new, state)]
             else:
