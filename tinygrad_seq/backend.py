@@ -103,7 +103,10 @@ def to_device(array, device):
 
 
 def to_numpy(array):
-    """A NumPy array; copied from the GPU (and counted, see host_copies) when it is a CuPy array."""
+    """A NumPy array; copied from the GPU (and counted, see host_copies) when it is a CuPy
+    array, after raising any failed deferred check (see "deferred checks" below)."""
+    if _pending and (not isinstance(array, np.ndarray) or any(e[0] is np for e in _pending)):
+        flush_checks()
     if isinstance(array, np.ndarray):
         return array
     global _host_copies
@@ -291,14 +294,3 @@ def _merge_pending():
         values = tuple(xp_.stack([e[3][k] for e in entries])[first] for k in range(len(entries[0][3])))
         merged.append((xp_, flags.any(), message, values, error))
     _pending = merged
-
-
-_to_numpy_unchecked = to_numpy
-
-
-def to_numpy(array):  # (to_numpy above, with the pending checks raised first)
-    """A NumPy array; copied from the GPU (and counted, see host_copies) when it is a CuPy
-    array, after raising any failed deferred check (see above)."""
-    if _pending and (not isinstance(array, np.ndarray) or any(e[0] is np for e in _pending)):
-        flush_checks()
-    return _to_numpy_unchecked(array)
