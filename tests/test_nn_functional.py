@@ -148,6 +148,48 @@ def test_im2col_conv_equals_composed_conv(layout):
         np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)
 
 
+SHIFTED_CASES = [(2, 3, 9, 4, 3, 0, 1), (3, 5, 11, 2, 4, 2, 2), (1, 4, 6, 3, 1, 0, 1), (2, 6, 8, 3, 4, "same", 1), (2, 3, 10, 2, 3, "same", 2)]
+
+
+@pytest.mark.parametrize("case", SHIFTED_CASES, ids=lambda c: f"k{c[4]}p{c[5]}d{c[6]}")
+def test_shifted_conv1d_gradcheck_and_equals_im2col(case, monkeypatch):
+    """Stride-1 Conv1d on channels-innermost input (a text CNN's) takes Conv1dShifted, which
+    keeps no window matrix: gradcheck it, and check outputs and every gradient against the
+    im2col path on the same input."""
+    from tinygrad_seq.nn import conv
+    N, C, L, O, k, p, d = case
+    rng = np.random.default_rng(15)
+    x, w, b = channels_last(arr(rng, N, C, L)), arr(rng, O, C, k), arr(rng, O)
+    fn = lambda x, w, b: F.conv1d(x, w, b, padding=p, dilation=d)  # noqa: E731
+    assert fn(*[tg.Tensor(a) for a in (x, w, b)])._ctx is None       # (no grad: no node)
+    ts = [tg_leaf(x), tg_leaf(w), tg_leaf(b)]
+    assert fn(*ts)._ctx.fn is conv.Conv1dShifted
+    assert tg.gradcheck(fn, ts)
+    results = []
+    for shifted in (True, False):
+        monkeypatch.setattr(conv, "SHIFTED_CONV1D", shifted)
+        ts = [tg_leaf(x), tg_leaf(w), tg_leaf(b)]
+        out = fn(*ts)
+        assert (out._ctx.fn is conv.Conv1dShifted) == shifted
+        out.backward(tg.Tensor(np.random.default_rng(0).standard_normal(out.shape)))
+        results.append([out.numpy()] + [t.grad.numpy() for t in ts])
+    for a, c in zip(*results):
+        np.testing.assert_allclose(a, c, rtol=1e-10, atol=1e-12)
+
+
+@requires_torch
+def test_shifted_conv1d_parity_with_torch_float32():
+    """The text CNN case itself: embedding output (N, L, E) transposed to (N, E, L)."""
+    from tinygrad_seq.nn import conv
+    rng = np.random.default_rng(16)
+    for k, p in ((3, 0), (4, 1), (5, 2)):
+        x = rng.standard_normal((4, 12, 8)).astype(np.float32).transpose(0, 2, 1)
+        w, b = rng.standard_normal((6, 8, k)).astype(np.float32), rng.standard_normal(6).astype(np.float32)
+        assert F.conv1d(tg.Tensor(x, requires_grad=True), tg.Tensor(w), padding=p)._ctx.fn is conv.Conv1dShifted
+        parity(lambda x, w, b: F.conv1d(x, w, b, padding=p),
+               lambda x, w, b: torch.nn.functional.conv1d(x, w, b, padding=p), [x, w, b], rtol=1e-4, atol=1e-4)
+
+
 def test_conv_output_keeps_values_in_any_layout_and_float32():
     rng = np.random.default_rng(5)
     x, w = arr(rng, 2, 3, 6, 6).astype(np.float32), arr(rng, 4, 3, 3, 3).astype(np.float32)

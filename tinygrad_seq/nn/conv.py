@@ -8,6 +8,10 @@ and the window gradients; col2im adds the window gradients back onto the input
 with one strided add per kernel offset (kh*kw of them), never a loop over
 output positions. Conv1d is the 2-D path with a height of 1. See BATCH_LAST
 below for the memory layouts that keep these copies fast.
+
+One special case has a path of its own, Conv1dShifted: a stride-1 Conv1d over an input with
+its channels innermost (word vectors, as in a text CNN) needs no window matrix at all, only
+k shifted matrix multiplies, so backward keeps the input instead of a k-times-larger copy.
 """
 import math
 
@@ -86,6 +90,7 @@ def pad_input(xp, x, pads, value=0):
 # batch-last. The output keeps the layout (an (N, O, OH, OW)-shaped view of it), so the next
 # layers see it too and a stack of convs never converts.
 BATCH_LAST, CHANNELS_LAST = (1, 2, 3, 0), (0, 2, 3, 1)
+SHIFTED_CONV1D = True   # Conv1dShifted for stride-1 Conv1d on channels-innermost input (tests compare both)
 
 
 def _pick_layout(x, groups):
@@ -206,6 +211,74 @@ class ConvNd(Function):
         return gx, gw, gb, None, None, None, None
 
 
+class Conv1dShifted(Function):
+    """Conv1d with stride 1 (any padding and dilation, groups 1) on an input whose channels
+    are innermost in memory - an embedding's (N, L, E) output seen as (N, E, L), as in a text
+    CNN - with no window matrix at all.
+
+    Stack the batch into one long sequence X of N*Lp rows (Lp: the padded length), each row
+    one position's C channels. Output row r is then sum_i X[r + i*d] @ W_i^T over the k kernel
+    offsets: k plain matrix multiplies of shifted, contiguous row blocks of X. The rows whose
+    window would run into the next sequence (the last d*(k-1) of every Lp) are computed and
+    dropped. Backward keeps only X: gw_i = G^T X[shifted] and gX[shifted] += G W_i, with G
+    zero on the dropped rows. The im2col path would keep a k-times-larger copy of X."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, pads, dilation):
+        xp = ctx.xp
+        ctx.save_for_backward(w)
+        N, C, L = x.shape
+        O, _, k = w.shape
+        (pl, pr), d = pads, dilation
+        Lp = L + pl + pr
+        OL = Lp - d * (k - 1)
+        xl = x.transpose(0, 2, 1)                          # (N, L, C): free for channels-last x
+        if pl or pr:
+            X = xp.zeros((N, Lp, C), dtype=x.dtype)
+            X[:, pl:pl + L] = xl
+        else:
+            X = xp.ascontiguousarray(xl)
+        X = X.reshape(N * Lp, C)
+        M = N * Lp - d * (k - 1)                           # rows whose window fits in X
+        y = xp.empty((N * Lp, O), dtype=x.dtype)
+        Wt = w.transpose(2, 1, 0)                          # Wt[i] = W_i^T, (C, O)
+        xp.matmul(X[:M], Wt[0], out=y[:M])
+        for i in range(1, k):
+            y[:M] += X[i * d:i * d + M] @ Wt[i]
+        y = y.reshape(N, Lp, O)[:, :OL]                    # drop the rows that straddle sequences
+        if b is not None:
+            y = _add_bias(xp, y, b)
+        ctx.X = X
+        ctx.geom = (N, C, L, Lp, OL, M, pl, d)
+        return y.transpose(0, 2, 1)                        # (N, O, OL), channels innermost
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = ctx.xp
+        (w,), X = ctx.saved, ctx.X
+        N, C, L, Lp, OL, M, pl, d = ctx.geom
+        O, _, k = w.shape
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        G = xp.zeros((N, Lp, O), dtype=g.dtype)
+        G[:, :OL] = g.transpose(0, 2, 1)                   # zero on the dropped rows
+        G = G.reshape(N * Lp, O)[:M]
+        gb = g.sum(axis=(0, 2)) if nb else None
+        gw = gx = None
+        if nw:
+            gw = xp.stack([G.T @ X[i * d:i * d + M] for i in range(k)], axis=2)   # (O, C, k)
+        if nx:
+            gX = xp.zeros((N * Lp, C), dtype=g.dtype)
+            for i in range(k):
+                gX[i * d:i * d + M] += G @ w[:, :, i]
+            gx = gX.reshape(N, Lp, C)[:, pl:pl + L].transpose(0, 2, 1)
+        return gx, gw, gb, None, None
+
+
+def _channels_innermost(x):
+    """True when x (N, C, L) has its channels innermost in memory (C > 1)."""
+    return x.shape[1] > 1 and min(range(3), key=lambda a: abs(x.strides[a]) if x.shape[a] > 1 else 1 << 62) == 1
+
+
 # ---------------------------------------------------------------- functional form
 def _conv_pads(padding, k, dilation, stride, n, name):
     """padding (int, tuple, 'valid' or 'same') -> ((before, after), ...) per spatial dim."""
@@ -259,9 +332,12 @@ def conv_nd(x, weight, bias, stride, padding, dilation, groups, n, name):
     unbatched = x.ndim == n + 1
     if unbatched:
         x = x.unsqueeze(0)
-    if n == 1:
-        stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
-    out = ConvNd.apply(x, weight, bias, stride, pads, dilation, groups)
+    if n == 1 and stride == (1,) and groups == 1 and SHIFTED_CONV1D and _channels_innermost(x.data):
+        out = Conv1dShifted.apply(x, weight, bias, pads[0], dilation[0])   # a text CNN's conv
+    else:
+        if n == 1:
+            stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+        out = ConvNd.apply(x, weight, bias, stride, pads, dilation, groups)
     return out.squeeze(0) if unbatched else out
 
 
