@@ -171,7 +171,10 @@ class ConvNd(Function):
         O, Cg, kh, kw = wshape
         K, L = Cg * kh * kw, N * OH * OW
         cols = ctx.cols
-        if ctx.last_backward:   # drop it from ctx: freed once gw is made, before gcols (as big)
+        # Without retain_graph the window matrix is done with once gw is made: the window
+        # gradients (same shape) are written into its memory instead of a new array
+        reuse = ctx.last_backward and cols is not None and cols.flags.c_contiguous
+        if ctx.last_backward:
             ctx.cols = None
         nx, nw, nb = ctx.needs_input_grad[:3]
         gx = gw = gb = gcols = None
@@ -181,18 +184,19 @@ class ConvNd(Function):
                 gb = g2.sum(axis=0)
             if nw:
                 gw = (g2.T @ cols.reshape(L, K)).reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2)
-            del cols
             if nx:
-                gcols = (g2 @ wk).reshape(N, OH, OW, kh, kw, C)
+                gcols = xp.matmul(g2, wk, out=cols.reshape(L, K) if reuse else None)
+                gcols = gcols.reshape(N, OH, OW, kh, kw, C)
         else:
             g2 = xp.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(G, O // G, L)   # (O, OH*OW*N)
             if nb:
                 gb = g2.reshape(O, L).sum(axis=1)
             if nw:  # as (cols @ g2^T)^T: BLAS then streams the big cols array in its stored order
                 gw = (cols.reshape(G, K, L) @ g2.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
-            del cols
             if nx:
-                gcols = (wk.transpose(0, 2, 1) @ g2).reshape(C, kh, kw, OH, OW, N)
+                gcols = xp.matmul(wk.transpose(0, 2, 1), g2, out=cols.reshape(G, K, L) if reuse else None)
+                gcols = gcols.reshape(C, kh, kw, OH, OW, N)
+        del cols
         if nw and one_d:
             gw = gw[:, :, 0, :]
         if nx:
