@@ -69,27 +69,29 @@ OPS = {
     "avg_pool1d (padding)": (lambda x: F.avg_pool1d(x, 3, 2, 1), [(2, 3, 7)], "any"),
     "max-over-time": (lambda x: F.adaptive_max_pool1d(x, 1), [(2, 3, 6)], "any"),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, (4,), w, b), [(3, 4), (4,), (4,)], "any"),
-    "cross_entropy": (lambda x: F.cross_entropy(x, tg.tensor([0, 3, 1])), [(3, 5)], "any"),
+    "cross_entropy": (lambda x: F.cross_entropy(x, tg.tensor([0, 3, 1], device=x.device)), [(3, 5)], "any"),
     "mse_loss": (lambda x, y: F.mse_loss(x, y), [(3, 4), (3, 4)], "any"),
     "bce_with_logits": (lambda x: F.binary_cross_entropy_with_logits(x, tg.tensor([[0.0, 1.0], [1.0, 0.0]],
-                                                                                   dtype=tg.float64)),
+                                                                                   dtype=tg.float64, device=x.device)),
                         [(2, 2)], "any"),
-    "LSTM cell step": (lambda x, h, c: _cell("lstm")(x, (h, c))[1], [(2, 3), (2, 4), (2, 4)], "any"),
-    "GRU cell step": (lambda x, h: _cell("gru")(x, h), [(2, 3), (2, 4)], "any"),
+    "LSTM cell step": (lambda x, h, c: _cell("lstm", x.device)(x, (h, c))[1], [(2, 3), (2, 4), (2, 4)], "any"),
+    "GRU cell step": (lambda x, h: _cell("gru", x.device)(x, h), [(2, 3), (2, 4)], "any"),
     "LSTM layer (fused, 2 layers, bidirectional)": (
-        lambda x: _cell("lstm_layer")(x)[0], [(4, 2, 3)], "any"),
+        lambda x: _cell("lstm_layer", x.device)(x)[0], [(4, 2, 3)], "any"),
 }
 
 _CELLS = {}
 
 
-def _cell(kind):
-    """Fixed float64 layers for the rows above (their own parameters are checked in the tests)."""
-    if kind not in _CELLS:
+def _cell(kind, device="cpu"):
+    """Fixed float64 layers for the rows above, on the input's device (their own parameters
+    are checked in the tests)."""
+    if (kind, device) not in _CELLS:
         tg.manual_seed(0)
-        _CELLS[kind] = {"lstm": lambda: nn.LSTMCell(3, 4), "gru": lambda: nn.GRUCell(3, 4),
-                        "lstm_layer": lambda: nn.LSTM(3, 2, num_layers=2, bidirectional=True)}[kind]().double()
-    return _CELLS[kind]
+        layer = {"lstm": lambda: nn.LSTMCell(3, 4), "gru": lambda: nn.GRUCell(3, 4),
+                 "lstm_layer": lambda: nn.LSTM(3, 2, num_layers=2, bidirectional=True)}[kind]()
+        _CELLS[kind, device] = layer.double().to(device)
+    return _CELLS[kind, device]
 
 
 def make_input(shape, kind, rng, device):
