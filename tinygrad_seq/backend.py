@@ -165,11 +165,12 @@ def manual_seed(seed):
     global _seed, _np_rng, _cp_rng
     _seed = int(seed)
     _np_rng = np.random.default_rng(_seed)
-    _cp_rng = _cupy.random.RandomState(_seed) if _cupy is not None else None
+    _cp_rng = None   # made by rng("cuda") from _seed: creating it needs a GPU, which may not be there
 
 
 def rng(device="cpu"):
-    """The generator for a device: numpy.random.Generator on cpu, cupy RandomState on cuda."""
+    """The generator for a device: numpy.random.Generator on cpu, cupy RandomState on cuda
+    (created on first use, from the last manual_seed)."""
     global _cp_rng
     if device == "cpu":
         return _np_rng

@@ -1,6 +1,8 @@
 """The built-in ops: each a `Function` with forward and backward side by side,
 on raw arrays, through `ctx.xp` (numpy or cupy). Gradients of broadcast inputs
 are summed back to the input's shape by the engine (`autograd.unbroadcast`)."""
+import math
+
 from . import backend
 from .autograd import Function, unbroadcast
 
@@ -62,9 +64,12 @@ class Pow(Function):
         na, nb = ctx.needs_input_grad
         ga = g * b * a ** (b - 1) if na else None
         gb = None
-        if nb:
-            xp = ctx.xp
-            gb = g * out * xp.log(xp.where(a > 0, a, 1))  # ln a is undefined for a <= 0: use 0 there
+        if nb:   # ln a is undefined for a <= 0: use 0 there
+            if backend.is_array(a):
+                xp = ctx.xp
+                gb = g * out * xp.log(xp.where(a > 0, a, 1))
+            else:   # a Python number (2 ** x): CuPy's where wants an array condition
+                gb = g * out * (math.log(a) if a > 0 else 0.0)
         return ga, gb
 
 
@@ -78,7 +83,7 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
-        wa = (a > b) + 0.5 * (a == b)
+        wa = ((a > b) + 0.5 * (a == b)).astype(g.dtype, copy=False)   # bools + 0.5 are float64
         return g * wa, g * (1 - wa)
 
 
@@ -91,7 +96,7 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
-        wa = (a < b) + 0.5 * (a == b)
+        wa = ((a < b) + 0.5 * (a == b)).astype(g.dtype, copy=False)
         return g * wa, g * (1 - wa)
 
 
@@ -368,7 +373,7 @@ class Max(Function):
     @staticmethod
     def backward(ctx, g):
         shape, axis, keepdims = ctx.info
-        mask = ctx.mask
+        mask = ctx.mask.astype(g.dtype)   # in g's dtype: a bool / int division would be float64
         share = mask / mask.sum(axis=axis, keepdims=True)
         return _expand_back(g, shape, axis, keepdims) * share, None, None
 

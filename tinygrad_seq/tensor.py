@@ -207,7 +207,9 @@ class Tensor:
             g = xp.ones(self.data.shape, dtype=self.dtype)
         else:
             g = grad.data if isinstance(grad, Tensor) else grad
-            g = backend.to_device(xp.asarray(g, dtype=self.dtype), self.device)
+            if backend.is_array(g):   # onto our device first: NumPy cannot read a CuPy array
+                g = backend.to_device(g, self.device)
+            g = xp.asarray(g, dtype=self.dtype)
             if g.shape != self.data.shape:
                 raise AutogradError(f"backward: grad has shape {g.shape}, expected {self.shape}")
             g = g.copy()
@@ -226,7 +228,10 @@ class Tensor:
         self._version += 1
 
     def _raw(self, v):
-        return backend.to_device(v.data, self.device) if isinstance(v, Tensor) else v
+        """A Tensor or array operand as an array on this tensor's device (CuPy refuses NumPy
+        operands, and `cupy_array[...] = numpy_array` raises); numbers pass through."""
+        v = v.data if isinstance(v, Tensor) else v
+        return backend.to_device(v, self.device) if backend.is_array(v) else v
 
     def __setitem__(self, idx, value):
         self._inplace("__setitem__")
@@ -565,9 +570,13 @@ def _argx(t, name, axis, keepdims):
 
 
 def where(condition, x, y):
-    """Elementwise `x if condition else y`; the condition gets no gradient."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
-    return ops.Where.apply(cond, _scalar(x), _scalar(y))
+    """Elementwise `x if condition else y`; the condition gets no gradient. A condition that
+    is not a Tensor (bool, list, array) is put on the device of x / y: CuPy's where wants a
+    CuPy array there, and a Tensor condition decides the device when x and y are numbers."""
+    if not isinstance(condition, Tensor):
+        device = next((t.device for t in (x, y) if isinstance(t, Tensor)), None)
+        condition = Tensor(condition, device=device)
+    return ops.Where.apply(condition, _scalar(x), _scalar(y))
 
 
 def pad_(x, pad, value=0.0):

@@ -6,6 +6,7 @@ from collections import Counter
 
 import numpy as np
 
+from .. import backend
 from ..tensor import Tensor
 
 PAD, UNK = "<pad>", "<unk>"
@@ -139,10 +140,15 @@ def _tokens(src):
     return out
 
 
+def _host(a):
+    """Tensors and CuPy arrays as NumPy arrays (np.asarray refuses CuPy arrays); lists as they are."""
+    if isinstance(a, Tensor):
+        return a.numpy()
+    return backend.to_numpy(a) if backend.is_array(a) else a
+
+
 def _id_list(ids):
-    if isinstance(ids, Tensor):
-        ids = ids.numpy()
-    arr = np.asarray(ids)
+    arr = np.asarray(_host(ids))
     if arr.size and arr.dtype.kind not in "iu":
         raise TypeError(f"decode: ids must be integers, got dtype {arr.dtype}")
     return [int(i) for i in arr.reshape(-1)]
@@ -150,9 +156,7 @@ def _id_list(ids):
 
 # ------------------------------------------------------------------ training windows
 def _ids_array(ids, what):
-    if isinstance(ids, Tensor):
-        ids = ids.numpy()
-    arr = np.asarray(ids)
+    arr = np.asarray(_host(ids))
     if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
         raise ValueError(f"{what}: expected a 1-d sequence of integer ids, got shape {arr.shape} dtype {arr.dtype}")
     return arr.astype(np.int64, copy=False)
@@ -190,7 +194,9 @@ def sequence_windows(ids, seq_len, stride=None):
 def pad_sequences(seqs, padding_value=0, batch_first=True):
     """Pad variable-length sequences (lists of ids, arrays or Tensors of shape (T, *))
     to the longest: returns (padded, lengths) with padded (B, T_max, *) if batch_first
-    else (T_max, B, *), and lengths an int64 Tensor (B,). Integer input gives int64."""
+    else (T_max, B, *), and lengths an int64 Tensor (B,). Integer input gives int64.
+    padded is on the first sequence's device; lengths stay on the CPU, where the recurrent
+    layers read them (on the GPU, reading them would wait for the device in every forward)."""
     seqs = list(seqs)
     if not seqs:
         raise ValueError("pad_sequences: got no sequences")
@@ -205,17 +211,17 @@ def pad_sequences(seqs, padding_value=0, batch_first=True):
         out[i, :len(a)] = a
     if not batch_first:
         out = np.ascontiguousarray(np.swapaxes(out, 0, 1))
-    device = seqs[0].device if isinstance(seqs[0], Tensor) else "cpu"
-    return Tensor(out, device=device), Tensor(lengths, device=device)
+    first = seqs[0]
+    device = (first.device if isinstance(first, Tensor) else
+              backend.device_of(first) if backend.is_array(first) else "cpu")
+    return Tensor(out, device=device), Tensor(lengths)
 
 
 def _seq_array(s, i):
     """One sequence as a NumPy array: integers become int64; Python floats float32 (the
     library default); arrays and Tensors otherwise keep their dtype."""
-    if isinstance(s, Tensor):
-        a = s.numpy()
-    elif isinstance(s, np.ndarray):
-        a = s
+    if isinstance(s, Tensor) or backend.is_array(s):
+        a = _host(s)
     else:
         a = np.asarray(s)
         if a.dtype == np.float64:

@@ -72,12 +72,11 @@ class Seq2Seq(Module):
             for _ in range(int(max_len)):
                 step, state = self.decode_step(inp, state)
                 inp = step.argmax(axis=-1)
-                ids = inp.numpy()[0]
-                out.append(ids)
-                if eos_id is not None:
-                    done |= ids == eos_id
+                out.append(inp)
+                if eos_id is not None:   # stopping early needs the ids on the host at every step
+                    done |= inp.numpy()[0] == eos_id
                     if done.all():
                         break
         finally:
             self.train(was_training)
-        return np.stack(out)
+        return cat(out, dim=0).numpy()   # (n, B): one copy from the GPU

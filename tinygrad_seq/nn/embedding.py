@@ -83,7 +83,8 @@ class Embedding(Module):
         """An Embedding holding a copy of the 2-D tensor `embeddings`; frozen unless freeze=False."""
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {embeddings.shape}")
-        data = embeddings.data.copy() if isinstance(embeddings, Tensor) else np.array(embeddings)
+        data = embeddings.data if isinstance(embeddings, Tensor) else embeddings
+        data = data.copy() if backend.is_array(data) else np.array(data)   # a CuPy array stays on the GPU
         m = cls(data.shape[0], data.shape[1], padding_idx=padding_idx, _weight=data)
         m.weight.requires_grad = not freeze
         return m

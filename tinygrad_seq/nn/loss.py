@@ -183,8 +183,8 @@ def _raw(w, x, name, what):
     if w is None:
         return None
     arr = w.data if isinstance(w, Tensor) else w
-    if not backend.is_array(arr):
-        arr = np.asarray(arr)
+    if not backend.is_array(arr):   # a list or number: made on the input's device
+        arr = backend.xp(x.device).asarray(arr)
     if backend.device_of(arr) != x.device:
         raise RuntimeError(f"{name}: {what} is on {backend.device_of(arr)} but the input is on {x.device}")
     return arr.astype(x.dtype, copy=False)

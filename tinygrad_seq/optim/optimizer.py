@@ -93,7 +93,8 @@ class Optimizer:
                                          f"its parameter of shape {p.shape}")
                     if g.dtype != p.data.dtype:  # keep the state and update in the parameter's dtype
                         g = g.astype(p.data.dtype)
-                    self._update(backend.xp(p.device), p.data, g, self.state.setdefault(p, {}), group)
+                    state = _follow(self.state.setdefault(p, {}), p)
+                    self._update(backend.xp(p.device), p.data, g, state, group)
                     p._version += 1  # the parameter changed in place: a graph that saved it is stale
         return loss
 
@@ -165,6 +166,17 @@ class Optimizer:
 def _check_lr(name, lr):
     if not isinstance(lr, numbers.Real) or isinstance(lr, bool) or math.isnan(lr) or lr < 0:
         raise ValueError(f"{name}: invalid learning rate {lr!r} (must be a number >= 0)")
+
+
+def _follow(state, p):
+    """The state, with arrays made before the parameter moved or changed dtype (Module.to,
+    .double()) copied onto its device and dtype: the update (CuPy's fused Adam kernel above
+    all) cannot mix devices or dtypes. Costs a type check per entry when nothing moved."""
+    for k, v in state.items():
+        if backend.is_array(v) and (backend.device_of(v) != p.device or
+                                    (v.dtype.kind == "f" and v.dtype != p.data.dtype)):
+            state[k] = _to_param_array(v, p, f"optimizer state '{k}'")
+    return state
 
 
 def _to_param_array(v, p, what):
