@@ -52,7 +52,8 @@ def _max_along(xp, x, axis, k, out, stride, dilation, payload=None, scale=1):
     for i, s in enumerate(_axis_slices(k, out, stride, dilation)):
         sl[axis] = s
         v = x[tuple(sl)]
-        cand = dt(i * scale) if payload is None else payload[tuple(sl)] + dt(i * scale)
+        # (payload cast first: int8 + a wider scalar must widen on CuPy's casting rules too)
+        cand = dt(i * scale) if payload is None else payload[tuple(sl)].astype(dt, copy=False) + dt(i * scale)
         if best is None:
             best, idx = v, cand
             continue
