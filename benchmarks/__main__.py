@@ -10,10 +10,17 @@ seq 64, Adam), deep-LSTM (2 layers, embedding 128, hidden 512, batch 64, seq 100
 steps after warm-up, peak memory growth during untimed extra steps (host RSS; on cuda also
 CuPy's pool or torch.cuda.max_memory_allocated), the ratio to PyTorch on the same device, and
 the row's target with met / missed. --quick: tiny sizes and 1-2 steps (a smoke run).
+
+Each workload runs in a fresh Python process (ours and torch side by side in it), so that
+what one workload leaves in the heap does not count in the next one's memory growth;
+--one-process runs them all in this one.
 """
 import argparse
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
 
 from rich.console import Console
@@ -74,6 +81,25 @@ def run_workloads(quick, device, only=KEYS):
     return out
 
 
+def run_isolated(quick, device, only):
+    """Rows of every selected workload, each run by `python -m benchmarks --only KEY` in a fresh
+    process."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for key in only:
+            Console().print(f"[dim]running {key} in its own process...[/dim]")
+            path = os.path.join(tmp, f"{key}.json")
+            cmd = [sys.executable, "-m", "benchmarks", "--only", key, "--device", device, "--json", path,
+                   "--one-process", "--no-table"] + (["--quick"] if quick else [])
+            done = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"benchmark workload {key} failed:\n{done.stderr[-3000:]}")
+            with open(path) as f:
+                rows += json.load(f)["rows"]
+    return rows
+
+
 def finalize(results, device):
     """One flat list of rows with the same fields: ratio to torch, target and whether it is met."""
     rows = []
@@ -125,6 +151,9 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="tiny sizes, 1-2 steps: a smoke run")
     ap.add_argument("--json", metavar="PATH", help="default: benchmarks/results-<device>.json")
     ap.add_argument("--only", default=",".join(KEYS), help="comma list of workload keys")
+    ap.add_argument("--one-process", action="store_true",
+                    help="run every workload in this process (default: each in a fresh one)")
+    ap.add_argument("--no-table", action="store_true", help=argparse.SUPPRESS)   # (for run_isolated)
     args = ap.parse_args(argv)
     only = tuple(k for k in args.only.split(",") if k)
     unknown = [k for k in only if k not in KEYS]
@@ -135,15 +164,20 @@ def main(argv=None):
         if not tg.cuda_available():
             ap.error("--device cuda needs CuPy and an NVIDIA GPU")
     t0 = time.perf_counter()
-    rows = finalize(run_workloads(args.quick, args.device, only), args.device)
+    if args.one_process or len(only) == 1:
+        rows = finalize(run_workloads(args.quick, args.device, only), args.device)
+    else:
+        rows = run_isolated(args.quick, args.device, only)
     title = (f"tinygrad_seq benchmark suite ({args.device}{', quick' if args.quick else ''}; ms per train step, "
              f"overhead in us per op) - {time.perf_counter() - t0:.0f} s")
-    print_table(title, rows, args.device)
+    if not args.no_table:
+        print_table(title, rows, args.device)
     path = args.json or os.path.join(os.path.dirname(os.path.abspath(__file__)), f"results-{args.device}.json")
     with open(path, "w") as f:
         json.dump({"title": title, "device": args.device, "quick": args.quick, "machine": machine_info(),
                    "torch": getattr(torch, "__version__", None), "workloads": list(only), "rows": rows}, f, indent=2)
-    Console().print(f"wrote {path}")
+    if not args.no_table:
+        Console().print(f"wrote {path}")
     return rows
 
 

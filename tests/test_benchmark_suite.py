@@ -8,7 +8,7 @@ from tests.conftest import torch
 def test_quick_suite_writes_every_workload(tmp_path, capsys):
     from benchmarks.__main__ import KEYS, main
     path = tmp_path / "results.json"
-    main(["--quick", "--json", str(path)])
+    main(["--quick", "--one-process", "--json", str(path)])
     assert "benchmark suite" in capsys.readouterr().out           # the rich table was printed
     data = json.loads(path.read_text())
     assert data["device"] == "cpu" and data["quick"] is True
@@ -46,3 +46,14 @@ def test_suite_rejects_unknown_workloads(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--quick", "--only", "nope", "--json", str(tmp_path / "x.json")])
     assert "unknown workload" in capsys.readouterr().err
+
+
+def test_suite_runs_each_workload_in_its_own_process(tmp_path, capsys):
+    """The default: one fresh process per workload, rows gathered into one table and file."""
+    from benchmarks.__main__ import main
+    path = tmp_path / "results.json"
+    main(["--quick", "--only", "overhead,lenet", "--json", str(path)])
+    out = capsys.readouterr().out
+    assert "running overhead in its own process" in out and "benchmark suite" in out
+    rows = json.loads(path.read_text())["rows"]
+    assert [r["suite_key"] for r in rows if r["role"] == "ours"] == ["overhead", "lenet"]
