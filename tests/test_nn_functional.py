@@ -355,6 +355,26 @@ def test_pool_gradient_keeps_the_input_layout(pool):
         assert order == (1, 2, 3, 0)
 
 
+@pytest.mark.parametrize("k", [(2, 2), (1, 2), (2, 1), (1, 3), (3, 1), (1, 4)])
+def test_side_by_side_max_pool_equals_separable(k, monkeypatch):
+    """Small windows with stride == kernel take _max_side_by_side; outputs, winners (ties
+    included: small integers tie constantly) and gradients equal the separable path's,
+    with ceil_mode's padded last windows too."""
+    from tinygrad_seq.nn import pooling
+    rng = np.random.default_rng(17)
+    for x in (rng.integers(0, 3, (2, 3, 8, 12)).astype(np.float64), arr(rng, 2, 3, 7, 9)):
+        g = rng.standard_normal(F.max_pool2d(tg.Tensor(x), k, ceil_mode=True).shape)
+        results = []
+        for side_by_side in (True, False):
+            monkeypatch.setattr(pooling, "SIDE_BY_SIDE", side_by_side)
+            t = tg_leaf(x)
+            y = F.max_pool2d(t, k, ceil_mode=True)
+            y.backward(tg.Tensor(g))
+            results.append((y.numpy(), t.grad.numpy()))
+        np.testing.assert_array_equal(results[0][0], results[1][0])
+        np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
 def test_pool_output_shapes_and_errors():
     x = tg.randn(2, 3, 7, 7)
     assert F.max_pool2d(x, 2).shape == (2, 3, 3, 3)

@@ -68,6 +68,25 @@ def _max_along(xp, x, axis, k, out, stride, dilation, payload=None, scale=1):
     return (best.copy() if k == 1 else best), idx.astype(dt, copy=False)
 
 
+SIDE_BY_SIDE = True   # _max_side_by_side for small windows with stride == kernel (tests compare both)
+
+
+def _max_side_by_side(xp, x, k, out):
+    """Max over windows that sit side by side (stride == kernel), of up to 4 cells: the max of
+    the kh*kw strided views, then the winner as the first view equal to it,
+    e_0 * (1 + e_1 * (1 + e_2 ...)) with e_i = (view_i != max), in small integers."""
+    (kh, kw), (OH, OW) = k, out
+    views = [x[:, :, rs, cs] for rs in _axis_slices(kh, OH, kh, 1) for cs in _axis_slices(kw, OW, kw, 1)]
+    y = xp.maximum(views[0], views[1])
+    for v in views[2:]:
+        xp.maximum(y, v, out=y)
+    win = (views[-2] != y).astype(np.int8)
+    for v in reversed(views[:-2]):
+        win += 1
+        win *= v != y
+    return y, win
+
+
 def _tiles(k, out, stride, dilation, size):
     """Do the windows cover the axis exactly once (stride == kernel, the usual pooling)?"""
     return stride == k and dilation == 1 and size == out * k
@@ -77,8 +96,9 @@ class MaxPoolNd(Function):
     """Max pooling of x (N, C, H, W), or (N, C, L) as a height-1 image. pads: ((top, bottom),
     (left, right)), already grown for ceil_mode; out: (OH, OW).
 
-    Forward is separable (max along W, then along H of those row maxima); it keeps one small
-    integer per output, the winner's offset i * kw + j in its window. Backward then writes
+    Forward is separable (max along W, then along H of those row maxima), or for small windows
+    side by side (2x2, stride 2) one max over the kh*kw views; it keeps one small integer per
+    output, the winner's offset i * kw + j in its window. Backward then writes
     g * (winner == i * kw + j) through one strided view per kernel offset."""
 
     @staticmethod
@@ -89,9 +109,12 @@ class MaxPoolNd(Function):
             x = x[:, :, None, :]
         xpad = pad_input(xp, x, pads, value=-np.inf)
         (kh, kw), (sh, sw), (dh, dw), (OH, OW) = k, stride, dilation, out
-        rows, jw = _max_along(xp, xpad, 3, kw, OW, sw, dw)    # (N, C, Hp, OW), column of each row max
-        # H pass over the row maxima, carrying the column along: winner = i * kw + j
-        y, win = _max_along(xp, rows, 2, kh, OH, sh, dh, payload=jw, scale=kw)
+        if SIDE_BY_SIDE and (sh, sw, dh, dw) == (kh, kw, 1, 1) and 1 < kh * kw <= 4:
+            y, win = _max_side_by_side(xp, xpad, k, out)   # the usual 2x2 pooling: fewer passes
+        else:
+            rows, jw = _max_along(xp, xpad, 3, kw, OW, sw, dw)    # (N, C, Hp, OW), column of each row max
+            # H pass over the row maxima, carrying the column along: winner = i * kw + j
+            y, win = _max_along(xp, rows, 2, kh, OH, sh, dh, payload=jw, scale=kw)
         if win is None:   # a 1x1 window with stride 1: the output is a copy of the input
             y, win = y.copy(), xp.zeros(y.shape, dtype=np.int8)
         ctx.win = win
