@@ -84,12 +84,22 @@ def sample(model, vocab, prime, length, temperature, device):
     return prime + vocab.decode(out)
 
 
-def save_checkpoint(path, model, opt, vocab, config, step, pos, state, history):
+def save_checkpoint(path, model, opt, vocab, config, step, pos, state, history, best=None):
+    """The training state (to --resume) and, once there is one, the weights with the best
+    held-out loss so far (what `generate` samples from)."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     carried = [] if state is None else [s.numpy() for s in (state if isinstance(state, tuple) else (state,))]
-    tg.save({"model": model.state_dict(), "optim": opt.state_dict(), "rng": tg.get_rng_state(),
-             "vocab": list(vocab.itos), "config": config, "step": step, "pos": pos, "state": carried,
-             "history": history}, path)
+    ck = {"model": model.state_dict(), "optim": opt.state_dict(), "rng": tg.get_rng_state(),
+          "vocab": list(vocab.itos), "config": config, "step": step, "pos": pos, "state": carried,
+          "history": history}
+    if best is not None:
+        ck["best"] = best
+    tg.save(ck, path)
+
+
+def weights(model):
+    """A copy of the model's weights, on the host."""
+    return {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
 
 def build(config, vocab_size, device):
@@ -115,6 +125,7 @@ def train(args, console):
                   peephole=args.peephole, coupled=args.coupled)
     history = {"step": [], "train": [], "val": []}
     step, pos, state = 0, 0, None
+    best = None   # {"val", "step", "model"}: the weights with the lowest held-out loss (early stopping)
     ckpt = args.checkpoint
     resumed = None
     if args.resume and os.path.exists(ckpt):
@@ -131,6 +142,7 @@ def train(args, console):
         opt.load_state_dict(resumed["optim"])
         tg.set_rng_state(resumed["rng"])
         step, pos, history = int(resumed["step"]), int(resumed["pos"]), resumed["history"]
+        best = resumed.get("best")
         carried = [tg.Tensor(a, device=device) for a in resumed["state"]]
         state = None if not carried else (tuple(carried) if len(carried) > 1 else carried[0])
         console.print(f"[bold]resumed[/] from {ckpt} at step {step}")
@@ -177,25 +189,41 @@ def train(args, console):
             if step % args.eval_every == 0 or step == max_steps:
                 last_val = evaluate(model, val_streams, T, device, eval_chars)
                 history["val"].append((step, last_val))
+                if best is None or last_val < float(best["val"]):
+                    best = {"val": last_val, "step": step, "model": weights(model)}
                 text_out = sample(model, vocab, args.prime, args.sample_length, args.temperature, device)
                 bar.console.print(Panel(text_out, title=f"step {step}: held-out {last_val:.3f} nats/char, "
                                                         f"sample at temperature {args.temperature}"))
             if args.checkpoint_every and step % args.checkpoint_every == 0:
-                save_checkpoint(ckpt, model, opt, vocab, config, step, pos, state, history)
-    final_val = evaluate(model, val_streams, T, device, None if not args.quick else eval_chars)
-    save_checkpoint(ckpt, model, opt, vocab, config, step, pos, state, history)
+                save_checkpoint(ckpt, model, opt, vocab, config, step, pos, state, history, best)
+    full_eval = None if not args.quick else eval_chars
+    final_val = evaluate(model, val_streams, T, device, full_eval)
+    if best is None or final_val <= float(best["val"]):
+        best = {"val": final_val, "step": step, "model": weights(model)}
+    save_checkpoint(ckpt, model, opt, vocab, config, step, pos, state, history, best)
     elapsed = time.time() - t0
+    last_val, best_step = final_val, int(best["step"])
+    if best_step != step:
+        # held-out loss went up again: the model has begun to memorize its training text.
+        # Report and sample the best weights, as early stopping would have kept them.
+        model.load_state_dict(best["model"])
+        final_val = evaluate(model, val_streams, T, device, full_eval)
+        console.print(f"held-out loss was lowest at step {best_step} and rose to {last_val:.3f} by step "
+                      f"{step}: the model began to memorize its training text. Reporting the weights of "
+                      f"step {best_step} (early stopping); the checkpoint keeps both.")
     table = Table(title="held-out loss (nats per character, lower is better)")
     for col in ("model", "nats/char", "bits/char"):
         table.add_column(col)
-    for name, v in (("uniform", uniform), ("bigram (add-0.1)", baseline), (f"{config['cell'].upper()} (ours)", final_val)):
+    ours = f"{config['cell'].upper()} (ours)" + (f", step {best_step}" if best_step != step else "")
+    for name, v in (("uniform", uniform), ("bigram (add-0.1)", baseline), (ours, final_val)):
         table.add_row(name, f"{v:.3f}", f"{v / math.log(2):.3f}")
     console.print(table)
     console.print(f"train loss {sparkline(history['train'])}  ({history['train'][0]:.2f} -> {history['train'][-1]:.2f})")
     console.print(f"{step} steps in {elapsed:.0f} s; checkpoint: {ckpt}")
     final_sample = sample(model, vocab, args.prime, args.sample_length, args.temperature, device)
     console.print(Panel(final_sample, title="final sample"))
-    return {"val_loss": final_val, "bigram": baseline, "uniform": uniform, "steps": step,
+    return {"val_loss": final_val, "last_val_loss": last_val, "best_step": best_step, "bigram": baseline,
+            "uniform": uniform, "steps": step,
             "train_losses": history["train"], "sample": final_sample, "checkpoint": ckpt}
 
 
@@ -205,10 +233,12 @@ def generate(args, console):
     vocab = CharVocab()
     vocab._set_itos(ck["vocab"])
     model = build(ck["config"], len(vocab), device)
-    model.load_state_dict(ck["model"])
+    best = ck.get("best")
+    model.load_state_dict(best["model"] if best is not None else ck["model"])   # the best held-out weights
     model.eval()
     out = sample(model, vocab, args.prime, args.length, args.temperature, device)
-    console.print(Panel(out, title=f"{ck['config']['cell'].upper()} after {ck['step']} steps, "
+    which = "" if best is None or int(best["step"]) == int(ck["step"]) else f" (best held-out weights: step {int(best['step'])})"
+    console.print(Panel(out, title=f"{ck['config']['cell'].upper()} after {ck['step']} steps{which}, "
                                    f"temperature {args.temperature}"))
     return {"sample": out}
 

@@ -1,6 +1,8 @@
 """The main demo: it learns (beats uniform and bigram baselines), resumes exactly, generates."""
 import numpy as np
 
+import tinygrad_seq as tg
+
 from demos import charlm
 from demos.common import make_console
 
@@ -54,3 +56,20 @@ def test_user_text_file(tmp_path):
     f.write_text("abcabcabd " * 500)
     out, _ = run(["--quick", "--text", str(f), "--steps", "80", "--checkpoint", str(tmp_path / "u.npz")])
     assert out["val_loss"] < 0.8  # a nearly deterministic text is learned
+
+
+def test_early_stopping_reports_and_samples_the_best_weights(tmp_path, monkeypatch):
+    """When held-out loss rises again (memorizing), the run reports the weights with the best
+    held-out loss, says so, and `generate` samples from them; the checkpoint keeps both."""
+    scripted = iter([2.0, 1.5, 1.8, 1.9, 1.55])   # evals at steps 10, 20, 30; final; best re-evaluated
+    monkeypatch.setattr(charlm, "evaluate", lambda *a, **k: next(scripted))
+    ck = str(tmp_path / "c.npz")
+    out, text = run(["--quick", "--steps", "30", "--eval-every", "10", "--checkpoint", ck])
+    assert out["best_step"] == 20 and out["steps"] == 30
+    assert out["val_loss"] == 1.55 and out["last_val_loss"] == 1.9
+    assert "lowest at step 20" in text and "LSTM (ours), step 20" in text
+    saved = tg.load(ck)
+    assert int(saved["step"]) == 30 and int(saved["best"]["step"]) == 20
+    assert any(not np.array_equal(saved["best"]["model"][k], saved["model"][k]) for k in saved["model"])
+    _, text = run(["generate", "--checkpoint", ck, "--length", "20"])
+    assert "after 30 steps (best held-out weights: step 20)" in text
