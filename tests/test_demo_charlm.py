@@ -67,7 +67,7 @@ def test_early_stopping_reports_and_samples_the_best_weights(tmp_path, monkeypat
     out, text = run(["--quick", "--steps", "30", "--eval-every", "10", "--checkpoint", ck])
     assert out["best_step"] == 20 and out["steps"] == 30
     assert out["val_loss"] == 1.55 and out["last_val_loss"] == 1.9
-    assert "lowest at step 20" in text and "LSTM (ours), step 20" in text
+    assert "lowest at step 20; at step 30 it was 1.900" in text and "LSTM (ours), step 20" in text
     saved = tg.load(ck)
     assert int(saved["step"]) == 30 and int(saved["best"]["step"]) == 20
     assert any(not np.array_equal(saved["best"]["model"][k], saved["model"][k]) for k in saved["model"])

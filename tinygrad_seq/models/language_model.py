@@ -3,6 +3,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
+from ..nn.dropout import Dropout
 from ..nn.embedding import Embedding
 from ..nn.linear import Linear
 from ..nn.module import Module
@@ -22,13 +23,15 @@ class CharRNN(Module):
         super().__init__()
         self.vocab_size = vocab_size
         self.embedding = Embedding(vocab_size, embedding_dim)
-        self.rnn = recurrent_layer(cell, embedding_dim, hidden_size, num_layers=num_layers, dropout=dropout,
-                                   **rnn_kwargs)
+        # (the layer's own dropout acts between stacked layers only, so one layer gets none)
+        self.rnn = recurrent_layer(cell, embedding_dim, hidden_size, num_layers=num_layers,
+                                   dropout=dropout if num_layers > 1 else 0.0, **rnn_kwargs)
+        self.drop = Dropout(dropout)
         self.decoder = Linear(hidden_size, vocab_size)
 
     def forward(self, ids, state=None):
-        out, state = self.rnn(self.embedding(ids), state)
-        return self.decoder(out), state
+        out, state = self.rnn(self.drop(self.embedding(ids)), state)
+        return self.decoder(self.drop(out)), state
 
     @no_grad()
     def generate(self, seed_ids, n, temperature=1.0, state=None):
