@@ -190,6 +190,28 @@ def test_shifted_conv1d_parity_with_torch_float32():
                lambda x, w, b: torch.nn.functional.conv1d(x, w, b, padding=p), [x, w, b], rtol=1e-4, atol=1e-4)
 
 
+def test_long_dot_equals_one_matmul():
+    """conv's weight-gradient product in 2048-long pieces (taken when the inner dimension is
+    long and the result small) equals a plain matmul, remainder and strided inputs included."""
+    from tinygrad_seq.nn.conv import long_dot
+    rng = np.random.default_rng(18)
+    for G, M, L, N in [(1, 25, 9000, 16), (2, 3, 8192, 5), (1, 400, 9000, 32), (1, 4, 100, 3)]:
+        a, b = rng.standard_normal((G, M, L)), rng.standard_normal((G, N, L)).transpose(0, 2, 1)
+        np.testing.assert_allclose(long_dot(a, b), a @ b, rtol=1e-12, atol=1e-10)
+
+
+@requires_torch
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_conv_weight_gradient_over_many_positions_parity(layout):
+    """Enough output positions (N * OH * OW >= 8192) for the pieced weight-gradient product."""
+    rng = np.random.default_rng(19)
+    x = arr(rng, 2, 2, 70, 70)
+    if layout == "channels_last":
+        x = channels_last(x)
+    parity(lambda x, w, b: F.conv2d(x, w, b), lambda x, w, b: torch.nn.functional.conv2d(x, w, b),
+           [x, arr(rng, 3, 2, 5, 5), arr(rng, 3)])
+
+
 def test_conv_output_keeps_values_in_any_layout_and_float32():
     rng = np.random.default_rng(5)
     x, w = arr(rng, 2, 3, 6, 6).astype(np.float32), arr(rng, 4, 3, 3, 3).astype(np.float32)

@@ -109,6 +109,26 @@ def _windows(xp, P, k, out, stride, dilation, channels_last):
     return xp.lib.stride_tricks.as_strided(P, tuple(a[0] for a in axes), tuple(a[1] for a in axes))
 
 
+LONG_DOT_CHUNK = 2048
+
+
+def long_dot(a, b):
+    """a (G, M, L) @ b (G, L, N) where the inner dimension L is long and the M x N result small
+    (a weight gradient: im2col rows times output gradients, summed over every position). BLAS
+    (OpenBLAS here) runs such a product about twice as fast as a batch of 2048-long pieces
+    summed afterwards, so split L into pieces then; otherwise one matmul."""
+    G, M, L = a.shape
+    N, c = b.shape[2], LONG_DOT_CHUNK
+    if L < 4 * c or M * N > 4096:
+        return a @ b
+    B = L // c
+    head = a[:, :, :B * c].reshape(G, M, B, c).transpose(0, 2, 1, 3) @ b[:, :B * c].reshape(G, B, c, N)
+    out = head.sum(axis=1)
+    if B * c < L:
+        out += a[:, :, B * c:] @ b[:, B * c:]
+    return out
+
+
 def _add_bias(xp, y, b):
     if b is None:
         return y
@@ -183,7 +203,7 @@ class ConvNd(Function):
             if nb:
                 gb = g2.sum(axis=0)
             if nw:
-                gw = (g2.T @ cols.reshape(L, K)).reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2)
+                gw = long_dot(g2.T[None], cols.reshape(1, L, K))[0].reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2)
             if nx:
                 gcols = xp.matmul(g2, wk, out=cols.reshape(L, K) if reuse else None)
                 gcols = gcols.reshape(N, OH, OW, kh, kw, C)
@@ -192,7 +212,7 @@ class ConvNd(Function):
             if nb:
                 gb = g2.reshape(O, L).sum(axis=1)
             if nw:  # as (cols @ g2^T)^T: BLAS then streams the big cols array in its stored order
-                gw = (cols.reshape(G, K, L) @ g2.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
+                gw = long_dot(cols.reshape(G, K, L), g2.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
             if nx:
                 gcols = xp.matmul(wk.transpose(0, 2, 1), g2, out=cols.reshape(G, K, L) if reuse else None)
                 gcols = gcols.reshape(C, kh, kw, OH, OW, N)
