@@ -183,9 +183,7 @@ def train(args, console):
             pos += T
             step += 1
             history["step"].append(step)
-            history["train"].append(loss.item())
-            bar.update(task, completed=(time.time() - t0) if by_time else step,
-                       info=f"step {step}  loss {loss.item():.3f}  val {last_val:.3f}  (bigram {baseline:.3f})")
+            history["train"].append(loss.item())   # (on a GPU, the step's one wait for the device)
             if step % args.eval_every == 0 or step == max_steps:
                 last_val = evaluate(model, val_streams, T, device, eval_chars)
                 history["val"].append((step, last_val))
@@ -194,6 +192,8 @@ def train(args, console):
                 text_out = sample(model, vocab, args.prime, args.sample_length, args.temperature, device)
                 bar.console.print(Panel(text_out, title=f"step {step}: held-out {last_val:.3f} nats/char, "
                                                         f"sample at temperature {args.temperature}"))
+            bar.update(task, completed=(time.time() - t0) if by_time else step,
+                       info=f"step {step}  loss {history['train'][-1]:.3f}  val {last_val:.3f}  (bigram {baseline:.3f})")
             if args.checkpoint_every and step % args.checkpoint_every == 0:
                 save_checkpoint(ckpt, model, opt, vocab, config, step, pos, state, history, best)
     full_eval = None if not args.quick else eval_chars
