@@ -114,9 +114,9 @@ LONG_DOT_CHUNK = 2048
 
 def long_dot(a, b):
     """a (G, M, L) @ b (G, L, N) where the inner dimension L is long and the M x N result small
-    (a weight gradient: im2col rows times output gradients, summed over every position). BLAS
-    (OpenBLAS here) runs such a product about twice as fast as a batch of 2048-long pieces
-    summed afterwards, so split L into pieces then; otherwise one matmul."""
+    (a weight gradient: im2col rows times output gradients, summed over every position).
+    OpenBLAS runs such a product about twice as fast cut into 2048-long pieces whose products
+    are then summed, so it is done that way; any other shape is one matmul."""
     G, M, L = a.shape
     N, c = b.shape[2], LONG_DOT_CHUNK
     if L < 4 * c or M * N > 4096:
@@ -250,7 +250,7 @@ class Conv1dShifted(Function):
     @staticmethod
     def forward(ctx, x, w, b, pads, dilation):
         xp = ctx.xp
-        ctx.save_for_backward(w)
+        ctx.save_for_backward(w, x)   # (X below may be x's own memory: in-place edits are caught)
         N, C, L = x.shape
         O, _, k = w.shape
         (pl, pr), d = pads, dilation
@@ -279,7 +279,7 @@ class Conv1dShifted(Function):
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        (w,), X = ctx.saved, ctx.X
+        (w, _), X = ctx.saved, ctx.X
         N, C, L, Lp, OL, M, pl, d = ctx.geom
         O, _, k = w.shape
         nx, nw, nb = ctx.needs_input_grad[:3]
@@ -299,8 +299,10 @@ class Conv1dShifted(Function):
 
 
 def _channels_innermost(x):
-    """True when x (N, C, L) has its channels innermost in memory (C > 1)."""
-    return x.shape[1] > 1 and min(range(3), key=lambda a: abs(x.strides[a]) if x.shape[a] > 1 else 1 << 62) == 1
+    """True when x (N, C, L) has its channels innermost in memory: of its axes longer than 1,
+    C has the smallest stride."""
+    big = [a for a in range(3) if x.shape[a] > 1]
+    return x.shape[1] > 1 and min(big, key=lambda a: abs(x.strides[a])) == 1
 
 
 # ---------------------------------------------------------------- functional form
