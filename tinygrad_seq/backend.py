@@ -34,7 +34,8 @@ TRIM_KEEP = 64 << 20    # free memory kept at the top of the heap before giving 
 
 def set_host_malloc(mode="cached"):
     """'cached': keep freed host memory for reuse (the default, see above); 'system': glibc's
-    defaults. Returns True when the setting was applied (Linux with glibc), else False."""
+    default thresholds, but fixed (glibc adapts them only in a process that never set them:
+    TINYGRAD_SEQ_MALLOC=system gives that). True when applied (Linux with glibc), else False."""
     if mode not in ("cached", "system"):
         raise ValueError(f"set_host_malloc: mode must be 'cached' or 'system', got {mode!r}")
     try:
