@@ -8,8 +8,10 @@ seq 64, Adam), deep-LSTM (2 layers, embedding 128, hidden 512, batch 64, seq 100
 (Kim CNN), lenet, overhead (per-op chain, microseconds per op), bptt-full and bptt-truncated
 (LSTM over 2000 steps, k=50). Each row: median / min / max ms per train step over the timed
 steps after warm-up, peak memory growth during untimed extra steps (host RSS; on cuda also
-CuPy's pool or torch.cuda.max_memory_allocated), the ratio to PyTorch on the same device, and
-the row's target with met / missed. --quick: tiny sizes and 1-2 steps (a smoke run).
+CuPy's pool or torch.cuda.max_memory_allocated), the ratio to PyTorch on the same device
+(medians; and best step against best step, which PyTorch's thread contention on a small
+machine sways less), and the row's target with met / missed. --quick: tiny sizes and 1-2
+steps (a smoke run).
 
 Each workload runs in a fresh Python process (ours and torch side by side in it), so that
 what one workload leaves in the heap does not count in the next one's memory growth;
@@ -105,12 +107,14 @@ def finalize(results, device):
     rows = []
     for key, group in results.items():
         t_ms = next((r["median_ms"] for r in group if r.get("role") == "torch"), None)
+        t_min = next((r["min_ms"] for r in group if r.get("role") == "torch"), None)
         ours_ms = next((r["median_ms"] for r in group if r.get("role") == "ours"), None)
         for r in group:
             row = dict(suite_key=key, device=device, workload=r["workload"], impl=r["impl"],
                        role=r.get("role", "extra"), median_ms=r["median_ms"], min_ms=r["min_ms"],
                        max_ms=r["max_ms"], peak_host_mb=r.get("peak_host_mb"), peak_gpu_mb=r.get("peak_gpu_mb"),
-                       ratio=(r["median_ms"] / t_ms) if t_ms else None, target=None, target_of=None,
+                       ratio=(r["median_ms"] / t_ms) if t_ms else None,
+                       best_ratio=(r["min_ms"] / t_min) if t_min else None, target=None, target_of=None,
                        target_ratio=None, target_met=None, note=r.get("note", ""))
             if row["role"] == "ours" and r.get("target") is not None:
                 row.update(target=r["target"], target_of="ours/torch", target_ratio=row["ratio"])
@@ -126,7 +130,7 @@ def print_table(title, rows, device):
     table = Table(title=title)
     cols = ["workload", "impl", "median ms", "min ms", "max ms", "host MB"]
     cols += ["GPU MB"] if device != "cpu" else []
-    cols += ["vs torch", "target"]
+    cols += ["vs torch", "best vs best", "target"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("workload", "impl", "target") else "right")
     mb = lambda v: "" if v is None else f"{v:.1f}"  # noqa: E731
@@ -140,7 +144,7 @@ def print_table(title, rows, device):
         cells = [r["workload"], r["impl"], f"{r['median_ms']:.3f}", f"{r['min_ms']:.3f}", f"{r['max_ms']:.3f}",
                  mb(r["peak_host_mb"])]
         cells += [mb(r["peak_gpu_mb"])] if device != "cpu" else []
-        cells += ["" if r["ratio"] is None else f"{r['ratio']:.2f}x", target]
+        cells += ["" if r[k] is None else f"{r[k]:.2f}x" for k in ("ratio", "best_ratio")] + [target]
         table.add_row(*cells)
     Console(width=max(Console().width, 160)).print(table)
 

@@ -29,6 +29,7 @@ def test_quick_suite_writes_every_workload(tmp_path, capsys):
             theirs = [r for r in rows if r["suite_key"] == key and r["role"] == "torch"]
             assert len(theirs) == 1 and theirs[0]["ratio"] == 1.0, key
             assert abs(o["ratio"] - o["median_ms"] / theirs[0]["median_ms"]) < 1e-9
+            assert abs(o["best_ratio"] - o["min_ms"] / theirs[0]["min_ms"]) < 1e-9
             assert o["target_met"] is (o["ratio"] <= o["target"])
     # the hand-written NumPy char-LSTM: a row with ours/numpy against the 1.25x target
     numpy_rows = [r for r in rows if r["role"] == "numpy"]
