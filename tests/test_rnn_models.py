@@ -39,6 +39,22 @@ def test_char_rnn_learns_a_repeating_pattern_and_generates(cell, layers):
     assert model.training   # generate restores the mode
 
 
+def test_char_rnn_dropout_on_embeddings_and_outputs():
+    """dropout acts on the embeddings and the recurrent outputs (so one layer is regularized
+    too), between stacked layers only inside the recurrent layer, and not at all in eval."""
+    tg.manual_seed(0)
+    x = tg.tensor(np.random.default_rng(0).integers(0, 7, (5, 3)))
+    one, two = CharRNN(7, 4, 8, dropout=0.5), CharRNN(7, 4, 8, num_layers=2, dropout=0.5)
+    assert one.rnn.dropout == 0.0 and two.rnn.dropout == 0.5 and one.drop.p == 0.5
+    a, b = one(x)[0].numpy(), one(x)[0].numpy()
+    assert not np.allclose(a, b)                               # training: a fresh mask each call
+    one.eval()
+    np.testing.assert_array_equal(one(x)[0].numpy(), one(x)[0].numpy())
+    plain = CharRNN(7, 4, 8)
+    plain.load_state_dict(one.state_dict())                    # no parameters of its own
+    np.testing.assert_allclose(plain(x)[0].numpy(), one(x)[0].numpy(), rtol=1e-6)
+
+
 def test_char_rnn_generate_from_an_initial_state_and_in_batches():
     tg.manual_seed(0)
     model = CharRNN(5, 4, 6)
