@@ -274,7 +274,7 @@ def test_cuda_round_trip_and_grad_through_to():
     np.testing.assert_array_equal(a, tg.randn(4, device="cuda").numpy())
 
 
-def test_host_malloc_setting(tmp_path):
+def test_host_malloc_setting():
     """Keeping freed host memory (the default on glibc) is a process-wide malloc setting, so it
     can be switched back and opted out of with an environment variable."""
     import ctypes.util
@@ -287,8 +287,7 @@ def test_host_malloc_setting(tmp_path):
     assert backend.set_host_malloc("system") == glibc
     assert backend.set_host_malloc("cached") == glibc
     # the opt-out: importing with TINYGRAD_SEQ_MALLOC=system never calls mallopt
-    code = ("import ctypes, tinygrad_seq.backend as b; "
-            "print(b._HOST_MALLOC)")
+    code = "import tinygrad_seq.backend as b; print(b._HOST_MALLOC)"
     env = {"TINYGRAD_SEQ_MALLOC": "system", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "system"
