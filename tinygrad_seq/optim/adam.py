@@ -22,8 +22,7 @@ class Adam(Optimizer):
         name = type(self).__name__
         if not 0.0 <= eps:
             raise ValueError(f"{name}: invalid eps {eps} (must be >= 0)")
-        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"{name}: invalid betas {betas} (each must be in [0, 1))")
+        _check_betas(name, betas)
         if weight_decay < 0:
             raise ValueError(f"{name}: invalid weight_decay {weight_decay} (must be >= 0)")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
@@ -73,6 +72,11 @@ class Adam(Optimizer):
         xp.divide(m, s, out=s)
         s *= step_size * bias2_sqrt
         p -= s
+
+
+def _check_betas(name, betas):
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"{name}: invalid betas {betas} (each must be in [0, 1))")
 
 
 def scratch_like(opt, xp, a):
