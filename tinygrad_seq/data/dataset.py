@@ -4,14 +4,18 @@ A dataset is anything with __len__ and __getitem__(i). The DataLoader cuts a
 (possibly shuffled) order of indices into batches and merges each batch's
 samples with `collate_fn` (by default `default_collate`, which stacks).
 """
+import bisect
+import itertools
 import math
 import numbers
+import warnings
 
 import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
 from ..factories import stack
+from .sampler import Sampler, SequentialSampler, RandomSampler, BatchSampler
 
 
 class Dataset:
@@ -22,6 +26,9 @@ class Dataset:
 
     def __len__(self):
         raise NotImplementedError(f"{type(self).__name__} must implement __len__")
+
+    def __add__(self, other):
+        return ConcatDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -46,6 +53,73 @@ class TensorDataset(Dataset):
         """Rows `indices` of every tensor in one gather: equal to stacking dataset[i]
         for i in indices (what default_collate does), without a Python loop per sample."""
         return tuple(t[backend.to_device(np.asarray(indices, dtype=np.int64), t.device)] for t in self.tensors)
+
+
+class Subset(Dataset):
+    """The samples of `dataset` at `indices`, in that order: subset[i] = dataset[indices[i]]."""
+
+    def __init__(self, dataset, indices):
+        self.dataset, self.indices = dataset, indices
+
+    def __getitem__(self, idx):
+        if isinstance(idx, list):
+            return self.dataset[[self.indices[i] for i in idx]]
+        return self.dataset[self.indices[idx]]
+
+    def __len__(self):
+        return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """Datasets one after another: index i falls in the first dataset whose cumulative
+    length exceeds i."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
+
+    def __len__(self):
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx):
+        n = len(self)
+        if idx < 0:
+            if -idx > n:
+                raise ValueError(f"ConcatDataset: index {idx} is out of range for a dataset of length {n}")
+            idx += n
+        if idx >= n:
+            raise IndexError(f"ConcatDataset: index {idx} is out of range for a dataset of length {n}")
+        d = bisect.bisect_right(self.cumulative_sizes, idx)
+        return self.datasets[d][idx - (self.cumulative_sizes[d - 1] if d else 0)]
+
+
+def random_split(dataset, lengths, generator=None):
+    """Split `dataset` into non-overlapping Subsets of the given lengths, at a random
+    permutation drawn from `generator` (a numpy.random.Generator; default the library one).
+    Fractions that sum to 1 give floor(frac * len) each, and the remainder goes one sample
+    at a time to the splits in order, as in torch."""
+    n = len(dataset)
+    lengths = list(lengths)
+    if math.isclose(sum(lengths), 1) and sum(lengths) <= 1:
+        for i, frac in enumerate(lengths):
+            if frac < 0 or frac > 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1: {frac}")
+        sizes = [int(math.floor(n * frac)) for frac in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+        for i, size in enumerate(sizes):
+            if size == 0:
+                warnings.warn(f"random_split: length of split at index {i} is 0; this might result in an "
+                              "empty dataset", stacklevel=2)
+        lengths = sizes
+    if sum(lengths) != n:
+        raise ValueError(f"random_split: the lengths {lengths} sum to {sum(lengths)}, not to the length "
+                         f"of the dataset ({n})")
+    gen = generator if generator is not None else backend.rng("cpu")
+    order = gen.permutation(n).tolist()
+    return [Subset(dataset, order[end - k:end]) for k, end in zip(lengths, itertools.accumulate(lengths))]
 
 
 def default_collate(batch):
@@ -85,48 +159,63 @@ def _same_shapes(batch, shape_of):
 
 
 class DataLoader:
-    """Iterate over a dataset in batches.
+    """Iterate over a dataset in batches, with torch.utils.data.DataLoader's options.
 
-    shuffle draws a new order every epoch: from the library generator (so
-    `tg.manual_seed` repeats it), or, with `seed`, from a generator of its own
-    seeded by (seed, epoch), so the order of epoch k is fixed whatever else draws
-    random numbers.
+    The indices come from `sampler` (default: SequentialSampler, or RandomSampler with
+    shuffle=True) and are grouped by `batch_sampler` (default: BatchSampler(sampler,
+    batch_size, drop_last)); each batch's samples are merged by `collate_fn`.
+
+    shuffle draws a new order every epoch: from `generator` (a numpy.random.Generator), else
+    from the library generator (so `tg.manual_seed` repeats it), or, with `seed`, from a
+    generator of its own seeded by (seed, epoch), so the order of epoch k is fixed whatever
+    else draws random numbers. Samples are loaded in this process: num_workers and
+    pin_memory are accepted for torch scripts and change nothing in the batches.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, collate_fn=None, seed=None):
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, generator=None, *, seed=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: the dataset ({type(dataset).__name__}) needs __len__ and __getitem__")
+        if not isinstance(num_workers, numbers.Integral) or num_workers < 0:
+            raise ValueError(f"DataLoader: num_workers option should be a non-negative integer, got {num_workers!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("DataLoader: batch_sampler option is mutually exclusive with batch_size, "
+                                 "shuffle, sampler, and drop_last")
+            batch_size, drop_last = None, False
         self.dataset = dataset
-        self.batch_size = int(batch_size)
+        self.batch_size = None if batch_size is None else int(batch_size)
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.collate_fn = collate_fn
+        self.num_workers, self.pin_memory = int(num_workers), bool(pin_memory)
+        self.generator = generator
         self.seed = seed
         self.epoch = 0  # counts started epochs (save it with the checkpoint to resume a seeded order)
+        if sampler is None:
+            sampler = RandomSampler(dataset, generator=generator) if self.shuffle else SequentialSampler(dataset)
+        self.sampler = sampler
+        if batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, self.batch_size, self.drop_last)
+        self.batch_sampler = batch_sampler
 
     def __len__(self):
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
-
-    def _order(self):
-        n = len(self.dataset)
-        if not self.shuffle:
-            return np.arange(n)
-        gen = backend.rng("cpu") if self.seed is None else np.random.default_rng((int(self.seed), self.epoch))
-        return gen.permutation(n)
+        return len(self.batch_sampler)
 
     def __iter__(self):
-        order = self._order()
+        if self.seed is not None and self.shuffle and isinstance(self.sampler, RandomSampler):
+            self.sampler.generator = np.random.default_rng((int(self.seed), self.epoch))
         self.epoch += 1
         # a TensorDataset (whose __getitem__ is not overridden) gathers a whole batch at once
         fast = (self.collate_fn is None and isinstance(self.dataset, TensorDataset)
                 and type(self.dataset).__getitem__ is TensorDataset.__getitem__)
-        for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+        collate = self.collate_fn or default_collate
+        for idx in self.batch_sampler:
             if fast:
                 yield self.dataset.get_batch(idx)
             else:
-                collate = self.collate_fn or default_collate
-                yield collate([self.dataset[int(j)] for j in idx])
+                yield collate([self.dataset[j] for j in idx])
