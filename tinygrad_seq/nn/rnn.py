@@ -33,6 +33,7 @@ from .dropout import dropout as _dropout
 from .module import Module, Parameter
 from .rnn_cells import _GATES, check_input, check_state, gru_cell, lstm_cell, rnn_cell
 from .rnn_fused import GRUSequence, LSTMSequence, RNNSequence
+from .utils.rnn import PackedSequence, pad_packed_sequence, pad_sequence, _pack  # noqa: F401 (pad_sequence)
 
 
 class RNNBase(Module):
@@ -165,7 +166,10 @@ class RNNBase(Module):
     def forward(self, input, hx=None, lengths=None):
         """input (T, B, I), (B, T, I) with batch_first, or unbatched (T, I); hx optional
         (num_layers*num_directions, B, H) [and c_0 for LSTM]. Returns output, h_n
-        (LSTM: output, (h_n, c_n)) with torch's shapes."""
+        (LSTM: output, (h_n, c_n)) with torch's shapes. A PackedSequence input gives a
+        PackedSequence output (same packing); hx and h_n are then in the batch's original order."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx, lengths)
         x, states, mask, unbatched = self._check_args(input, hx, lengths)
         D = self.num_directions
         fused = self.fused and not self.record_hidden_grads
@@ -195,6 +199,17 @@ class RNNBase(Module):
             output = output.squeeze(1)
             h_n = [h.squeeze(1) for h in h_n]
         return (output, (h_n[0], h_n[1])) if self.mode == "LSTM" else (output, h_n[0])
+
+    def _forward_packed(self, packed, hx, lengths):
+        """torch's packed call, on top of the lengths= path: unpack to a padded batch in the
+        original order, run it, pack the output with the input's packing."""
+        if lengths is not None:
+            raise ValueError(f"{type(self).__name__}: pass lengths= or a PackedSequence, not both")
+        padded, lens = pad_packed_sequence(packed, batch_first=self.batch_first)
+        output, h = self.forward(padded, hx, lengths=lens)
+        data = _pack(output.transpose(0, 1) if self.batch_first else output, packed.batch_sizes.numpy(),
+                     packed.sorted_indices)
+        return PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices), h
 
     def _run_fused(self, x, init, layer, d, mask):
         """One layer-direction as one Function. Returns (output (T, B, H), [h_n(, c_n)])."""
@@ -286,17 +301,3 @@ class GRU(RNNBase):
                  bidirectional=False, fused=None, record_hidden_grads=False):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          fused=fused, record_hidden_grads=record_hidden_grads)
-
-
-def pad_sequence(sequences, batch_first=False, padding_value=0.0):
-    """torch.nn.utils.rnn.pad_sequence: a list of (T_i, ...) tensors -> one (T_max, B, ...) tensor
-    (or (B, T_max, ...)), padded with padding_value; differentiable. Pair it with
-    `lengths=[T_i ...]` in the recurrent layers."""
-    if not sequences:
-        raise ValueError("pad_sequence: expected a non-empty list of tensors")
-    T = max(s.shape[0] for s in sequences)
-    padded = []
-    for s in sequences:
-        widths = [0, 0] * (s.ndim - 1) + [0, T - s.shape[0]]
-        padded.append(s.pad(widths, padding_value) if T > s.shape[0] else s)
-    return stack(padded, dim=0 if batch_first else 1)

@@ -5,8 +5,8 @@ autograd engine may share one gradient array between tensors.
 """
 import math
 
-from .. import backend
-from ..tensor import Tensor
+from ... import backend
+from ...tensor import Tensor
 
 
 def _grads(parameters):
