@@ -201,3 +201,221 @@ def test_clip_functions_keep_their_import_paths():
     from tinygrad_seq.nn.utils.clip_grad import clip_grad_norm_ as c2
     assert clip_grad_norm_ is c2 is nn.utils.clip_grad_norm_ and callable(clip_grad_value_)
     from tinygrad_seq.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence  # noqa: F401
+
+
+# ------------------------------------------------------------------ module hooks
+def linear_pair(i=3, o=2, seed=0):
+    torch.manual_seed(seed)
+    tm = torch.nn.Linear(i, o).double()
+    om = nn.Linear(i, o).double()
+    om.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
+    return om, tm
+
+
+def same(a, b, **kw):
+    if a is None or b is None:
+        assert a is None and b is None
+        return
+    np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-14, **kw)
+
+
+def test_forward_pre_hook_and_forward_hook_semantics_match_torch():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    results = []
+    for mod, m, xin in ((tg, linear_pair()[0], T(x)), (torch, linear_pair()[1], TT(x))):
+        calls = []
+        h1 = m.register_forward_pre_hook(lambda mm, args: calls.append(("pre1", len(args))) or args[0] * 2)
+        h2 = m.register_forward_pre_hook(lambda mm, args: calls.append(("pre0", len(args))), prepend=True)
+        h3 = m.register_forward_hook(lambda mm, args, out: calls.append(("fwd", tuple(args[0].shape))) or out + 1)
+        h4 = m.register_forward_hook(lambda mm, args, kwargs, out: calls.append(("kw", sorted(kwargs))),
+                                     with_kwargs=True)
+        y1 = m(xin)
+        h1.remove()
+        h3.remove()
+        y2 = m(xin)
+        h2.remove()
+        h4.remove()
+        y3 = m(xin)
+        results.append((calls, y1, y2, y3))
+    (co, *yo), (ct, *yt) = results
+    assert co == ct == [("pre0", 1), ("pre1", 1), ("fwd", (4, 3)), ("kw", []), ("pre0", 1), ("kw", [])]
+    for a, b in zip(yo, yt):
+        same(a, b)
+
+
+def test_pre_hook_with_kwargs_and_handle_as_context_manager():
+    class Scale(nn.Module):
+        def forward(self, x, factor=1.0):
+            return x * factor
+
+    class TScale(torch.nn.Module):
+        def forward(self, x, factor=1.0):
+            return x * factor
+
+    outs = []
+    for m, mk in ((Scale(), T), (TScale(), TT)):
+        with m.register_forward_pre_hook(lambda mm, args, kwargs: (args, {"factor": 3.0}), with_kwargs=True):
+            outs.append(m(mk([1.0, 2.0]), factor=2.0))
+        outs.append(m(mk([1.0, 2.0]), factor=2.0))
+    assert outs[0].tolist() == outs[2].tolist() == [3.0, 6.0] and outs[1].tolist() == outs[3].tolist() == [2.0, 4.0]
+    bad = Scale()
+    bad.register_forward_pre_hook(lambda mm, args, kwargs: 5, with_kwargs=True)
+    tbad = TScale()
+    tbad.register_forward_pre_hook(lambda mm, args, kwargs: 5, with_kwargs=True)
+    with pytest.raises(RuntimeError):
+        tbad(TT([1.0]))
+    with pytest.raises(RuntimeError, match="pre-hook"):
+        bad(T([1.0]))
+
+
+def test_always_call_forward_hook_runs_when_forward_raises():
+    class Boom(nn.Module):
+        def forward(self, x):
+            raise ValueError("boom")
+
+    seen = []
+    m = Boom()
+    m.register_forward_hook(lambda mm, args, out: seen.append(out), always_call=True)
+    m.register_forward_hook(lambda mm, args, out: seen.append("never"))
+    with pytest.raises(ValueError, match="boom"):
+        m(T([1.0]))
+    assert seen == [None]
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_full_backward_hook_on_linear_matches_torch(replace):
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    got = []
+    for mod, m, mk in ((tg, linear_pair()[0], T), (torch, linear_pair()[1], TT)):
+        seen = {}
+
+        def hook(mm, grad_input, grad_output, seen=seen):
+            seen["gi"], seen["go"] = grad_input, grad_output
+            return (grad_input[0] * 10,) if replace else None
+        m.register_full_backward_hook(hook)
+        xin = mk(x, True)
+        (m(xin) * mk(w)).sum().backward()
+        got.append((seen, xin.grad, m.weight.grad))
+    (so, xo, wo), (st, xt, wt) = got
+    assert len(so["gi"]) == len(st["gi"]) == 1 and len(so["go"]) == len(st["go"]) == 1
+    same(so["gi"][0], st["gi"][0])
+    same(so["go"][0], st["go"][0])
+    same(xo, xt)
+    same(wo, wt)
+
+
+def test_full_backward_hooks_with_mixed_inputs_and_tuple_outputs_match_torch():
+    """Two tensor inputs (one without grad) and a non-tensor argument; two outputs, one unused."""
+    rng = np.random.default_rng(2)
+    a, b, w = rng.standard_normal((2, 3)), rng.standard_normal((2, 3)), rng.standard_normal(3)
+
+    def make(lib_nn):
+        class Two(lib_nn.Module):
+            def __init__(self):
+                super().__init__()
+
+            def forward(self, p, q, k):
+                return p * q * k, p + q
+        return Two()
+
+    got = []
+    for m, mk in ((make(nn), T), (make(torch.nn), TT)):
+        seen = []
+        m.register_full_backward_pre_hook(lambda mm, go: seen.append(("pre", go)) or (go[0] * 2, go[1]))
+        m.register_full_backward_hook(lambda mm, gi, go: seen.append(("post", gi, go)))
+        p, q = mk(a, True), mk(b)
+        out1, out2 = m(p, q, 3.0)
+        (out1 * mk(w)).sum().backward()
+        got.append((seen, p.grad))
+    (so, po), (st, pt) = got
+    assert [s[0] for s in so] == [s[0] for s in st] == ["pre", "post"]
+    for x, y in zip(so[0][1], st[0][1]):
+        same(x, y)            # grad_output: None for the unused output, as in torch
+    assert len(so[1][1]) == len(st[1][1]) == 3
+    for x, y in zip(so[1][1], st[1][1]):
+        same(x, y)            # grad_input: zeros for q, which needs none; None for the number
+    for x, y in zip(so[1][2], st[1][2]):
+        same(x, y)            # grad_output as the pre-hook left it
+    same(po, pt)
+
+
+def test_full_backward_hook_on_an_unused_input_matches_torch():
+    """An input that forward ignores gets zeros in grad_input, and (through the hook) a zero .grad."""
+    def make(lib_nn):
+        class Second(lib_nn.Module):
+            def forward(self, p, q):
+                return q * 3
+        return Second()
+
+    got = []
+    for m, mk in ((make(nn), T), (make(torch.nn), TT)):
+        seen = []
+        m.register_full_backward_hook(lambda mm, gi, go: seen.append(gi) or (None, gi[1] * 0 + 5))
+        p, q = mk(np.ones((2, 2)), True), mk(np.ones((2, 2)), True)
+        m(p, q).sum().backward()
+        got.append((seen[0], p.grad, q.grad))
+    for a, b in zip(got[0][0], got[1][0]):
+        same(a, b)
+    same(got[0][1], got[1][1])
+    same(got[0][2], got[1][2])
+
+
+def test_full_backward_hook_when_no_input_requires_grad_matches_torch():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3))
+    got = []
+    for m, mk in ((linear_pair()[0], T), (linear_pair()[1], TT)):
+        seen = []
+        m.register_full_backward_hook(lambda mm, gi, go: seen.append((gi, go)))
+        with pytest.warns(UserWarning, match="no inputs require gradients"):
+            m(mk(x)).sum().backward()
+        got.append((seen, m.bias.grad))
+    (so, bo), (st, bt) = got
+    assert len(so) == len(st) == 1 and so[0][0] == st[0][0] == (None,)
+    same(so[0][1][0], st[0][1][0])
+    same(bo, bt)
+    m = linear_pair()[0]
+    m.register_full_backward_hook(lambda mm, gi, go: (T(np.ones((2, 3))),))
+    with pytest.raises(RuntimeError, match="must return None"), pytest.warns(UserWarning):
+        m(T(x)).sum().backward()
+
+
+def test_backward_hook_wrong_length_and_hooks_in_a_sequential_match_torch():
+    m = linear_pair()[0]
+    m.register_full_backward_hook(lambda mm, gi, go: (gi[0], gi[0]))
+    with pytest.raises(RuntimeError, match="invalid number of grad_input"):
+        m(T(np.ones((1, 3)), True)).sum().backward()
+    # hooks of nested modules fire in backward order: the last layer first
+    torch.manual_seed(0)
+    ts = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)).double()
+    os_ = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double()
+    os_.load_state_dict({k: v.detach().numpy() for k, v in ts.state_dict().items()})
+    x = np.random.default_rng(4).standard_normal((5, 3))
+    logs = []
+    for seq, mk in ((os_, T), (ts, TT)):
+        log = []
+        for i, layer in enumerate(seq):
+            layer.register_forward_hook(lambda mm, a, o, i=i, log=log: log.append(("f", i)))
+            layer.register_full_backward_hook(lambda mm, gi, go, i=i, log=log: log.append(("b", i, gi[0].numpy()
+                                              if hasattr(gi[0], "numpy") else None)))
+        seq(mk(x, True)).sum().backward()
+        logs.append(log)
+    assert [e[:2] for e in logs[0]] == [e[:2] for e in logs[1]]
+    for eo, et in zip(*logs):
+        if eo[0] == "b":
+            np.testing.assert_allclose(eo[2], et[2].detach().numpy() if hasattr(et[2], "detach") else et[2])
+
+
+def test_module_zero_grad_set_to_none_matches_torch():
+    om, tm = linear_pair()
+    for m, mk in ((om, T), (tm, TT)):
+        m(mk(np.ones((2, 3)))).sum().backward()
+    om.zero_grad(set_to_none=False)
+    tm.zero_grad(set_to_none=False)
+    for po, pt in zip(om.parameters(), tm.parameters()):
+        same(po.grad, pt.grad)
+        assert not po.grad.numpy().any()
+    om.zero_grad()
+    tm.zero_grad()
+    assert all(p.grad is None for p in om.parameters()) and all(p.grad is None for p in tm.parameters())
