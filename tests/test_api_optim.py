@@ -360,3 +360,47 @@ def test_one_cycle_needs_momentum_and_stops_after_total_steps():
     with pytest.raises(ValueError, match="total_steps"):
         s.step()
     assert math.isfinite(s.get_last_lr()[0])
+
+
+# ------------------------------------------------------------------ a torch training script, unchanged
+def train_script(torch, init):
+    """A typical PyTorch training loop (data, model, optimizer, schedule, clipping, hooks),
+    written against the `torch` namespace it is given."""
+    nn = torch.nn
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((40, 3)), rng.standard_normal((40, 1))
+    ds = torch.utils.data.TensorDataset(torch.tensor(X), torch.tensor(Y))
+    train_set = torch.utils.data.Subset(ds, list(range(0, 40, 2)))
+    loader = torch.utils.data.DataLoader(train_set, batch_size=6, drop_last=False,
+                                         sampler=torch.utils.data.SequentialSampler(train_set))
+    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 1)).double()
+    model.load_state_dict(init)
+    acts = []
+    handle = model[1].register_forward_hook(lambda m, args, out: acts.append(float(out.detach().abs().mean())))
+    opt = torch.optim.NAdam(model.parameters(), lr=0.01, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, epochs=3, steps_per_epoch=len(loader))
+    losses = []
+    for epoch in range(3):
+        for xb, yb in loader:
+            opt.zero_grad()
+            loss = ((model(xb) - yb) ** 2).mean()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(float(loss.item()))
+        if epoch == 0:
+            handle.remove()
+    return losses, acts, torch.nn.utils.parameters_to_vector(model.parameters())
+
+
+def test_a_torch_training_script_runs_unchanged_and_matches_torch():
+    torch.manual_seed(0)
+    ref = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    init = {k: v.detach().numpy().copy() for k, v in ref.state_dict().items()}
+    ours = train_script(tg, init)
+    theirs = train_script(torch, {k: torch.tensor(v) for k, v in init.items()})
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-9)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-9)
+    assert len(ours[1]) == 4   # the hook saw the first epoch only
+    np.testing.assert_allclose(ours[2].numpy(), theirs[2].detach().numpy(), rtol=1e-9)

@@ -15,7 +15,7 @@ from .backend import (manual_seed, cuda_available, get_rng_state, set_rng_state,
                       flush_checks)
 from .gradcheck import gradcheck  # noqa: F401
 from .serialization import save, load  # noqa: F401
-from . import nn, optim, data, models  # noqa: F401,E402  (tg.nn, tg.optim, tg.data, tg.models)
+from . import nn, optim, data, models, utils  # noqa: F401,E402  (tg.nn, tg.optim, tg.data, ...)
 
 __version__ = "0.1.0"
 
