@@ -404,3 +404,32 @@ def test_a_torch_training_script_runs_unchanged_and_matches_torch():
     np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-9)
     assert len(ours[1]) == 4   # the hook saw the first epoch only
     np.testing.assert_allclose(ours[2].numpy(), theirs[2].detach().numpy(), rtol=1e-9)
+
+
+try:
+    from tests.conftest import gpu
+except ImportError:   # pragma: no cover
+    gpu = pytest.mark.skip(reason="no conftest")
+
+
+@gpu
+@pytest.mark.parametrize("name,kw", OPTIONS + [("LBFGS", dict(line_search_fn="strong_wolfe", max_iter=5))],
+                         ids=IDS + ["LBFGS"])
+def test_optimizers_on_gpu_match_cpu(name, kw):
+    params, targets = problem(3)
+    finals = []
+    for device in ("cpu", "cuda"):
+        ps = [tg.Tensor(p.copy(), device=device, requires_grad=True) for p in params]
+        ts = [tg.Tensor(t, device=device) for t in targets]
+        opt = getattr(optim, name)(ps, **kw)
+
+        def closure():
+            opt.zero_grad()
+            loss = sum(((p - t) ** 2 * (1 + p.tanh())).sum() for p, t in zip(ps, ts))
+            loss.backward()
+            return loss
+        for _ in range(5):
+            opt.step(closure)
+        finals.append([p.numpy() for p in ps])
+    for a, b in zip(*finals):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)

@@ -419,3 +419,52 @@ def test_module_zero_grad_set_to_none_matches_torch():
     om.zero_grad()
     tm.zero_grad()
     assert all(p.grad is None for p in om.parameters()) and all(p.grad is None for p in tm.parameters())
+
+
+# ------------------------------------------------------------------ gradchecks and the GPU path
+def test_packing_and_hooked_modules_pass_gradcheck():
+    rng = np.random.default_rng(5)
+    x = T(rng.standard_normal((4, 3, 2)), True)
+
+    def round_trip(x):
+        packed = rnn_utils.pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
+        return rnn_utils.pad_packed_sequence(packed, batch_first=True, padding_value=0.5, total_length=5)[0]
+    assert tg.gradcheck(round_trip, [x])
+
+    m = nn.Linear(2, 3).double()
+    seen = []
+    m.register_full_backward_hook(lambda mm, gi, go: seen.append(1))
+    m.register_forward_pre_hook(lambda mm, args: args[0] * 2)
+    assert tg.gradcheck(lambda x: m(x).tanh(), [T(rng.standard_normal((4, 2)), True)])
+    assert seen
+    lstm = nn.LSTM(2, 3, bidirectional=True).double()
+    seqs = [T(rng.standard_normal((n, 2)), True) for n in (3, 1, 2)]
+    assert tg.gradcheck(lambda *s: lstm(rnn_utils.pack_sequence(list(s), enforce_sorted=False))[0].data, seqs)
+
+
+try:
+    from tests.conftest import gpu
+except ImportError:   # pragma: no cover
+    gpu = pytest.mark.skip(reason="no conftest")
+
+
+@gpu
+def test_packed_lstm_and_hooks_on_gpu_match_cpu():
+    rng = np.random.default_rng(6)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True).double()
+    x = rng.standard_normal((5, 3, 3))
+    outs = []
+    for device in ("cpu", "cuda"):
+        lstm.to(device)
+        grads = []
+        lstm.register_full_backward_hook(lambda mm, gi, go: grads.append(gi[0].numpy()))
+        xin = tg.Tensor(x, device=device, requires_grad=True)
+        out, (h, c) = lstm(rnn_utils.pack_padded_sequence(xin, [5, 2, 3], enforce_sorted=False))
+        (out.data.sum() + h.sum()).backward()
+        outs.append((out.data.numpy(), h.numpy(), xin.grad.numpy(), grads[0]))
+        lstm._backward_hooks.clear()
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    v = nn.utils.parameters_to_vector(lstm.parameters())
+    assert v.device == "cuda"
+    nn.utils.vector_to_parameters(v * 2, lstm.parameters())
