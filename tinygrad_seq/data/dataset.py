@@ -15,7 +15,7 @@ import numpy as np
 from .. import backend
 from ..tensor import Tensor
 from ..factories import stack
-from .sampler import Sampler, SequentialSampler, RandomSampler, BatchSampler
+from .sampler import SequentialSampler, RandomSampler, BatchSampler
 
 
 class Dataset:

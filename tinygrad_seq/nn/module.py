@@ -129,8 +129,9 @@ class Module:
                 if always_call:   # torch runs these even when forward raised, then re-raises
                     try:
                         hook(self, args, kwargs, None) if with_kwargs else hook(self, args, None)
-                    except Exception:
-                        pass
+                    except Exception as e:   # the forward's error is the one to raise
+                        warnings.warn(f"{type(self).__name__}: a forward hook with always_call=True raised "
+                                      f"{type(e).__name__}: {e} while forward was failing", stacklevel=2)
             raise
         for hid, hook in list(self._forward_hooks.items()):
             with_kwargs = options.get(hid, (False, False))[0]
