@@ -896,3 +896,17 @@ class Einsum(Function):
             gi = xp.einsum(",".join(subs) + "->" + target, *ops_)
             grads.append(gi)    # a broadcast '...' dim of size 1 is summed back by the engine
         return tuple(grads)
+
+
+class Remainder(Function):
+    """a % b with the sign of b (Python's and torch.remainder's rule); a - b * floor(a / b)."""
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return ctx.xp.remainder(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        return (g if na else None), (-g * ctx.xp.floor(a / b) if nb else None)

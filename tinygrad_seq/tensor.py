@@ -572,6 +572,13 @@ class Tensor:
         """Half to even, as torch.round (and numpy.round)."""
         return ops.Step.apply(self, lambda xp, a: xp.round(a, decimals))
 
+    def __mod__(self, o): return ops.Remainder.apply(self, _scalar(o))
+    def __rmod__(self, o): return ops.Remainder.apply(_scalar(o), self)
+    def __floordiv__(self, o):   # floor(a / b): no gradient, as torch
+        b = self._raw(_scalar(o))
+        return ops.Step.apply(self, lambda xp, a: xp.floor_divide(a, b))
+    remainder = __mod__
+
     def lerp(self, end, weight):
         return self + weight * (end - self)
 
@@ -718,11 +725,11 @@ class Tensor:
         idx = order[(slice(None),) * dim + (slice(0, k),)]
         return _values_indices("topk", self, dim, idx)
 
-    def sort(self, dim=-1, descending=False, stable=False):
+    def sort(self, dim=-1, descending=False, *, stable=False):
         dim = _dim(self, dim, "sort")
         return _values_indices("sort", self, dim, _argsort(self, dim, descending))
 
-    def argsort(self, dim=-1, descending=False, stable=False):
+    def argsort(self, dim=-1, descending=False, *, stable=False):
         dim = _dim(self, dim, "argsort")
         return Tensor._wrap(_argsort(self, dim, descending), self.device)
 
