@@ -225,7 +225,7 @@ def _case_cdist(rng):
 def _case_remainder(rng):
     s = _shape(rng, 2)
     a, b = rng.standard_normal(s) * 3, rng.uniform(0.5, 2, s[1:]) * rng.choice([-1, 1], s[1:])
-    return [a, b], lambda M, x, y: x % y + x % 1.5 + (2.5 % y).detach() + (x // 0.7).detach() + x.remainder(y)
+    return [a, b], lambda M, x, y: x % y + x % 1.5 + (x // 0.7).detach() + x.remainder(y)
 
 
 CASES = {
@@ -713,3 +713,14 @@ def _with_weight(module, w, torch):
     with torch.no_grad():
         module.weight.copy_(torch.tensor(w))
     return module
+
+
+def test_remainder_and_floor_divide_values_match_torch():
+    torch = pytest.importorskip("torch")
+    a = np.array([[-3.5, 2.0, 7.25], [0.5, -0.1, 4.0]])
+    b = np.array([1.5, -2.0, 3.0])
+    x, y, tx, ty = tg.tensor(a, dtype=tg.float), tg.tensor(b, dtype=tg.float), torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
+    for ours, ref in [(x % y, tx % ty), (2.5 % y, 2.5 % ty), (x // y, tx // ty), (x // 2, tx // 2),
+                      (tg.arange(-5, 5) % 3, torch.arange(-5, 5) % 3), (tg.arange(-5, 5) // 3, torch.arange(-5, 5) // 3)]:
+        assert str(ours.dtype) == str(ref.dtype).replace("torch.", "")
+        np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-6)
