@@ -235,7 +235,7 @@ CASES = {
     "masked_select": _case_masked_select, "narrow": _case_narrow, "repeat": _case_repeat,
     "unfold": _case_unfold_tanh, "t_contiguous_mT": _case_t_contiguous, "clone": _case_clone,
     "rsqrt": _case_unary("rsqrt", "pos"), "log1p": _case_unary("log1p", "pos"),
-    "expm1": _case_unary("expm1"), "square": _case_unary("square"), "sign": _case_unary("sign"),
+    "expm1": _case_unary("expm1"), "sin": _case_unary("sin"), "cos": _case_unary("cos"), "square": _case_unary("square"), "sign": _case_unary("sign"),
     "floor": _case_unary("floor"), "ceil": _case_unary("ceil"), "round": _case_unary("round"),
     "nan_to_num": _case_nan_to_num, "norm": _case_norm, "prod": _case_prod,
     "cumsum": _case_scan("cumsum"), "cumprod": _case_scan("cumprod"), "flip_roll": _case_flip_roll,
@@ -724,3 +724,39 @@ def test_remainder_and_floor_divide_values_match_torch():
                       (tg.arange(-5, 5) % 3, torch.arange(-5, 5) % 3), (tg.arange(-5, 5) // 3, torch.arange(-5, 5) // 3)]:
         assert str(ours.dtype) == str(ref.dtype).replace("torch.", "")
         np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- on the GPU (CuPy): same values and gradients
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_cuda_matches_cpu(name):
+    arrays, fn = CASES[name](np.random.default_rng(5))
+    cpu = [tg.Tensor(a, requires_grad=True) for a in arrays]
+    gpu = [tg.Tensor(a, requires_grad=True, device="cuda") for a in arrays]
+    out_c, out_g = fn(tg, *cpu), fn(tg, *gpu)
+    assert out_g.device == "cuda"
+    np.testing.assert_allclose(out_g.numpy(), out_c.numpy(), rtol=1e-7, atol=1e-10)
+    g = np.random.default_rng(6).standard_normal(out_c.shape)
+    out_c.backward(tg.Tensor(g))
+    out_g.backward(tg.Tensor(g, device="cuda"))
+    for a, b in zip(cpu, gpu):
+        if a.grad is None:
+            assert b.grad is None
+        else:
+            np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.gpu
+def test_cuda_random_fills_indices_and_checks():
+    tg.manual_seed(1)
+    x = tg.zeros(4, 5, device="cuda")
+    assert x.normal_().device == "cuda" and x.uniform_(-1, 1).amax().item() <= 1
+    assert sorted(tg.randperm(9, device="cuda").tolist()) == list(range(9))
+    s = tg.multinomial(tg.ones(3, 6, device="cuda"), 6)
+    assert all(sorted(r) == list(range(6)) for r in s.tolist())
+    assert tg.bernoulli(tg.full((4,), 0.5, device="cuda")).device == "cuda"
+    y = tg.randn(3, 4, device="cuda")
+    assert y.max(1).indices.device == "cuda" and y.topk(2).indices.tolist() == y.cpu().topk(2).indices.tolist()
+    assert y.masked_fill_(y > 0, 0.0).amax().item() <= 0 and y.device.type == "cuda"
+    with pytest.raises(IndexError, match="gather"):
+        y.gather(1, tg.tensor([[7]] * 3, device="cuda")).numpy()

@@ -54,7 +54,6 @@ def argmax(x, axis=None, keepdims=False, **kw): return x.argmax(axis, keepdims, 
 
 # ---------------------------------------------------------------- everyday PyTorch API
 from .functions import *  # noqa: F401,F403,E402  (torch.max, torch.einsum, torch.cdist, ...)
-from .functions import (max, min, abs, all, any, round, inference_mode)  # noqa: F401,E402,A004
 from .factories import (empty, linspace, randperm, full_like, empty_like, rand_like,  # noqa: F401,E402
                         from_numpy, as_tensor, bernoulli, multinomial, normal,
                         LongTensor, FloatTensor, DoubleTensor, IntTensor, BoolTensor)

@@ -910,3 +910,23 @@ class Remainder(Function):
         a, b = ctx.saved
         na, nb = ctx.needs_input_grad
         return (g if na else None), (-g * ctx.xp.floor(a / b) if nb else None)
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return ctx.xp.sin(a)
+
+    @staticmethod
+    def backward(ctx, g): return g * ctx.xp.cos(ctx.saved[0])
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return ctx.xp.cos(a)
+
+    @staticmethod
+    def backward(ctx, g): return -g * ctx.xp.sin(ctx.saved[0])

@@ -559,6 +559,8 @@ class Tensor:
     def byte(self): return self.to(dtype=np.dtype("uint8"))
 
     # elementwise
+    def sin(self): return ops.Sin.apply(self)
+    def cos(self): return ops.Cos.apply(self)
     def rsqrt(self): return ops.Rsqrt.apply(self)
     def log1p(self): return ops.Log1p.apply(self)
     def expm1(self): return ops.Expm1.apply(self)
@@ -811,18 +813,18 @@ class Tensor:
     def normal_(self, mean=0.0, std=1.0):
         """Fill with normal samples from the generator manual_seed seeds."""
         self._inplace("normal_")
-        self.data[...] = backend.randn(self.shape, self.dtype, self.device) * std + mean
+        self.data[...] = backend.randn(self.shape, _draw_dtype(self, "normal_"), self.device) * std + mean
         return self
 
     def uniform_(self, a=0.0, b=1.0):
         self._inplace("uniform_")
-        self.data[...] = backend.uniform(a, b, self.shape, self.dtype, self.device)
+        self.data[...] = backend.uniform(a, b, self.shape, _draw_dtype(self, "uniform_"), self.device)
         return self
 
     def bernoulli_(self, p=0.5):
         self._inplace("bernoulli_")
         p = self._raw(p)
-        self.data[...] = backend.rand(self.shape, self.dtype, self.device) < p
+        self.data[...] = backend.rand(self.shape, _draw_dtype(self, "bernoulli_"), self.device) < p
         return self
 
     # gradient hooks
@@ -1111,6 +1113,14 @@ def _check_matmul(name, nd, a, b):
         raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be multiplied")
     if a.dtype != b.dtype:
         raise TypeError(f"{name}: expected both operands of one dtype, got {a.dtype} and {b.dtype}")
+
+
+def _draw_dtype(t, name):
+    """The dtype to draw random floats in for t: its own, or float32 for float16 (which the
+    generators do not make)."""
+    if t.dtype.kind != "f" and name != "bernoulli_":
+        raise TypeError(f"{name}: expected a floating point tensor, got dtype {t.dtype}")
+    return t.dtype if t.dtype in (float32, float64) else float32
 
 
 def _scaled(t, c):
