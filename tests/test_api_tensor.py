@@ -235,7 +235,8 @@ CASES = {
     "masked_select": _case_masked_select, "narrow": _case_narrow, "repeat": _case_repeat,
     "unfold": _case_unfold_tanh, "t_contiguous_mT": _case_t_contiguous, "clone": _case_clone,
     "rsqrt": _case_unary("rsqrt", "pos"), "log1p": _case_unary("log1p", "pos"),
-    "expm1": _case_unary("expm1"), "sin": _case_unary("sin"), "cos": _case_unary("cos"), "square": _case_unary("square"), "sign": _case_unary("sign"),
+    "expm1": _case_unary("expm1"), "sin": _case_unary("sin"), "cos": _case_unary("cos"),
+    "square": _case_unary("square"), "sign": _case_unary("sign"),
     "floor": _case_unary("floor"), "ceil": _case_unary("ceil"), "round": _case_unary("round"),
     "nan_to_num": _case_nan_to_num, "norm": _case_norm, "prod": _case_prod,
     "cumsum": _case_scan("cumsum"), "cumprod": _case_scan("cumprod"), "flip_roll": _case_flip_roll,
@@ -444,6 +445,9 @@ def test_from_numpy_shares_memory():
     t.add_(1)
     assert a.tolist() == [1, 6, 1]
     assert tg.as_tensor(t) is t
+    copy = t.new_tensor(a)          # new_tensor copies, as torch's does, in t's dtype
+    a[0] = -1
+    assert copy.tolist() == [1, 6, 1] and copy.dtype == tg.double
     with pytest.raises(TypeError, match="from_numpy"):
         tg.from_numpy([1, 2])
 
@@ -719,9 +723,11 @@ def test_remainder_and_floor_divide_values_match_torch():
     torch = pytest.importorskip("torch")
     a = np.array([[-3.5, 2.0, 7.25], [0.5, -0.1, 4.0]])
     b = np.array([1.5, -2.0, 3.0])
-    x, y, tx, ty = tg.tensor(a, dtype=tg.float), tg.tensor(b, dtype=tg.float), torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
+    x, y = tg.tensor(a, dtype=tg.float), tg.tensor(b, dtype=tg.float)
+    tx, ty = torch.tensor(a, dtype=torch.float32), torch.tensor(b, dtype=torch.float32)
+    n, tn = tg.arange(-5, 5), torch.arange(-5, 5)
     for ours, ref in [(x % y, tx % ty), (2.5 % y, 2.5 % ty), (x // y, tx // ty), (x // 2, tx // 2),
-                      (tg.arange(-5, 5) % 3, torch.arange(-5, 5) % 3), (tg.arange(-5, 5) // 3, torch.arange(-5, 5) // 3)]:
+                      (n % 3, tn % 3), (n // 3, tn // 3)]:
         assert str(ours.dtype) == str(ref.dtype).replace("torch.", "")
         np.testing.assert_allclose(ours.numpy(), ref.numpy(), rtol=1e-6)
 

@@ -225,9 +225,8 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_gr
     if std < 0:
         raise ValueError(f"normal: std must be non-negative, got {std}")
     t = randn(*_shape_args((size,)), dtype=dtype, device=device)
-    t.data = t.data * std + mean if (std, mean) != (1.0, 0.0) else t.data
-    t.data = t.data.astype(np.dtype(dtype or float32), copy=False)
-    return t.requires_grad_(requires_grad) if requires_grad else t
+    t.data = (t.data * std + mean).astype(t.dtype, copy=False)
+    return t.requires_grad_(requires_grad)
 
 
 def _legacy(dtype, name):

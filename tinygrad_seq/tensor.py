@@ -341,7 +341,8 @@ class Tensor:
                         unbiased=unbiased).sqrt()
 
     def amax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Maximum values (not indices; max(dim) gives both). Gradient: split evenly between tied maxima, like torch.amax."""
+        """Maximum values (not indices; max(dim) gives both). Gradient: split evenly between
+        tied maxima, like torch.amax."""
         return ops.Max.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
 
     def amin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -458,10 +459,10 @@ class Tensor:
         return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
-        data = data.detach().data if isinstance(data, Tensor) else data
-        if not backend.is_array(data) and dtype is None:
-            data = _from_python(data).astype(self.dtype)
-        return Tensor(data, requires_grad=requires_grad, dtype=dtype,
+        """A new tensor holding a copy of data (torch copies too), by default of self's dtype and device."""
+        data = data.data if isinstance(data, Tensor) else data
+        data = data.copy() if backend.is_array(data) else _from_python(data)
+        return Tensor(data, requires_grad=requires_grad, dtype=self.dtype if dtype is None else dtype,
                       device=self.device if device is None else device)
 
     def _new(self, fill, size, dtype, device, requires_grad):
