@@ -186,17 +186,23 @@ def _case_lerp(rng):
 
 
 EINSUMS = ["ij,jk->ik", "bij,bjk->bik", "ij->ji", "ij->", "ii->i", "ii", "i,i->", "ij,kj", "bi,bj->bij",
-           "...ij,...jk->...ik", "ij,j->i", "abc->cb", "ij,ij->ij", "ijk,k->ij"]
+           "...ij,...jk->...ik", "ij,j->i", "abc->cb", "ij,ij->ij", "ijk,k->ij",
+           "...iJ,Jk", "A...j,jk->A...k", "i...,i...->..."]
 
 
 def _case_einsum(rng):
     eq = EINSUMS[int(rng.integers(0, len(EINSUMS)))]
     lhs = eq.split("->")[0].split(",")
-    sizes = {c: int(rng.integers(1, 5)) for c in "abcdefghijklmnopqrstuvwxyz"}
+    sizes = {c: int(rng.integers(1, 5)) for c in "abcdefghijklmnopqrstuvwxyzAJ"}
     lead = _shape(rng, int(rng.integers(0, 3)))
-    arrays = [rng.standard_normal((lead if "..." in s else ()) + tuple(sizes[c] for c in s.replace("...", "")))
-              for s in lhs]
-    return arrays, lambda M, *xs: M.einsum(eq, *xs)
+    def shape(s):   # '...' at its place in the subscripts
+        pre, dots, post = s.partition("...")
+        return tuple(sizes[c] for c in pre) + (lead if dots else ()) + tuple(sizes[c] for c in post)
+    arrays = [rng.standard_normal(shape(s)) for s in lhs]
+    def fn(M, *xs):
+        return M.einsum(eq, *xs)
+    fn.eq = eq
+    return arrays, fn
 
 
 def _case_topk_sort(rng):
@@ -246,6 +252,26 @@ CASES = {
 }
 # piecewise-constant ops: gradcheck's central differences are 0 too away from the jumps
 NEEDS_FINITE = {"nan_to_num"}
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("eq", EINSUMS)
+def test_einsum_every_equation(eq, seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    while True:   # draw until this equation comes up
+        arrays, fn = _case_einsum(rng)
+        if fn.eq == eq:
+            break
+    ours = [tg.Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = fn(tg, *ours), fn(torch, *theirs)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-7, atol=1e-10)
+    out.sum().backward()
+    ref.sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-7, atol=1e-10)
+    assert tg.gradcheck(lambda *t: fn(tg, *t), ours)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -828,7 +828,7 @@ def _einsum_spec(equation, ndims):
     if len(ins) != len(ndims):
         raise ValueError(f"einsum: equation {equation!r} names {len(ins)} operands, got {len(ndims)}")
     n_ell = max((nd - len(s.replace("...", "")) for s, nd in zip(ins, ndims) if "..." in s), default=0)
-    ell = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:n_ell]
+    ell = "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in eq)[:n_ell]
     spelled = []
     for s, nd in zip(ins, ndims):
         if "..." in s:
@@ -841,7 +841,7 @@ def _einsum_spec(equation, ndims):
         out = out.replace("...", ell)
     else:   # implicit output: broadcast dims, then the letters used once, in order
         letters = "".join(spelled)
-        out = ell + "".join(sorted(c for c in set(letters) if c.islower() and letters.count(c) == 1))
+        out = ell + "".join(sorted(c for c in set(letters) if c not in ell and letters.count(c) == 1))
     return spelled, out
 
 
