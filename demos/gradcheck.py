@@ -42,7 +42,7 @@ OPS = {
     "sum (axis)": (lambda a: a.sum(axis=1), [(3, 4)], "any"),
     "mean (keepdim)": (lambda a: a.mean(dim=0, keepdim=True), [(3, 4)], "any"),
     "var": (lambda a: a.var(dim=1), [(3, 4)], "any"),
-    "max (axis)": (lambda a: a.max(axis=1), [(3, 4)], "any"),
+    "amax (axis)": (lambda a: a.amax(axis=1), [(3, 4)], "any"),
     "min": (lambda a: a.min(), [(3, 4)], "any"),
     "logsumexp": (lambda a: a.logsumexp(dim=1), [(3, 4)], "any"),
     "softmax": (lambda a: a.softmax(-1), [(3, 4)], "any"),

@@ -99,11 +99,11 @@ def test_gradients_keep_the_float32_dtype():
     memory traffic, and float64 arithmetic on a GPU."""
     x = tg.randn(2, 3, requires_grad=True)
     fns = [lambda a: 2.0 ** a, lambda a: a.maximum(0.0), lambda a: a.minimum(tg.zeros(3)),
-           lambda a: a.max(), lambda a: a.min(axis=1)]
+           lambda a: a.max(), lambda a: a.amin(axis=1)]
     for fn in fns:
         assert _grad_dtypes(fn, x) == [np.float32]
     x64 = tg.randn(2, 3, requires_grad=True, dtype=tg.float64)
-    assert tg.gradcheck(lambda a: (2.0 ** a) + a.maximum(0.1) + a.max(axis=0).sum(), x64)
+    assert tg.gradcheck(lambda a: (2.0 ** a) + a.maximum(0.1) + a.amax(axis=0).sum(), x64)
 
 
 def test_where_gets_an_array_condition(monkeypatch):
@@ -177,7 +177,7 @@ def test_cuda_pow_where_and_dtypes_match_cpu():
     for dev in ("cpu", "cuda"):
         x = tg.Tensor(np.array([[0.5, -1.0, 2.0], [0.0, 1.5, -0.5]], dtype=np.float32), device=dev, requires_grad=True)
         y = (2.0 ** x + tg.where(True, x, 0.0) + tg.where(np.array([True, False, True]), x, 1.0)
-             + tg.where(x.detach() > 0, 1.0, 0.0) + x.maximum(0.0) + x.max(axis=1, keepdims=True))
+             + tg.where(x.detach() > 0, 1.0, 0.0) + x.maximum(0.0) + x.amax(axis=1, keepdims=True))
         y.sum().backward()
         assert y.device == x.grad.device == dev and x.grad.dtype == np.float32
         res[dev] = (y.numpy(), x.grad.numpy())

@@ -17,6 +17,8 @@ from .gradcheck import gradcheck  # noqa: F401
 from .serialization import save, load  # noqa: F401
 from . import nn, optim, data, models, utils  # noqa: F401,E402  (tg.nn, tg.optim, tg.data, ...)
 
+import numpy as np  # noqa: E402
+
 __version__ = "0.1.0"
 
 
@@ -48,3 +50,21 @@ def squeeze(x, dim=None): return x.squeeze(dim)
 def unsqueeze(x, dim): return x.unsqueeze(dim)
 def broadcast_to(x, shape): return x.broadcast_to(shape)
 def argmax(x, axis=None, keepdims=False, **kw): return x.argmax(axis, keepdims, **kw)
+
+
+# ---------------------------------------------------------------- everyday PyTorch API
+from .functions import *  # noqa: F401,F403,E402  (torch.max, torch.einsum, torch.cdist, ...)
+from .factories import (empty, linspace, randperm, full_like, empty_like, rand_like,  # noqa: F401,E402
+                        from_numpy, as_tensor, bernoulli, multinomial, normal,
+                        LongTensor, FloatTensor, DoubleTensor, IntTensor, BoolTensor)
+from .backend import device  # noqa: F401,E402
+from . import cuda  # noqa: F401,E402
+
+# torch's dtype names (the builtins float / int / bool are shadowed only inside this module)
+float = float32  # noqa: A001
+double = float64
+half = float16
+int = int32  # noqa: A001
+long = int64
+bool = bool_  # noqa: A001
+int8, int16, uint8 = np.dtype("int8"), np.dtype("int16"), np.dtype("uint8")

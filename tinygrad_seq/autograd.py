@@ -288,14 +288,17 @@ def run_backward(root, grad, retain_graph=False):
 
 def _run_backward(root, grad, retain_graph):
     if root._ctx is None:  # a leaf: its gradient is the seed itself
-        _accumulate_leaf(root, grad, fresh=False)
+        _accumulate_leaf(root, _call_hooks(root, grad), fresh=False)
         return
     order = _toposort(root._ctx)
     grads = {root._ctx: grad}
+    hooked = {}   # leaf -> its summed gradient, when it has hooks: they see the total once
     for node in order:
         g = grads.pop(node, None)
         if g is None:
             continue
+        if "_hooks" in node.__dict__:
+            g = _call_hooks(node, g)
         if node.versions:
             for t, v in node.versions:
                 if t._version != v:
@@ -336,12 +339,31 @@ def _run_backward(root, grad, retain_graph):
             if parent.__class__ is Node:
                 prev = grads.get(parent)
                 grads[parent] = gi if prev is None else prev + gi
+            elif getattr(parent, "_hooks", None):
+                prev = hooked.get(parent)
+                hooked[parent] = gi if prev is None else prev + gi
             else:
                 fresh = gi is not g and id(gi) not in seen and gi.base is None
                 seen.add(id(gi))
                 _accumulate_leaf(parent, gi, fresh)
         if not retain_graph:
             node.release()
+    for t, g in hooked.items():
+        _accumulate_leaf(t, _call_hooks(t, g), fresh=False)
+
+
+def _call_hooks(owner, g):
+    """Run the register_hook hooks of a leaf tensor or of the node of a non-leaf one on its
+    gradient; a hook that returns a tensor replaces the gradient."""
+    for hook in list(getattr(owner, "_hooks", None) or ()):
+        out = hook(Tensor._wrap(g, backend.device_of(g)))
+        if out is not None:
+            new = out.data if isinstance(out, Tensor) else out
+            if not backend.is_array(new) or new.shape != g.shape:
+                raise AutogradError(f"register_hook: a hook returned {type(out).__name__} "
+                                    f"{getattr(new, 'shape', '')}; expected a tensor of shape {g.shape}")
+            g = new
+    return g
 
 
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module's names first)

@@ -68,18 +68,46 @@ def cuda_available():
         return False
 
 
+class device(str):
+    """torch.device: device("cpu"), device("cuda"), device("cuda:0"), device("cuda", 0). It is a
+    str, so it goes wherever a device string does and compares equal to one ("cpu"); .type is
+    "cpu" or "cuda" and .index the GPU number (None when not given)."""
+
+    def __new__(cls, type, index=None):
+        if isinstance(type, device) and index is None:
+            return type
+        name = str(type)
+        if index is not None:
+            if ":" in name:
+                raise ValueError(f"device: {name!r} already names an index; do not pass index={index}")
+            name = f"{name}:{int(index)}"
+        kind, _, num = name.partition(":")
+        if kind not in ("cpu", "cuda") or (num and not num.isdigit()):
+            raise ValueError(f"unknown device {name!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+        d = super().__new__(cls, name)
+        d.type, d.index = kind, int(num) if num else None
+        return d
+
+    def __reduce__(self):   # pickle as the plain string
+        return (str, (str(self),))
+
+
+_CPU, _CUDA = device("cpu"), device("cuda")
+
+
 def normalize_device(device):
-    """'cpu', 'cuda', 'cuda:0' (or None for cpu) -> 'cpu' | 'cuda'; a clear error for anything else."""
+    """'cpu', 'cuda', 'cuda:0', a device object (or None for cpu) -> device('cpu') | device('cuda');
+    a clear error for anything else."""
     if device is None:
-        return "cpu"
+        return _CPU
     d = str(device)
     if d == "cpu":
-        return "cpu"
+        return _CPU
     if d == "cuda" or d.startswith("cuda:"):
         if not cuda_available():
             why = "CuPy is not installed" if _cupy is None else "CuPy found no CUDA GPU"
             raise RuntimeError(f"device 'cuda' requested but {why}: {_CUDA_HINT}")
-        return "cuda"
+        return _CUDA
     raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
 
 
@@ -194,6 +222,11 @@ def rand(shape, dtype, device):
 
 def uniform(low, high, shape, dtype, device):
     return (rand(shape, dtype, device) * (high - low) + low).astype(dtype, copy=False)
+
+
+def permutation(n, device):
+    """A random permutation of 0..n-1 (int64) from the seeded generator of the device."""
+    return rng(device).permutation(n).astype(np.int64, copy=False)
 
 
 def get_rng_state():

@@ -2,6 +2,7 @@
 
 Every differentiable method is a thin call into `ops` (one `Function` per op).
 """
+import collections
 import weakref
 
 import numpy as np
@@ -37,7 +38,7 @@ class Tensor:
     Tensor(data, requires_grad=False, dtype=None, device=None). Python data
     becomes float32 (ints int64); a NumPy or CuPy array keeps its dtype.
     """
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_version", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_version", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -339,15 +340,14 @@ class Tensor:
         return self.var(axis, keepdims, dim=dim, keepdim=keepdim, correction=correction,
                         unbiased=unbiased).sqrt()
 
-    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Maximum values (not indices). Gradient: split evenly between tied maxima, like torch.amax."""
+    def amax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Maximum values (not indices; max(dim) gives both). Gradient: split evenly between
+        tied maxima, like torch.amax."""
         return ops.Max.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
 
-    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        """Minimum values; ties share the gradient evenly, as in max."""
+    def amin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Minimum values; ties share the gradient evenly, as in amax."""
         return -ops.Max.apply(-self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
-
-    amax, amin = max, min
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return _argx(self, "argmax", _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
@@ -442,6 +442,404 @@ class Tensor:
     def chunk(self, chunks, dim=0):
         n = self.shape[dim]
         return self.split(-(-n // chunks), dim)
+
+    # ------------------------------------------------------------ everyday PyTorch API
+    # new_* factories: same dtype and device as self unless told otherwise
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(lambda xp, s, dt: xp.zeros(s, dtype=dt), size, dtype, device, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        return self._new(lambda xp, s, dt: xp.ones(s, dtype=dt), size, dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        return self._new(lambda xp, s, dt: xp.full(s, fill_value, dtype=dt), (size,), dtype, device,
+                         requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        return self.new_zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A new tensor holding a copy of data (torch copies too), by default of self's dtype and device."""
+        data = data.data if isinstance(data, Tensor) else data
+        data = data.copy() if backend.is_array(data) else _from_python(data)
+        return Tensor(data, requires_grad=requires_grad, dtype=self.dtype if dtype is None else dtype,
+                      device=self.device if device is None else device)
+
+    def _new(self, fill, size, dtype, device, requires_grad):
+        device = self.device if device is None else backend.normalize_device(device)
+        arr = fill(backend.xp(device), _shape_args(size), self.dtype if dtype is None else np.dtype(dtype))
+        return Tensor(arr, requires_grad=requires_grad, device=device)
+
+    # views and shape helpers
+    def narrow(self, dim, start, length):
+        dim = _dim(self, dim, "narrow")
+        n = self.shape[dim]
+        start = start + n if start < 0 else start
+        if not (0 <= start and length >= 0 and start + length <= n):
+            raise IndexError(f"narrow: start {start} and length {length} are out of range for dim {dim} "
+                             f"of size {n} (shape {self.shape})")
+        return self[(slice(None),) * dim + (slice(start, start + length),)]
+
+    def view_as(self, other): return self.reshape(other.shape)
+    def reshape_as(self, other): return self.reshape(other.shape)
+    def expand_as(self, other): return self.expand(*other.shape)
+    def type_as(self, other): return self.to(dtype=other.dtype)
+
+    def t(self):
+        """Transpose of a matrix (a vector or a scalar is returned as is), as torch.t."""
+        if self.ndim > 2:
+            raise ValueError(f"t: expects a tensor with <= 2 dims, got shape {self.shape}; use transpose")
+        return self.transpose(0, 1) if self.ndim == 2 else self
+
+    mT = property(lambda self: self.transpose(-2, -1))
+
+    def contiguous(self):
+        return self if self.is_contiguous() else ops.Clone.apply(self)
+
+    def clone(self):
+        return ops.Clone.apply(self)
+
+    def is_contiguous(self):
+        return bool(self.data.flags.c_contiguous)
+
+    def stride(self, dim=None):
+        """Strides in elements (torch counts elements, NumPy bytes)."""
+        s = tuple(b // self.data.itemsize for b in self.data.strides)
+        return s if dim is None else s[dim]
+
+    def element_size(self): return self.data.itemsize
+    nbytes = property(lambda self: self.data.nbytes)
+    itemsize = property(lambda self: self.data.itemsize)
+    is_cuda = property(lambda self: self.device != "cpu")
+
+    def repeat(self, *sizes):
+        """Tile the tensor sizes[i] times along dim i (torch.Tensor.repeat, numpy.tile)."""
+        sizes = _shape_args(sizes)
+        if len(sizes) < self.ndim:
+            raise ValueError(f"repeat: {len(sizes)} repeat counts for a tensor with {self.ndim} dims "
+                             f"(shape {self.shape}); give at least one per dim")
+        shape = (1,) * (len(sizes) - self.ndim) + self.shape
+        x = self.reshape(shape)
+        inter = tuple(v for n in shape for v in (1, n))     # (1, s0, 1, s1, ...)
+        big = tuple(v for r, n in zip(sizes, shape) for v in (r, n))
+        return x.reshape(inter).expand(*big).reshape(tuple(r * n for r, n in zip(sizes, shape)))
+
+    def unfold(self, dimension, size, step):
+        """Every window of `size` along `dimension`, `step` apart, as a new last dim."""
+        dim = _dim(self, dimension, "unfold")
+        n = self.shape[dim] if self.ndim else 1
+        if size < 0 or size > n or step <= 0:
+            raise ValueError(f"unfold: size {size} and step {step} do not fit dim {dim} of size {n} "
+                             f"(shape {self.shape}); need 0 <= size <= {n} and step > 0")
+        xp = backend.xp(self.device)
+        starts = xp.arange(0, n - size + 1, step)
+        idx = starts[:, None] + xp.arange(size)[None, :]     # (windows, size)
+        out = self[(slice(None),) * dim + (idx,)]             # (..., windows, size, ...)
+        return out.permute(*range(dim + 1), *range(dim + 2, out.ndim), dim + 1)
+
+    def squeeze_(self, dim=None): return self._reshape_(self.squeeze(dim).shape, "squeeze_")
+    def unsqueeze_(self, dim): return self._reshape_(self.unsqueeze(dim).shape, "unsqueeze_")
+
+    def transpose_(self, dim0, dim1):
+        self._inplace("transpose_")
+        dims = list(range(self.ndim))
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        self.data = self.data.transpose(dims)
+        return self
+
+    def _reshape_(self, shape, name):
+        self._inplace(name)
+        self.data = self.data.reshape(shape)
+        return self
+
+    # casts
+    def int(self): return self.to(dtype=int32)
+    def bool(self): return self.to(dtype=bool_)
+    def half(self): return self.to(dtype=float16)
+    def short(self): return self.to(dtype=np.dtype("int16"))
+    def byte(self): return self.to(dtype=np.dtype("uint8"))
+
+    # elementwise
+    def sin(self): return ops.Sin.apply(self)
+    def cos(self): return ops.Cos.apply(self)
+    def rsqrt(self): return ops.Rsqrt.apply(self)
+    def log1p(self): return ops.Log1p.apply(self)
+    def expm1(self): return ops.Expm1.apply(self)
+    def square(self): return self * self
+    def sign(self): return ops.Step.apply(self, lambda xp, a: xp.sign(a))
+    def floor(self): return ops.Step.apply(self, lambda xp, a: xp.floor(a))
+    def ceil(self): return ops.Step.apply(self, lambda xp, a: xp.ceil(a))
+    def trunc(self): return ops.Step.apply(self, lambda xp, a: xp.trunc(a))
+
+    def round(self, decimals=0):
+        """Half to even, as torch.round (and numpy.round)."""
+        return ops.Step.apply(self, lambda xp, a: xp.round(a, decimals))
+
+    def __mod__(self, o): return ops.Remainder.apply(self, _scalar(o))
+    def __rmod__(self, o): return ops.Remainder.apply(_scalar(o), self)
+    def __floordiv__(self, o):   # floor(a / b): no gradient, as torch
+        b = self._raw(_scalar(o))
+        return ops.Step.apply(self, lambda xp, a: xp.floor_divide(a, b))
+    remainder = __mod__
+
+    def lerp(self, end, weight):
+        return self + weight * (end - self)
+
+    def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
+        if self.dtype.kind != "f":
+            return self.clone()
+        info = np.finfo(self.dtype)
+        return ops.NanToNum.apply(self, nan, info.max if posinf is None else posinf,
+                                  info.min if neginf is None else neginf)
+
+    def isnan(self): return Tensor._wrap(backend.xp(self.device).isnan(self.data), self.device)
+    def isinf(self): return Tensor._wrap(backend.xp(self.device).isinf(self.data), self.device)
+    def isfinite(self): return Tensor._wrap(backend.xp(self.device).isfinite(self.data), self.device)
+
+    def masked_fill(self, mask, value):
+        """self with `value` where the boolean `mask` (broadcast to self's shape) is true."""
+        mask = self._mask(mask, "masked_fill")
+        if isinstance(value, Tensor):
+            if value.ndim != 0:
+                raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+            return where(mask, value.to(dtype=self.dtype), self)
+        return ops.MaskedFill.apply(self, mask, value)
+
+    def masked_select(self, mask):
+        """The entries where `mask` is true, as a 1-D tensor (mask and self broadcast together)."""
+        if not isinstance(mask, Tensor) or mask.dtype != bool_:
+            raise TypeError(f"masked_select: mask must be a bool tensor, got {type(mask).__name__}"
+                            + (f" of dtype {mask.dtype}" if isinstance(mask, Tensor) else ""))
+        shape = _broadcast(self.shape, mask.shape, "masked_select")
+        m = backend.xp(self.device).broadcast_to(mask.data, shape)
+        return self.expand(*shape)[m]
+
+    def _mask(self, mask, name):
+        if not isinstance(mask, Tensor):
+            mask = Tensor(mask, device=self.device)
+        if mask.dtype != bool_:
+            raise TypeError(f"{name}: mask must be a bool tensor, got dtype {mask.dtype}")
+        if mask.device != self.device:
+            raise RuntimeError(f"{name}: mask is on {mask.device} but the tensor is on {self.device}")
+        if _broadcast(self.shape, mask.shape, name) != self.shape:
+            raise ValueError(f"{name}: mask of shape {mask.shape} does not broadcast to the tensor's shape "
+                             f"{self.shape}")
+        return mask.data
+
+    # indexing along a dim
+    def index_select(self, dim, index):
+        dim = _dim(self, dim, "index_select")
+        index = _long_index(self, index, "index_select")
+        if index.ndim > 1:
+            raise ValueError(f"index_select: index must be 0-d or 1-D, got shape {index.shape}")
+        _check_range(index, self.shape[dim] if self.ndim else 1, "index_select", dim, self.shape)
+        return self[(slice(None),) * dim + (index.data.reshape(-1),)]
+
+    def gather(self, dim, index):
+        """out[i][j] = self[i][index[i][j]] for dim=1 (and likewise for every dim)."""
+        dim, index = _check_scatter(self, dim, index, "gather")
+        return ops.Gather.apply(self, dim, index.data)
+
+    def scatter(self, dim, index, src=None, *, value=None):
+        """A copy of self with self[i][index[i][j]] = src[i][j] (dim=1); `src` a tensor or a number."""
+        dim, index = _check_scatter(self, dim, index, "scatter")
+        src = value if src is None else src
+        if isinstance(src, Tensor):
+            return ops.Scatter.apply(self, dim, index.data, _src_part(src, index, self, "scatter"))
+        return ops.Scatter.apply(self, dim, index.data, src)
+
+    def scatter_add(self, dim, index, src):
+        dim, index = _check_scatter(self, dim, index, "scatter_add")
+        if not isinstance(src, Tensor):
+            raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
+        return ops.ScatterAdd.apply(self, dim, index.data, _src_part(src, index, self, "scatter_add"))
+
+    # reductions and scans
+    def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """torch.max: x.max() the largest value (a 0-d tensor); x.max(dim) a (values, indices)
+        namedtuple; x.max(other) the elementwise maximum. amax gives values only."""
+        if isinstance(dim, Tensor):
+            return self.maximum(dim)
+        dim = axis if dim is None else dim
+        keepdim = bool(keepdims) if keepdims is not None else keepdim
+        if dim is None:
+            return self.amax()
+        return _max_with_indices(self, dim, keepdim, "max")
+
+    def min(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        """torch.min: like max."""
+        if isinstance(dim, Tensor):
+            return self.minimum(dim)
+        dim = axis if dim is None else dim
+        keepdim = bool(keepdims) if keepdims is not None else keepdim
+        if dim is None:
+            return self.amin()
+        return _max_with_indices(self, dim, keepdim, "min")
+
+    def prod(self, dim=None, keepdim=False, *, dtype=None):
+        x = self if dtype is None else self.to(dtype=dtype)
+        if dim is not None and not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"prod: dim must be an int, got {dim!r}")
+        return ops.Prod.apply(x, None if dim is None else _dim(x, dim, "prod"), bool(keepdim))
+
+    def cumsum(self, dim, *, dtype=None):
+        x = self if dtype is None else self.to(dtype=dtype)
+        if x.dtype == bool_ or (dtype is None and x.dtype.kind in "iu"):
+            x = x.to(dtype=int64)     # torch sums bools and small ints as int64
+        if x.ndim == 0:
+            return x.clone()
+        return ops.CumSum.apply(x, _dim(x, dim, "cumsum"))
+
+    def cumprod(self, dim, *, dtype=None):
+        x = self if dtype is None else self.to(dtype=dtype)
+        if x.dtype == bool_ or (dtype is None and x.dtype.kind in "iu"):
+            x = x.to(dtype=int64)
+        if x.ndim == 0:
+            return x.clone()
+        return ops.CumProd.apply(x, _dim(x, dim, "cumprod"))
+
+    def all(self, dim=None, keepdim=False):
+        return _logical(self, "all", dim, keepdim)
+
+    def any(self, dim=None, keepdim=False):
+        return _logical(self, "any", dim, keepdim)
+
+    def norm(self, p="fro", dim=None, keepdim=False, *, dtype=None):
+        """The p-norm over `dim` (all entries when None): p a number > 0, 'fro' (= 2) or inf."""
+        x = self if dtype is None else self.to(dtype=dtype)
+        if x.dtype.kind != "f":
+            raise TypeError(f"norm: expected a floating point tensor, got dtype {x.dtype}")
+        if p == "fro" or p is None:
+            p = 2
+        if isinstance(p, str) or not p > 0:
+            raise ValueError(f"norm: p must be a positive number, 'fro' or inf, got {p!r}")
+        axis = _axis(None, dim, x.ndim)
+        if p == float("inf"):
+            return x.abs().amax(axis, keepdim)
+        return ops.Norm.apply(x, float(p), axis, bool(keepdim))
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The k largest (or smallest) entries along dim and their indices, largest first."""
+        dim = _dim(self, dim, "topk")
+        n = self.shape[dim] if self.ndim else 1
+        if not 0 <= k <= n:
+            raise ValueError(f"topk: k={k} is out of range for dim {dim} of size {n} (shape {self.shape})")
+        order = _argsort(self, dim, descending=largest)
+        idx = order[(slice(None),) * dim + (slice(0, k),)]
+        return _values_indices("topk", self, dim, idx)
+
+    def sort(self, dim=-1, descending=False, *, stable=False):
+        dim = _dim(self, dim, "sort")
+        return _values_indices("sort", self, dim, _argsort(self, dim, descending))
+
+    def argsort(self, dim=-1, descending=False, *, stable=False):
+        dim = _dim(self, dim, "argsort")
+        return Tensor._wrap(_argsort(self, dim, descending), self.device)
+
+    def flip(self, *dims):
+        dims = _shape_args(dims)
+        return ops.Flip.apply(self, tuple(_dim(self, d, "flip") for d in dims))
+
+    def roll(self, shifts, dims=None):
+        if dims is None:   # torch: roll the flattened tensor, then restore the shape
+            return ops.Roll.apply(self.reshape(-1), shifts, None).reshape(self.shape)
+        if isinstance(dims, (list, tuple)):
+            dims = tuple(_dim(self, d, "roll") for d in dims)
+            shifts = tuple(shifts)
+        else:
+            dims = _dim(self, dims, "roll")
+        return ops.Roll.apply(self, shifts, dims)
+
+    def tril(self, diagonal=0): return _triangle(self, True, diagonal, "tril")
+    def triu(self, diagonal=0): return _triangle(self, False, diagonal, "triu")
+
+    def diag(self, diagonal=0):
+        if self.ndim not in (1, 2):
+            raise ValueError(f"diag: expects a 1-D or 2-D tensor, got shape {self.shape}")
+        return ops.Diag.apply(self, int(diagonal))
+
+    # products
+    def outer(self, other):
+        if self.ndim != 1 or other.ndim != 1:
+            raise ValueError(f"outer: expects two 1-D tensors, got shapes {self.shape} and {other.shape}")
+        return self.reshape(-1, 1) * other.reshape(1, -1)
+
+    def mm(self, other):
+        _check_matmul("mm", 2, self, other)
+        return self @ other
+
+    def bmm(self, other):
+        _check_matmul("bmm", 3, self, other)
+        return self @ other
+
+    def addmm(self, mat1, mat2, *, beta=1, alpha=1):
+        """beta * self + alpha * (mat1 @ mat2), self broadcast to the product's shape."""
+        _check_matmul("addmm", 2, mat1, mat2)
+        return _scaled(self, beta) + _scaled(mat1 @ mat2, alpha)
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        _check_matmul("baddbmm", 3, batch1, batch2)
+        return _scaled(self, beta) + _scaled(batch1 @ batch2, alpha)
+
+    # in place (no gradient; see _inplace)
+    def clamp_(self, min=None, max=None):
+        self._inplace("clamp_")
+        backend.xp(self.device).clip(self.data, min, max, out=self.data)
+        return self
+
+    clip_ = clamp_
+
+    def masked_fill_(self, mask, value):
+        m = self._mask(mask, "masked_fill_")
+        self._inplace("masked_fill_")
+        value = value.data if isinstance(value, Tensor) else value
+        xp = backend.xp(self.device)
+        self.data[...] = xp.where(m, xp.asarray(value, dtype=self.dtype), self.data)
+        return self
+
+    def abs_(self): return self._unary_("abs_", lambda xp, a: xp.abs(a))
+    def exp_(self): return self._unary_("exp_", lambda xp, a: xp.exp(a))
+    def tanh_(self): return self._unary_("tanh_", lambda xp, a: xp.tanh(a))
+    def relu_(self): return self._unary_("relu_", lambda xp, a: xp.maximum(a, 0))
+    def sigmoid_(self): return self._unary_("sigmoid_", lambda xp, a: ops.sigmoid(xp, a))
+    def neg_(self): return self._unary_("neg_", lambda xp, a: -a)
+    def sqrt_(self): return self._unary_("sqrt_", lambda xp, a: xp.sqrt(a))
+    def log_(self): return self._unary_("log_", lambda xp, a: xp.log(a))
+
+    def _unary_(self, name, fn):
+        self._inplace(name)
+        self.data[...] = fn(backend.xp(self.device), self.data)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        """Fill with normal samples from the generator manual_seed seeds."""
+        self._inplace("normal_")
+        self.data[...] = backend.randn(self.shape, _draw_dtype(self, "normal_"), self.device) * std + mean
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        self._inplace("uniform_")
+        self.data[...] = backend.uniform(a, b, self.shape, _draw_dtype(self, "uniform_"), self.device)
+        return self
+
+    def bernoulli_(self, p=0.5):
+        self._inplace("bernoulli_")
+        p = self._raw(p)
+        self.data[...] = backend.rand(self.shape, _draw_dtype(self, "bernoulli_"), self.device) < p
+        return self
+
+    # gradient hooks
+    def register_hook(self, hook):
+        """Call hook(grad) with this tensor's gradient during backward; a tensor it returns
+        replaces the gradient. Returns a handle whose remove() takes the hook off."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
+        owner = self._ctx if self._ctx is not None else self
+        hooks = getattr(owner, "_hooks", None)
+        if hooks is None:
+            hooks = owner._hooks = []
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
 
     def pad(self, pad, value=0.0):
         return pad_(self, pad, value)
@@ -589,6 +987,155 @@ def pad_(x, pad, value=0.0):
     if any(a < 0 or b < 0 for a, b in widths):
         raise ValueError(f"pad: negative padding {pad} is not supported")
     return ops.Pad.apply(x, tuple(widths), value)
+
+
+
+# ---------------------------------------------------------------- helpers of the everyday PyTorch API
+values_indices = {name: collections.namedtuple(name, ["values", "indices"])
+                  for name in ("max", "min", "topk", "sort")}   # torch.return_types.*
+
+
+def _dim(t, dim, name):
+    """A dim in [-ndim, ndim) made non-negative (a 0-d tensor takes 0 and -1, as torch)."""
+    n = max(t.ndim, 1)
+    if not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
+        raise IndexError(f"{name}: dim {dim!r} is out of range for a tensor of shape {t.shape} "
+                         f"(expected an int in [{-n}, {n - 1}])")
+    return int(dim) % n
+
+
+def _broadcast(a, b, name):
+    try:
+        return tuple(np.broadcast_shapes(a, b))
+    except ValueError:
+        raise ValueError(f"{name}: shapes {a} and {b} do not broadcast") from None
+
+
+def _long_index(t, index, name):
+    if not isinstance(index, Tensor):
+        index = Tensor(index, device=t.device)
+    if index.dtype != int64:
+        raise TypeError(f"{name}: index must be an int64 (long) tensor, got dtype {index.dtype}")
+    if index.device != t.device:
+        raise RuntimeError(f"{name}: index is on {index.device} but the tensor is on {t.device}")
+    return index
+
+
+def _check_range(index, n, name, dim, shape):
+    """Index values in [0, n) (on the GPU a deferred check: no wait for the device)."""
+    if index.numel():
+        xp, i = backend.xp(index.device), index.data
+        lo, hi = i.min(), i.max()
+        backend.check(xp, (lo < 0) | (hi >= n),
+                      name + ": index {} is out of range for dim " + f"{dim} of size {n} (shape {shape})",
+                      lambda: (xp.where(lo < 0, lo, hi),), error=IndexError)
+
+
+def _check_scatter(t, dim, index, name):
+    """gather / scatter rules: an int64 index with as many dims as the tensor, no bigger
+    than it on the other dims, values in range along dim."""
+    dim = _dim(t, dim, name)
+    index = _long_index(t, index, name)
+    if index.ndim != t.ndim:
+        raise ValueError(f"{name}: index has {index.ndim} dims but the tensor has {t.ndim} "
+                         f"(shapes {index.shape} and {t.shape})")
+    if any(i > n for d, (i, n) in enumerate(zip(index.shape, t.shape)) if d != dim):
+        raise ValueError(f"{name}: index of shape {index.shape} is larger than the tensor's shape {t.shape} "
+                         f"outside dim {dim}")
+    _check_range(index, t.shape[dim] if t.ndim else 1, name, dim, t.shape)
+    return dim, index
+
+
+def _src_part(src, index, t, name):
+    """The part of `src` that scatter reads: its leading index.shape block."""
+    if src.ndim != index.ndim or any(i > n for i, n in zip(index.shape, src.shape)):
+        raise ValueError(f"{name}: src of shape {src.shape} is smaller than index {index.shape}")
+    if src.dtype != t.dtype:
+        raise TypeError(f"{name}: src has dtype {src.dtype} but the tensor has {t.dtype}")
+    if src.shape == index.shape:
+        return src
+    return src[tuple(slice(0, n) for n in index.shape)]
+
+
+def _argsort(t, dim, descending):
+    """Stable argsort along dim; descending keeps equal entries in their original order too."""
+    xp = backend.xp(t.device)
+    a = t.data
+    if a.ndim == 0:
+        return xp.zeros((), dtype=int64)
+    if descending:   # reversed stable ascending sort of the reversed array, mapped back
+        n = a.shape[dim]
+        order = xp.argsort(xp.flip(a, dim), axis=dim, kind="stable")
+        return xp.flip(n - 1 - order, dim).astype(int64, copy=False)
+    return xp.argsort(a, axis=dim, kind="stable").astype(int64, copy=False)
+
+
+def _values_indices(name, t, dim, idx):
+    if t.ndim == 0:
+        return values_indices[name](t.clone(), Tensor._wrap(idx, t.device))
+    return values_indices[name](ops.Gather.apply(t, dim, idx), Tensor._wrap(idx, t.device))
+
+
+def _max_with_indices(t, dim, keepdim, name):
+    """(values, indices) of the largest / smallest entries along dim. The gradient goes to the
+    entry the index names, as torch's max(dim) does (amax splits it between ties)."""
+    dim = _dim(t, dim, name)
+    if t.ndim and t.shape[dim] == 0:
+        raise ValueError(f"{name}: cannot reduce dim {dim} of size 0 (shape {t.shape})")
+    xp = backend.xp(t.device)
+    idx = getattr(xp, "argmax" if name == "max" else "argmin")(t.data, axis=dim if t.ndim else None,
+                                                              keepdims=True)
+    idx = xp.asarray(idx, dtype=int64).reshape(t.shape[:dim] + (1,) + t.shape[dim + 1:]) if t.ndim else idx
+    vals = ops.Gather.apply(t, dim, idx) if t.ndim else t.clone()
+    if not keepdim and t.ndim:
+        vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+    return values_indices[name](vals, Tensor._wrap(idx.reshape(vals.shape), t.device))
+
+
+def _logical(t, name, dim, keepdim):
+    xp = backend.xp(t.device)
+    axis = None if dim is None else _dim(t, dim, name)
+    out = getattr(xp, name)(t.data, axis=axis, keepdims=bool(keepdim) and axis is not None)
+    return Tensor._wrap(xp.asarray(out), t.device)
+
+
+def _triangle(t, lower, k, name):
+    if t.ndim < 2:
+        raise ValueError(f"{name}: expects a tensor with at least 2 dims, got shape {t.shape}")
+    return ops.Triangle.apply(t, lower, int(k))
+
+
+def _check_matmul(name, nd, a, b):
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        raise TypeError(f"{name}: expects tensors, got {type(a).__name__} and {type(b).__name__}")
+    if a.ndim != nd or b.ndim != nd:
+        raise ValueError(f"{name}: expects two {nd}-D tensors, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2] or (nd == 3 and a.shape[0] != b.shape[0]):
+        raise ValueError(f"{name}: shapes {a.shape} and {b.shape} cannot be multiplied")
+    if a.dtype != b.dtype:
+        raise TypeError(f"{name}: expected both operands of one dtype, got {a.dtype} and {b.dtype}")
+
+
+def _draw_dtype(t, name):
+    """The dtype to draw random floats in for t: its own, or float32 for float16 (which the
+    generators do not make)."""
+    if t.dtype.kind != "f" and name != "bernoulli_":
+        raise TypeError(f"{name}: expected a floating point tensor, got dtype {t.dtype}")
+    return t.dtype if t.dtype in (float32, float64) else float32
+
+
+def _scaled(t, c):
+    return t if c == 1 else t * c
+
+
+class _HookHandle:
+    """What register_hook returns: remove() takes the hook off again."""
+    def __init__(self, hooks, hook):
+        self.hooks, self.hook = hooks, hook
+
+    def remove(self):
+        if self.hook in self.hooks:
+            self.hooks.remove(self.hook)
 
 
 from . import ops  # noqa: E402  (ops subclass Function, which needs Tensor defined first)
