@@ -146,7 +146,7 @@ def main(argv=None):
             Console().print(f"[dim]running on {n} rank(s)...[/dim]")
             runs[n] = launch(n, args, os.path.join(tmp, f"{n}.json"))
     console = Console(width=100)
-    ar = Table(title=f"all-reduce ({args.backend}, {args.device}, float32, sum): median of repetitions")
+    ar = Table(title=f"all-reduce, {args.backend} on {args.device} (float32 sum, median)")
     for c in ("ranks", "buffer MB", "ms", "algbw GB/s", "busbw GB/s"):
         ar.add_column(c, justify="right")
     for n, run in runs.items():
@@ -155,8 +155,9 @@ def main(argv=None):
     if any(run["allreduce"] for run in runs.values()):
         console.print(ar)
     base = runs[ranks[0]]["step"]
-    st = Table(title=f"char-LSTM train step, global batch {base['batch']} x {base['seq']}, hidden "
-                     f"{base['hidden']} ({base['grad_mb']:.2f} MB of gradients), one BLAS thread per rank")
+    console.print(f"char-LSTM step: batch {base['batch']} x {base['seq']}, hidden {base['hidden']}, "
+                  f"{base['grad_mb']:.2f} MB of gradients, 1 BLAS thread per rank")
+    st = Table(title="char-LSTM step (Adam, DistributedDataParallel)")
     for c in ("ranks", "median ms", "min ms", "chars/s", f"speedup vs {ranks[0]}"):
         st.add_column(c, justify="right")
     for n, run in runs.items():

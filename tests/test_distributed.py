@@ -266,3 +266,20 @@ def test_sampler_with_dataloader_and_bad_arguments():
     assert (DistributedSampler(ds).num_replicas, DistributedSampler(ds).rank) == (1, 0)   # no group: one rank
 
 
+
+
+@needs_mpi
+def test_distributed_benchmark_quick_run_reports_both_rank_counts(tmp_path):
+    """Structure only (timings are never asserted): all-reduce rows on 2 ranks, a step row per rank count."""
+    path = tmp_path / "d.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "benchmarks.distributed", "--quick", "--json", str(path)],
+                       capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    runs = json.loads(path.read_text())["runs"]
+    assert set(runs) == {"1", "2"} and runs["1"]["allreduce"] == []
+    for row in runs["2"]["allreduce"]:
+        assert row["ms"] > 0 and abs(row["busbw_gbs"] - row["algbw_gbs"]) < 1e-9   # 2(N-1)/N = 1 at N=2
+    for n in ("1", "2"):
+        assert runs[n]["world"] == int(n) and runs[n]["step"]["chars_per_s"] > 0
+    assert "char-LSTM step" in r.stdout and "busbw GB/s" in r.stdout
