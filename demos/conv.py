@@ -223,7 +223,9 @@ def main(argv=None, console=None):
             order = rng.permutation(len(xtr))
             for s in range(0, len(order), batch):
                 idx = order[s:s + batch]
-                idx = idx[dist.shard(len(idx), rank, world, "a batch of")]   # this rank's part
+                idx = dist.part(idx, rank, world)   # this rank's part of the batch (all of it on one)
+                if idx is None:
+                    continue
                 logits = net(tg.Tensor(xtr[idx, None], device=device))
                 loss = F.cross_entropy(logits, tg.Tensor(ytr[idx], device=device))
                 opt.zero_grad()

@@ -2,6 +2,7 @@
 the flag, the process group (MPI on CPU, NCCL on GPU), each rank's share of a batch, the loss
 averaged over ranks for the log, and a console that prints on rank 0 only."""
 import io
+import sys
 
 import numpy as np
 
@@ -21,7 +22,10 @@ def start(args, console):
         return 0, 1, console
     import tinygrad_seq.distributed as dist
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if args.device == "cuda" else "mpi")
+        try:
+            dist.init_process_group("nccl" if args.device == "cuda" else "mpi")
+        except (ImportError, RuntimeError) as e:   # no mpi4py, no CuPy, too few GPUs: one line
+            _fail(f"--distributed: {e}")
     rank, world = dist.get_rank(), dist.get_world_size()
     if rank != 0:
         from demos.common import make_console
@@ -41,9 +45,21 @@ def shard(batch, rank, world, what="--batch"):
     """This rank's part of a batch of `batch` items (a slice): equal parts, so the averaged
     gradient is exactly the whole batch's."""
     if batch % world:
-        raise SystemExit(f"{what} {batch} does not split evenly over {world} ranks")
+        _fail(f"--distributed: {what} {batch} does not split evenly over {world} ranks")
     n = batch // world
     return slice(rank * n, (rank + 1) * n)
+
+
+def part(items, rank, world):
+    """This rank's part of a batch whose size need not divide evenly (e.g. an epoch's last batch):
+    parts differ by at most one item. None, on every rank alike, when there are fewer items than
+    ranks (every rank must then skip the batch: a rank that trained alone would wait forever).
+    Unequal parts are averaged with equal weight, a small departure from the whole batch."""
+    if world == 1:
+        return items
+    if len(items) < world:
+        return None
+    return np.array_split(items, world)[rank]
 
 
 def mean_loss(value, world):
@@ -65,3 +81,9 @@ def all_agree(flag, world):
     t = tg.tensor(np.array([1 if flag else 0], dtype=np.int64))
     dist.all_reduce(t, op=dist.ReduceOp.MIN)
     return bool(t.item())
+
+
+def _fail(message):
+    """A user error: one line on stderr and exit status 2, as every demo does."""
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
