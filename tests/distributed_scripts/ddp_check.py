@@ -184,7 +184,6 @@ for epoch in range(2):
     dist.all_gather_object(everyone, mine)
     check(len(everyone[0]) == len(everyone[1]) == 6, "equal shards")
     check(sorted(set(everyone[0] + everyone[1])) == list(range(11)), "sampler covers the dataset")
-orders = [None, None]
 sampler.set_epoch(0)
 first = list(sampler)
 sampler.set_epoch(1)
@@ -192,9 +191,10 @@ check(first != list(sampler), "a new order each epoch")
 
 tg.manual_seed(42)
 lin = nn.Linear(4, 4)
-DDP(nn.Sequential(lin))
 w = [None, None]
-dist.all_gather_object(w, lin.weight.numpy())
+dist.all_gather_object(w, lin.weight.numpy())   # before DDP copies rank 0's weights
+check(np.array_equal(w[0], w[1]), "manual_seed should give the same initial weights on every rank")
+DDP(nn.Sequential(lin))
 masks = [None, None]
 dist.all_gather_object(masks, nn.functional.dropout(tg.ones(64), 0.5).numpy())
 check(not np.array_equal(masks[0], masks[1]), "dropout masks should differ across ranks")
