@@ -4,6 +4,8 @@ Every rank also computes the single-process reference itself (a copy of the mode
 combined batch), so each rank checks its own averaged gradients. Prints 'ALL OK' on rank 0.
 """
 import copy
+import os
+import tempfile
 
 import numpy as np
 
@@ -199,7 +201,23 @@ masks = [None, None]
 dist.all_gather_object(masks, nn.functional.dropout(tg.ones(64), 0.5).numpy())
 check(not np.array_equal(masks[0], masks[1]), "dropout masks should differ across ranks")
 
+# ---------------------------------------------------------------- checkpoint: rank 0 writes, every rank reads
+where = [tempfile.mkdtemp() if rank == 0 else None]
+dist.broadcast_object_list(where, src=0)
+path = os.path.join(where[0], "ck.npz")
+tg.manual_seed(0)
+model = mlp()
+ddp = DDP(model)
+if rank == 0:
+    tg.save(model.state_dict(), path)
+dist.barrier()   # the file is complete before anyone reads it
+fresh = mlp()
+fresh.load_state_dict(tg.load(path))
+for (n, p), q in zip(model.named_parameters(), fresh.parameters()):
+    check(np.array_equal(p.numpy(), q.numpy()), f"checkpoint: {n}")
 dist.barrier()
 if rank == 0:
+    os.remove(path)
+    os.rmdir(where[0])
     print("ALL OK")
 dist.destroy_process_group()
