@@ -213,7 +213,8 @@ def test_sampler_shards_equal_and_cover_the_dataset(n, replicas, drop_last):
         shards = [list(DistributedSampler(range(n), replicas, r, shuffle=shuffle, drop_last=drop_last))
                   for r in range(replicas)]
         lengths = {len(s) for s in shards}
-        assert len(lengths) == 1 and lengths.pop() == len(DistributedSampler(range(n), replicas, 0, drop_last=drop_last))
+        expected = len(DistributedSampler(range(n), replicas, 0, drop_last=drop_last))
+        assert len(lengths) == 1 and lengths.pop() == expected
         seen = [i for s in shards for i in s]
         if drop_last:
             assert len(set(seen)) == len(seen) == (n // replicas) * replicas   # no repeats, the rest dropped
@@ -273,7 +274,7 @@ def test_distributed_benchmark_quick_run_reports_both_rank_counts(tmp_path):
     """Structure only (timings are never asserted): all-reduce rows on 2 ranks, a step row per rank count."""
     path = tmp_path / "d.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    r = subprocess.run([sys.executable, "-m", "benchmarks.distributed", "--quick", "--json", str(path)],
+    r = subprocess.run([sys.executable, "-m", "benchmarks", "distributed", "--quick", "--json", str(path)],
                        capture_output=True, text=True, timeout=180, env=env, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
     runs = json.loads(path.read_text())["runs"]

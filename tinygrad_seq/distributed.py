@@ -324,8 +324,8 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
     _no_group_arg("all_gather", group, async_op)
     g = _require("all_gather")
     if not isinstance(tensor_list, list) or len(tensor_list) != g.size:
-        raise ValueError(f"all_gather: tensor_list must be a list of world_size={g.size} tensors, "
-                         f"got {type(tensor_list).__name__} of length {len(tensor_list) if hasattr(tensor_list, '__len__') else '?'}")
+        got = f"a list of {len(tensor_list)}" if isinstance(tensor_list, list) else type(tensor_list).__name__
+        raise ValueError(f"all_gather: tensor_list must be a list of world_size={g.size} tensors, got {got}")
     for i, t in enumerate(tensor_list):
         _check_tensor("all_gather", t)
         if t.shape != tensor.shape or t.dtype != tensor.dtype or t.device != tensor.device:
