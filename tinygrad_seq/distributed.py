@@ -16,6 +16,8 @@ Rank and world size come from the launcher. Every process runs the same script:
 
 Nothing happens at import: MPI starts in init_process_group, which also installs the
 excepthook that aborts the whole job when one rank raises (so the others never hang).
+sys.exit is not an exception the hook sees: a script that may exit with an error on one rank
+only can be started as `mpiexec -n N python -m mpi4py train.py`, which aborts on that too.
 """
 import sys
 
