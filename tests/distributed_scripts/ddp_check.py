@@ -43,6 +43,26 @@ dist.all_gather(parts, tg.full((3,), float(rank)))
 check([p.tolist() for p in parts] == [[0.0] * 3, [1.0] * 3], "all_gather")
 dist.barrier()
 
+
+def raises(fn, etype, text):
+    try:
+        fn()
+    except etype as e:
+        check(text in str(e), f"expected {text!r} in {e!r}")
+        return
+    check(False, f"expected {etype.__name__} with {text!r}")
+
+
+# bad arguments raise on every rank before any communication (so nobody waits)
+raises(lambda: dist.all_reduce(tg.ones(2), op="mean"), ValueError, "unknown op 'mean'")
+raises(lambda: dist.all_reduce(tg.tensor([1, 2]), op=dist.ReduceOp.AVG), TypeError, "AVG needs a floating")
+raises(lambda: dist.broadcast(tg.ones(2), src=2), ValueError, "src=2 is not a rank of this group (0..1)")
+raises(lambda: dist.all_gather([tg.ones(2)], tg.ones(2)), ValueError, "list of world_size=2 tensors, got a list of 1")
+raises(lambda: dist.all_gather([tg.ones(3), tg.ones(3)], tg.ones(2)), ValueError, "tensor_list[0] is (3,)")
+raises(lambda: dist.all_reduce([1.0]), TypeError, "expected a Tensor, got list")
+raises(lambda: dist.init_process_group("mpi"), RuntimeError, "already initialized")
+dist.barrier()
+
 # ---------------------------------------------------------------- models
 def mlp():
     return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 3))
