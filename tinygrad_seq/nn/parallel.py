@@ -176,10 +176,12 @@ class DistributedDataParallel(Module):
             missing = [names[id(p)] for b, bucket in enumerate(self._buckets)
                        for i, p in enumerate(bucket.params) if not self._ready[b][i]]
             self._armed = False
+            fix = ("backward must reach every parameter that the forward's output depends on"
+                   if self.find_unused_parameters else
+                   "pass find_unused_parameters=True if some parameters are not used in every forward")
             raise RuntimeError(
                 "DistributedDataParallel: the previous backward gave no gradient to parameter(s) "
-                f"{', '.join(missing)}, so their gradients were never averaged across ranks; pass "
-                "find_unused_parameters=True if some parameters are not used in every forward")
+                f"{', '.join(missing)}, so their gradients were never averaged across ranks; {fix}")
 
     def extra_repr(self):
         return f"world_size={self.world_size}, buckets={len(self._buckets)}"
