@@ -13,6 +13,10 @@ CuPy's pool or torch.cuda.max_memory_allocated), the ratio to PyTorch on the sam
 machine sways less), and the row's target with met / missed. --quick: tiny sizes and 1-2
 steps (a smoke run).
 
+Data parallelism has its own entry, which launches `mpiexec` itself (all-reduce bandwidth, the
+char-LSTM step on 1 and 2 ranks): `python -m benchmarks distributed [options]`, the same as
+`python -m benchmarks.distributed`.
+
 Each workload runs in a fresh Python process (ours and torch side by side in it), so that
 what one workload leaves in the heap does not count in the next one's memory growth;
 --one-process runs them all in this one.
@@ -150,6 +154,10 @@ def print_table(title, rows, device):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["distributed"]:
+        from benchmarks import distributed
+        return distributed.main(argv[1:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--quick", action="store_true", help="tiny sizes, 1-2 steps: a smoke run")

@@ -29,6 +29,7 @@ from tinygrad_seq.data import CharVocab
 from tinygrad_seq.models import CharRNN
 from tinygrad_seq.nn.tbptt import detach_state
 from demos.common import make_console, parser, progress, setup, sparkline
+from demos import dist
 
 DESCRIPTION = "character-level LSTM/GRU/RNN language model, truncated BPTT, live samples, checkpoints"
 DEFAULT_CKPT = os.path.join("checkpoints", "charlm.npz")
@@ -110,6 +111,7 @@ def build(config, vocab_size, device):
 
 # ---------------------------------------------------------------- commands
 def train(args, console):
+    rank, world, console = dist.start(args, console)
     device = setup(args)
     text = load_text(args.text)
     if args.quick:
@@ -136,6 +138,8 @@ def train(args, console):
         ids = np.array(vocab.encode(text), dtype=np.int64)
         train_ids, val_ids = ids[:split], ids[split:]
     model = build(config, len(vocab), device)
+    net = dist.wrap(model, world)   # DistributedDataParallel under --distributed
+    mine = dist.shard(config["batch"], rank, world)   # this rank's streams of each batch
     opt = optim.Adam(model.parameters(), lr=config["lr"])
     if resumed is not None:
         model.load_state_dict(resumed["model"])
@@ -162,17 +166,19 @@ def train(args, console):
     deadline = time.time() + args.minutes * 60 if args.minutes else None
     eval_chars = 20_000 if args.quick else 100_000
     t0, last_val = time.time(), float("nan")
+    # the carried state is this rank's streams only: a distributed checkpoint resumes with a fresh one
+    saved_state = (lambda st: st) if world == 1 else (lambda st: None)
     # the bar measures whichever limit ends the run: minutes of wall clock, or steps
     by_time = deadline is not None
     with progress(console) as bar:
         task = bar.add_task("training", total=args.minutes * 60 if by_time else max_steps,
                             completed=0 if by_time else step, info="")
-        while step < max_steps and (deadline is None or time.time() < deadline):
+        while step < max_steps and dist.all_agree(deadline is None or time.time() < deadline, world):
             if pos + T + 1 > train_streams.shape[0]:  # end of the text: start over with a fresh state
                 pos, state = 0, None
-            x = tg.Tensor(train_streams[pos:pos + T], device=device)
-            y = tg.Tensor(train_streams[pos + 1:pos + T + 1], device=device)
-            logits, state = model(x, state)
+            x = tg.Tensor(train_streams[pos:pos + T, mine], device=device)
+            y = tg.Tensor(train_streams[pos + 1:pos + T + 1, mine], device=device)
+            logits, state = net(x, state)
             loss = F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
             opt.zero_grad()
             loss.backward()
@@ -183,7 +189,7 @@ def train(args, console):
             pos += T
             step += 1
             history["step"].append(step)
-            history["train"].append(loss.item())   # (on a GPU, the step's one wait for the device)
+            history["train"].append(dist.mean_loss(loss.item(), world))   # (on a GPU, the step's one wait)
             if step % args.eval_every == 0 or step == max_steps:
                 last_val = evaluate(model, val_streams, T, device, eval_chars)
                 history["val"].append((step, last_val))
@@ -194,13 +200,14 @@ def train(args, console):
                                                         f"sample at temperature {args.temperature}"))
             bar.update(task, completed=(time.time() - t0) if by_time else step,
                        info=f"step {step}  loss {history['train'][-1]:.3f}  val {last_val:.3f}  (bigram {baseline:.3f})")
-            if args.checkpoint_every and step % args.checkpoint_every == 0:
-                save_checkpoint(ckpt, model, opt, vocab, config, step, pos, state, history, best)
+            if args.checkpoint_every and step % args.checkpoint_every == 0 and rank == 0:
+                save_checkpoint(ckpt, model, opt, vocab, config, step, pos, saved_state(state), history, best)
     full_eval = None if not args.quick else eval_chars
     final_val = evaluate(model, val_streams, T, device, full_eval)
     if best is None or final_val <= float(best["val"]):
         best = {"val": final_val, "step": step, "model": weights(model)}
-    save_checkpoint(ckpt, model, opt, vocab, config, step, pos, state, history, best)
+    if rank == 0:   # one writer; every rank can load it (--resume)
+        save_checkpoint(ckpt, model, opt, vocab, config, step, pos, saved_state(state), history, best)
     elapsed = time.time() - t0
     last_val, best_step = final_val, int(best["step"])
     if best_step != step:
@@ -272,6 +279,7 @@ def main(argv=None, console=None):
     p.add_argument("--sample-length", type=int, default=200)
     p.add_argument("--length", type=int, default=400, help="characters to generate (generate mode)")
     p.add_argument("--temperature", type=float, default=0.7)
+    dist.add_flag(p)
     args = p.parse_args(argv)
     if args.quick:
         for k, v in dict(hidden=64, emb=32, seq_len=32, batch=16, steps=min(args.steps, 250), minutes=0, dropout=0.0,

@@ -24,7 +24,7 @@ import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn, optim
 
-from demos import common
+from demos import common, dist
 
 DESCRIPTION = "2D CNN on digits it draws (or MNIST IDX): accuracy, confusion, digits and learned filters"
 
@@ -185,8 +185,10 @@ def main(argv=None, console=None):
     p.add_argument("--padding", type=int, default=2)
     p.add_argument("--stride", type=int, default=1)
     p.add_argument("--batch", type=int, help="minibatch size (default 64; quick 32)")
+    dist.add_flag(p)
     a = p.parse_args(argv)
     console = console or common.make_console()
+    rank, world, console = dist.start(a, console)
     device = common.setup(a)
     rng = np.random.default_rng(a.seed)
     n_train = a.train or (1200 if a.quick else 12000)
@@ -208,6 +210,7 @@ def main(argv=None, console=None):
     console.print(f"[bold]{len(xtr)}[/] training and [bold]{len(xte)}[/] test images ({size}x{size}): {source}")
 
     model = ConvNet(size, channels, a.kernel, a.padding, a.stride).to(device)
+    net = dist.wrap(model, world)   # DistributedDataParallel under --distributed
     console.print(f"[dim]{model}[/]")
     lr = a.lr or ((5e-3 if a.quick else 2e-3) if a.optim == "adam" else 0.05)
     opt = (optim.Adam(model.parameters(), lr=lr) if a.optim == "adam"
@@ -220,12 +223,15 @@ def main(argv=None, console=None):
             order = rng.permutation(len(xtr))
             for s in range(0, len(order), batch):
                 idx = order[s:s + batch]
-                logits = model(tg.Tensor(xtr[idx, None], device=device))
+                idx = dist.part(idx, rank, world)   # this rank's part of the batch (all of it on one)
+                if idx is None:
+                    continue
+                logits = net(tg.Tensor(xtr[idx, None], device=device))
                 loss = F.cross_entropy(logits, tg.Tensor(ytr[idx], device=device))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                losses.append(loss.item())
+                losses.append(dist.mean_loss(loss.item(), world))
                 bar.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.3f}")
 
     p_tr, p_te = predict(model, xtr, device), predict(model, xte, device)

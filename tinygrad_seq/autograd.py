@@ -9,6 +9,7 @@ stack: no recursion, so a chain of a million ops is fine.
 """
 import contextlib
 import functools
+import weakref
 
 from . import backend
 
@@ -237,6 +238,59 @@ def _op_error(cls, args, err):
     return type(err)(f"{cls.__name__}: cannot apply to inputs ({desc}): {err}")
 
 
+# ------------------------------------------------------------------ leaf hooks
+# id(leaf) -> hooks called with the leaf once a backward pass has accumulated its whole
+# gradient (torch's register_post_accumulate_grad_hook): DistributedDataParallel reduces a
+# gradient bucket as soon as its last gradient is final, while backward goes on.
+_POST_ACCUMULATE_HOOKS = {}
+
+
+class RemovableHandle:
+    def __init__(self, key, hook):
+        self.key, self.hook = key, hook
+
+    def remove(self):
+        hooks = _POST_ACCUMULATE_HOOKS.get(self.key)
+        if hooks and self.hook in hooks:
+            hooks.remove(self.hook)
+            if not hooks:
+                del _POST_ACCUMULATE_HOOKS[self.key]
+
+
+def register_post_accumulate_grad_hook(t, hook):
+    if not t.is_leaf or not t.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors that require grad "
+                           f"have an accumulated gradient (got shape {t.shape}, requires_grad={t.requires_grad})")
+    key = id(t)
+    if key not in _POST_ACCUMULATE_HOOKS:   # drop the entry when t dies, before its id is reused
+        weakref.finalize(t, _POST_ACCUMULATE_HOOKS.pop, key, None)
+        _POST_ACCUMULATE_HOOKS[key] = []
+    _POST_ACCUMULATE_HOOKS[key].append(hook)
+    return RemovableHandle(key, hook)
+
+
+def _hooked_leaf_uses(order):
+    """id(leaf) -> [edges into it not yet processed, got a gradient?, leaf], for hooked leaves."""
+    uses = {}
+    for node in order:
+        for p in node.parents:
+            if p is not None and p.__class__ is not Node and id(p) in _POST_ACCUMULATE_HOOKS:
+                uses.setdefault(id(p), [0, False, p])[0] += 1
+    return uses
+
+
+def _leaf_edges_done(parents, uses):
+    """Count down the hooked leaves among a processed node's inputs; call the hooks of a leaf
+    whose last edge this was, if it got a gradient."""
+    for p in parents:
+        u = uses.get(id(p)) if p is not None and p.__class__ is not Node else None
+        if u is not None:
+            u[0] -= 1
+            if u[0] == 0 and u[1]:
+                for hook in list(_POST_ACCUMULATE_HOOKS.get(id(p), ())):
+                    hook(p)
+
+
 # ------------------------------------------------------------------ the engine
 def _toposort(root):
     """Nodes reachable from `root`, each after every node that consumes it
@@ -289,13 +343,18 @@ def run_backward(root, grad, retain_graph=False):
 def _run_backward(root, grad, retain_graph):
     if root._ctx is None:  # a leaf: its gradient is the seed itself
         _accumulate_leaf(root, _call_hooks(root, grad), fresh=False)
+        for hook in list(_POST_ACCUMULATE_HOOKS.get(id(root), ())):
+            hook(root)
         return
     order = _toposort(root._ctx)
+    uses = _hooked_leaf_uses(order) if _POST_ACCUMULATE_HOOKS else None
     grads = {root._ctx: grad}
     hooked = {}   # leaf -> its summed gradient, when it has hooks: they see the total once
     for node in order:
         g = grads.pop(node, None)
         if g is None:
+            if uses:
+                _leaf_edges_done(node.parents, uses)
             continue
         if "_hooks" in node.__dict__:
             g = _call_hooks(node, g)
@@ -346,6 +405,10 @@ def _run_backward(root, grad, retain_graph):
                 fresh = gi is not g and id(gi) not in seen and gi.base is None
                 seen.add(id(gi))
                 _accumulate_leaf(parent, gi, fresh)
+                if uses and id(parent) in uses:
+                    uses[id(parent)][1] = True
+        if uses:
+            _leaf_edges_done(parents, uses)
         if not retain_graph:
             node.release()
     for t, g in hooked.items():

@@ -195,6 +195,11 @@ class Tensor:
             self._ctx.retained = weakref.ref(self)
         return self
 
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call hook(self) after each backward has accumulated this leaf's whole gradient
+        into .grad. Returns a handle whose remove() unregisters it."""
+        return autograd.register_post_accumulate_grad_hook(self, hook)
+
     def backward(self, grad=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's .grad, in one reverse pass."""
         if not self.requires_grad:

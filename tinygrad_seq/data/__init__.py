@@ -7,3 +7,4 @@ from .sampler import (Sampler, SequentialSampler, RandomSampler, SubsetRandomSam
 from .text import (tokenize, Vocab, CharVocab, WordVocab, PAD, UNK,  # noqa: F401
                    next_token_windows, sequence_windows, pad_sequences)
 from .vectorize import BagOfWords, NGramVectorizer, TfidfVectorizer, STOP_WORDS  # noqa: F401
+from .distributed import DistributedSampler  # noqa: F401

@@ -14,3 +14,4 @@ from .activation import ReLU, Tanh, Sigmoid, LeakyReLU, Softmax, LogSoftmax, Fla
 from .normalization import LayerNorm  # noqa: F401
 from .loss import CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss  # noqa: F401
 from . import functional  # noqa: F401
+from . import parallel  # noqa: F401  (nn.parallel.DistributedDataParallel)
