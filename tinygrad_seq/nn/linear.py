@@ -6,7 +6,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_size
 
 
 class LinearFn(Function):
@@ -56,6 +56,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
+        in_features = check_size("Linear", "in_features", in_features)
+        out_features = check_size("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
