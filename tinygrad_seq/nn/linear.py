@@ -25,9 +25,10 @@ class LinearFn(Function):
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
+        rows = math.prod(g.shape[:-1])   # (not -1: ambiguous when a size is 0)
+        g2 = g.reshape(rows, g.shape[-1])
         gx = (g @ w) if nx else None
-        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if nw else None
+        gw = (g2.T @ x.reshape(rows, x.shape[-1])) if nw else None
         gb = g2.sum(axis=0) if nb else None
         return gx, gw, gb
 
