@@ -130,6 +130,9 @@ class Flatten(Module):
         for d in (self.start_dim, self.end_dim):
             if not -n <= d < n:
                 raise IndexError(f"Flatten: dim {d} is out of range for input of shape {x.shape}")
+        if self.start_dim % n > self.end_dim % n:
+            raise ValueError(f"Flatten: start_dim {self.start_dim} comes after end_dim {self.end_dim} "
+                             f"for input of shape {x.shape}")
         return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):
