@@ -349,7 +349,7 @@ def test_embedding(data):
 @given(st.data())
 def test_layer_norm(data):
     draw = data.draw
-    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+    shape = tuple(draw(st.lists(st.integers(0, 4), min_size=1, max_size=4)))
     nd = draw(st.integers(1, len(shape)))
     norm_shape = shape[len(shape) - nd:]
     affine, bias = draw(st.booleans()), draw(st.booleans())
@@ -448,9 +448,11 @@ def test_recurrent_layers(data):
         om.eval()
     rng = np.random.default_rng(draw(seeds))
     Bn = 1 if B is None else B
-    xshape = (T, I) if B is None else ((B, T, I) if batch_first else (T, B, I))
+    bad = draw(st.sampled_from([None] * 8 + ["input_size", "state"]), "wrong size")   # both raise
+    In = I + (bad == "input_size")
+    xshape = (T, In) if B is None else ((B, T, In) if batch_first else (T, B, In))
     arrays = {"x": randn(rng, *xshape)}
-    sshape = (L * D, H) if B is None else (L * D, B, H)
+    sshape = (L * D, H + (bad == "state")) if B is None else (L * D, B, H + (bad == "state"))
     with_state = draw(st.booleans())
     if with_state:
         arrays["h0"] = randn(rng, *sshape)

@@ -189,13 +189,17 @@ def test_cleanup_spares_live_writers_other_hosts_and_other_files(tmp_path):
         "old_live": f".ckpt.npz.{host}.{os.getppid()}.4567cdef.tmp",      # untouched for 2 h: removed
         "other_ckpt": f".ckpt.npz.bak.{host}.{dead.pid}.0123abcd.tmp",    # another file's: kept
         "user_file": "ckpt.npz.tmp",                                       # not our pattern: kept
+        "no_host": f".ckpt.npz.{dead.pid}.89abcdef.tmp",                  # no host, recent: kept
+        "no_host_old": f".ckpt.npz.{dead.pid}.fedcba98.tmp",              # no host, 2 h old: removed
     }
     for n in names.values():
         (tmp_path / n).write_bytes(b"partial")
     two_hours_ago = time.time() - 2 * 3600
-    os.utime(tmp_path / names["old_live"], (two_hours_ago, two_hours_ago))
+    for k in ("old_live", "no_host_old"):
+        os.utime(tmp_path / names[k], (two_hours_ago, two_hours_ago))
     tg.save({"a": 1}, path)
     left = set(os.listdir(tmp_path))
-    assert names["dead"] not in left and names["old_live"] not in left
-    for k in ("live", "mine", "other_host", "other_ckpt", "user_file"):
+    for k in ("dead", "old_live", "no_host_old"):
+        assert names[k] not in left, k
+    for k in ("live", "mine", "other_host", "other_ckpt", "user_file", "no_host"):
         assert names[k] in left, k

@@ -171,9 +171,11 @@ def remove_stale_temporaries(path):
     """Delete the temporary files a killed `atomic_write(path, ...)` left beside `path`: only
     names of this path's pattern, and only when their writer is gone (a process of this
     host that no longer runs) or they have not been written to for STALE_AFTER_S seconds.
-    A save in progress, here or on another host sharing the directory, is never touched."""
+    A save in progress, here or on another host sharing the directory, is never touched.
+    (Names without a host, from older versions, are judged by age alone.)"""
     directory = os.path.dirname(os.path.abspath(path))
-    pattern = re.compile(r"\." + re.escape(os.path.basename(path)) + r"\.([A-Za-z0-9-]+)\.(\d+)\.[0-9a-f]{8}\.tmp")
+    pattern = re.compile(r"\." + re.escape(os.path.basename(path))
+                         + r"\.(?:([A-Za-z0-9-]+)\.)?(\d+)\.[0-9a-f]{8}\.tmp")   # see _temp_name
     host, me = _host(), os.getpid()
     try:
         names = os.listdir(directory)

@@ -71,7 +71,8 @@ class LayerNorm(Module):
         super().__init__()
         if isinstance(normalized_shape, (int, np.integer)):
             normalized_shape = (int(normalized_shape),)
-        self.normalized_shape = tuple(check_size("LayerNorm", "normalized_shape entry", n) for n in normalized_shape)
+        self.normalized_shape = tuple(check_size("LayerNorm", "normalized_shape entry", n)
+                                      for n in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=np.float32))
