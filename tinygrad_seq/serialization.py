@@ -4,7 +4,8 @@ A checkpoint is a .npz archive. Every array (or Tensor) is an entry of its own;
 the nesting around them - dicts, lists, tuples, numbers, strings, None - is one
 JSON string in the entry '__tinygrad_seq__'. Loading uses allow_pickle=False,
 so opening a checkpoint can never run code, and files are written atomically:
-a crash in the middle of `save` leaves the previous checkpoint untouched.
+a crash in the middle of `save` leaves the previous checkpoint untouched, and the
+temporary file such a crash leaves behind is removed by the next `save` to that path.
 
     tg.save({"model": model.state_dict(), "optim": opt.state_dict(),
              "sched": sched.state_dict(), "rng": tg.get_rng_state(), "epoch": 5}, "ckpt.npz")
@@ -12,6 +13,9 @@ a crash in the middle of `save` leaves the previous checkpoint untouched.
 """
 import json
 import os
+import re
+import socket
+import time
 import uuid
 import zipfile
 
@@ -66,7 +70,8 @@ def load(path, map_location=None, *, device=None):
         if header.get("format") != FORMAT:
             raise ValueError(f"unknown format {header.get('format')!r}, expected {FORMAT!r}")
         return _decode(header["tree"], arrays, device)
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as e:
+        # (RecursionError: a header nested absurdly deep, which `save` never writes)
         raise ValueError(f"load: corrupt or truncated checkpoint '{path}' ({type(e).__name__}: {e})") from e
 
 
@@ -139,14 +144,68 @@ def _key(k):
 
 
 # ------------------------------------------------------------------ atomic files
+STALE_AFTER_S = 3600   # a temporary file untouched this long has no live writer
+
+
+def _host():
+    """This machine's name as it appears in temporary file names (letters, digits, '-')."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def _temp_name(path):
+    """.<name>.<host>.<pid>.<random>.tmp beside `path`: who writes it is in its name."""
+    return f".{os.path.basename(path)}.{_host()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True   # exists (owned by someone else), or cannot tell: keep its file
+    return True
+
+
+def remove_stale_temporaries(path):
+    """Delete the temporary files a killed `atomic_write(path, ...)` left beside `path`: only
+    names of this path's pattern, and only when their writer is gone (a process of this
+    host that no longer runs) or they have not been written to for STALE_AFTER_S seconds.
+    A save in progress, here or on another host sharing the directory, is never touched.
+    (Names without a host, from older versions, are judged by age alone.)"""
+    directory = os.path.dirname(os.path.abspath(path))
+    pattern = re.compile(r"\." + re.escape(os.path.basename(path))
+                         + r"\.(?:([A-Za-z0-9-]+)\.)?(\d+)\.[0-9a-f]{8}\.tmp")   # see _temp_name
+    host, me = _host(), os.getpid()
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m is None:
+            continue
+        full = os.path.join(directory, name)
+        try:
+            idle = time.time() - os.stat(full).st_mtime
+            pid = int(m.group(2))
+            dead = m.group(1) == host and pid != me and not _pid_alive(pid)
+            if dead or idle > STALE_AFTER_S:
+                os.unlink(full)
+        except OSError:   # gone already, or not ours to remove: leave it
+            pass
+
+
 def atomic_write(path, write, mode="wb"):
     """Write a file so that `path` holds either its old content or the complete new one:
     `write(f)` fills a temporary file in the same directory, which is flushed, fsynced
     and renamed over `path` (os.replace is atomic). On any error the temporary file is
-    removed and `path` is untouched."""
+    removed and `path` is untouched; one left by a killed process is removed by the next
+    write (remove_stale_temporaries)."""
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    remove_stale_temporaries(path)
+    tmp = os.path.join(directory, _temp_name(path))
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # 0o666 & ~umask, like open()
     try:
         with os.fdopen(fd, mode) as f:

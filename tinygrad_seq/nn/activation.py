@@ -38,14 +38,25 @@ def _softmax_dim(name, ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
+def _dim(name, dim, ndim):
+    """dim checked against the input's dims as torch does (a 0-d input has dims -1 and 0)."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{name}: dim {dim} is out of range for a {ndim}-d input "
+                         f"(expected to be in range of [{-n}, {n - 1}])")
+    return dim
+
+
 def softmax(input, dim=None):
     _check(input, "softmax")
-    return input.softmax(dim=dim if dim is not None else _softmax_dim("softmax", input.ndim))
+    dim = _softmax_dim("softmax", input.ndim) if dim is None else _dim("softmax", dim, input.ndim)
+    return input.softmax(dim=dim)
 
 
 def log_softmax(input, dim=None):
     _check(input, "log_softmax")
-    return input.log_softmax(dim=dim if dim is not None else _softmax_dim("log_softmax", input.ndim))
+    dim = _softmax_dim("log_softmax", input.ndim) if dim is None else _dim("log_softmax", dim, input.ndim)
+    return input.log_softmax(dim=dim)
 
 
 class ReLU(Module):
@@ -119,6 +130,9 @@ class Flatten(Module):
         for d in (self.start_dim, self.end_dim):
             if not -n <= d < n:
                 raise IndexError(f"Flatten: dim {d} is out of range for input of shape {x.shape}")
+        if self.start_dim % n > self.end_dim % n:
+            raise ValueError(f"Flatten: start_dim {self.start_dim} comes after end_dim {self.end_dim} "
+                             f"for input of shape {x.shape}")
         return x.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):

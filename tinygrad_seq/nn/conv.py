@@ -20,7 +20,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_size
 
 
 def _ntuple(v, n, what):
@@ -332,6 +332,7 @@ def conv_nd(x, weight, bias, stride, padding, dilation, groups, n, name):
     dims = "H, W" if n == 2 else "L"
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
+    groups = check_size(name, "groups", groups, minimum=1)
     O, Cg = weight.shape[0], weight.shape[1]
     C = Cg * groups
     if x.ndim not in (n + 1, n + 2) or x.shape[-n - 1] != C:
@@ -343,6 +344,12 @@ def conv_nd(x, weight, bias, stride, padding, dilation, groups, n, name):
                          f"do not fit groups={groups}")
     if x.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating point input, got {x.dtype}")
+    # no silent promotion (float64 input x float32 weight would give float64), as in torch
+    if x.dtype != weight.dtype:
+        raise TypeError(f"{name}: input dtype {x.dtype} does not match the weight's dtype {weight.dtype} "
+                        "(use .double()/.float() on the module or the input)")
+    if bias is not None and bias.dtype != weight.dtype:
+        raise TypeError(f"{name}: bias dtype {bias.dtype} does not match the weight's dtype {weight.dtype}")
     k = tuple(weight.shape[2:])
     stride = _ntuple(stride, n, f"{name}: stride")
     dilation = _ntuple(dilation, n, f"{name}: dilation")
@@ -385,6 +392,9 @@ class _ConvNd(Module):
                  groups=1, bias=True):
         super().__init__()
         name = type(self).__name__
+        in_channels = check_size(name, "in_channels", in_channels)
+        out_channels = check_size(name, "out_channels", out_channels)
+        groups = check_size(name, "groups", groups, minimum=1)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) "
                              f"must be divisible by groups ({groups})")
@@ -393,6 +403,14 @@ class _ConvNd(Module):
         self.stride = _ntuple(stride, self.n, f"{name}: stride")
         self.padding = padding if isinstance(padding, str) else _ntuple(padding, self.n, f"{name}: padding")
         self.dilation = _ntuple(dilation, self.n, f"{name}: dilation")
+        # checked here, not only when called (torch waits for the forward)
+        if min(self.kernel_size + self.stride + self.dilation) < 1:
+            raise ValueError(f"{name}: kernel_size, stride and dilation must be positive, got "
+                             f"{self.kernel_size}, {self.stride} and {self.dilation}")
+        if isinstance(self.padding, str):
+            _conv_pads(self.padding, self.kernel_size, self.dilation, self.stride, self.n, name)
+        elif min(self.padding) < 0:
+            raise ValueError(f"{name}: padding must be non-negative, got {padding!r}")
         shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = Parameter(np.empty(shape, dtype=np.float32))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))

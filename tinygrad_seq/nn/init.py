@@ -43,6 +43,8 @@ def _fan_in_out(t):
 def kaiming_uniform_(t, a=0.0, nonlinearity="leaky_relu"):
     """He uniform with PyTorch's default gain; with a=sqrt(5) this is nn.Linear / nn.Conv's default."""
     fan_in, _ = _fan_in_out(t)
+    if t.numel() == 0:   # Linear(0, n) and the like: nothing to draw (torch: a no-op too)
+        return t
     gain = math.sqrt(2.0 / (1 + a * a)) if nonlinearity == "leaky_relu" else math.sqrt(2.0)
     bound = gain * math.sqrt(3.0 / fan_in)
     return uniform_(t, -bound, bound)
@@ -50,6 +52,8 @@ def kaiming_uniform_(t, a=0.0, nonlinearity="leaky_relu"):
 
 def xavier_uniform_(t, gain=1.0):
     fan_in, fan_out = _fan_in_out(t)
+    if t.numel() == 0:
+        return t
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(t, -bound, bound)
 

@@ -6,7 +6,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_size
 
 
 class LinearFn(Function):
@@ -25,9 +25,10 @@ class LinearFn(Function):
     def backward(ctx, g):
         x, w = ctx.saved_tensors
         nx, nw, nb = ctx.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])
+        rows = math.prod(g.shape[:-1])   # (not -1: ambiguous when a size is 0)
+        g2 = g.reshape(rows, g.shape[-1])
         gx = (g @ w) if nx else None
-        gw = (g2.T @ x.reshape(-1, x.shape[-1])) if nw else None
+        gw = (g2.T @ x.reshape(rows, x.shape[-1])) if nw else None
         gb = g2.sum(axis=0) if nb else None
         return gx, gw, gb
 
@@ -56,6 +57,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
+        in_features = check_size("Linear", "in_features", in_features)
+        out_features = check_size("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))

@@ -10,6 +10,15 @@ from .. import autograd, backend
 from ..tensor import Tensor
 
 
+def check_size(name, what, value, minimum=0):
+    """A layer's size argument as an int >= minimum, or one ValueError naming the layer:
+    check_size("Linear", "in_features", -1) -> ValueError("Linear: in_features must be ...")."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        need = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{name}: {what} must be {need}, got {value!r}")
+    return int(value)
+
+
 class Parameter(Tensor):
     """A tensor that a Module registers as learnable (requires_grad=True by default)."""
     __slots__ = ()
@@ -285,6 +294,9 @@ class Module:
         for k, t in own.items():
             if k in state_dict:
                 v = state_dict[k]
+                if not (isinstance(v, (Tensor, np.generic)) or backend.is_array(v)):
+                    raise TypeError(f"load_state_dict into {type(self).__name__}: '{k}' holds a "
+                                    f"{type(v).__name__}, expected a Tensor or a NumPy / CuPy array")
                 shape = tuple(v.shape)
                 if shape != t.shape:
                     mis.append(f"{k}: checkpoint {shape} vs model {t.shape}")

@@ -4,7 +4,7 @@ import numpy as np
 from ..autograd import Function
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter
+from .module import Module, Parameter, check_size
 
 
 class LayerNormFn(Function):
@@ -56,6 +56,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, _name=
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and tuple(p.shape) != shape:
             raise ValueError(f"{_name}: {name} of shape {p.shape} does not match normalized_shape {shape}")
+        # no silent promotion (float64 input x float32 weight would give float64), as in torch
+        if p is not None and p.dtype != input.dtype:
+            raise TypeError(f"{_name}: input dtype {input.dtype} does not match the {name}'s dtype {p.dtype} "
+                            "(use .double()/.float() on the module or the input)")
     return LayerNormFn.apply(input, weight, bias, nd, float(eps))
 
 
@@ -67,7 +71,8 @@ class LayerNorm(Module):
         super().__init__()
         if isinstance(normalized_shape, (int, np.integer)):
             normalized_shape = (int(normalized_shape),)
-        self.normalized_shape = tuple(normalized_shape)
+        self.normalized_shape = tuple(check_size("LayerNorm", "normalized_shape entry", n)
+                                      for n in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
             self.weight = Parameter(np.ones(self.normalized_shape, dtype=np.float32))

@@ -260,6 +260,11 @@ def _prep(x, n, kernel_size, stride, padding, dilation, name):
         raise ValueError(f"{name}: expected input (N, C, {dims}) or (C, {dims}), got shape {x.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating point input, got {x.dtype}")
+    return (x,) + _window_args(n, kernel_size, stride, padding, dilation, name)
+
+
+def _window_args(n, kernel_size, stride, padding, dilation, name):
+    """(k, s, p, d) as n-tuples, checked as torch checks them (the layers check at construction)."""
     k = _ntuple(kernel_size, n, f"{name}: kernel_size")
     s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
         _ntuple(stride, n, f"{name}: stride")
@@ -271,7 +276,7 @@ def _prep(x, n, kernel_size, stride, padding, dilation, name):
     for kk, pp in zip(k, p):
         if pp > kk // 2:
             raise ValueError(f"{name}: padding {p} should be at most half of the kernel size {k}")
-    return x, k, s, p, d
+    return k, s, p, d
 
 
 def _pool(fn, x, n, k, s, p, d, ceil_mode, name, extra=None):
@@ -330,11 +335,22 @@ def adaptive_max_pool1d(input, output_size):
     if not isinstance(input, Tensor) or input.ndim not in (2, 3):
         raise ValueError(f"{name}: expected input (N, C, L) or (C, L), got "
                          f"{getattr(input, 'shape', type(input).__name__)}")
-    out = int(output_size[0] if isinstance(output_size, (tuple, list)) else output_size)
-    if out < 1 or input.shape[-1] < 1:
-        raise ValueError(f"{name}: output_size must be positive and the input non-empty, got "
-                         f"output_size={output_size} for input {input.shape}")
+    out = _output_size(output_size, name)
+    if input.shape[-1] < 1:
+        raise ValueError(f"{name}: expected a non-empty input (length L >= 1), got shape {input.shape}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point input, got {input.dtype}")
+    if out == 0:   # as torch: an empty (N, C, 0) output
+        return input[..., :0]
     return AdaptiveMaxPool1dFn.apply(input, out)
+
+
+def _output_size(output_size, name):
+    """An int or a 1-tuple, >= 0, as an int."""
+    v = output_size[0] if isinstance(output_size, (tuple, list)) and len(output_size) == 1 else output_size
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+        raise ValueError(f"{name}: output_size must be a non-negative int (or a 1-tuple), got {output_size!r}")
+    return int(v)
 
 
 # ---------------------------------------------------------------- layers
@@ -343,6 +359,7 @@ class _MaxPoolNd(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, *, ceil_mode=False):
         super().__init__()
+        _window_args(self.n, kernel_size, stride, padding, dilation, type(self).__name__)
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.dilation, self.ceil_mode = padding, dilation, ceil_mode
@@ -374,6 +391,7 @@ class AvgPool1d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         super().__init__()
+        _window_args(1, kernel_size, stride, padding, 1, "AvgPool1d")
         self.kernel_size = _ntuple(kernel_size, 1, "AvgPool1d: kernel_size")   # torch keeps 1-tuples
         self.stride = _ntuple(stride if stride is not None else kernel_size, 1, "AvgPool1d: stride")
         self.padding = _ntuple(padding, 1, "AvgPool1d: padding")
@@ -394,6 +412,9 @@ class AvgPool2d(Module):
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                  divisor_override=None):
         super().__init__()
+        _window_args(2, kernel_size, stride, padding, 1, "AvgPool2d")
+        if divisor_override is not None and divisor_override == 0:
+            raise ValueError("AvgPool2d: divisor_override must be non-zero")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.ceil_mode = padding, ceil_mode
@@ -413,6 +434,7 @@ class AdaptiveMaxPool1d(Module):
 
     def __init__(self, output_size):
         super().__init__()
+        _output_size(output_size, "AdaptiveMaxPool1d")
         self.output_size = output_size
 
     def forward(self, x):

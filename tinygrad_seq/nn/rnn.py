@@ -151,13 +151,15 @@ class RNNBase(Module):
             if isinstance(lengths, Tensor):
                 lengths = lengths.numpy()
             lens = np.asarray(backend.to_numpy(lengths) if backend.is_array(lengths) else lengths)
+            if lens.size == 0 and lens.ndim == 1:   # an empty batch: [] reads as float64
+                lens = lens.astype(np.int64)
             if lens.ndim != 1 or lens.shape[0] != B or lens.dtype.kind not in "iu":
                 raise ValueError(f"{name}: lengths must be {B} integers (one per batch element), "
                                  f"got {lens.dtype} array of shape {lens.shape}")
-            if lens.min() < 1 or lens.max() > T:
+            if lens.size and (lens.min() < 1 or lens.max() > T):
                 raise ValueError(f"{name}: lengths must lie in [1, {T}] (the padded length), "
                                  f"got min {lens.min()} and max {lens.max()}")
-            if lens.min() < T:   # all full length: nothing to mask
+            if lens.size and lens.min() < T:   # all full length (or no sequence): nothing to mask
                 m = np.arange(T)[:, None, None] < lens[None, :, None]
                 mask = backend.to_device(m, x.device)
         return x, states, mask, unbatched

@@ -256,7 +256,7 @@ def _project(xp, x, w_ih, b):
     """All time steps' input projection at once: (T, B, I) -> (T, B, G) = x W_ih^T + b."""
     T, B, I = x.shape
     x2 = x.reshape(T * B, I)
-    a = (x2 @ xp.ascontiguousarray(w_ih.T)).reshape(T, B, -1)   # NN layout: the fast matmul
+    a = (x2 @ xp.ascontiguousarray(w_ih.T)).reshape(T, B, w_ih.shape[0])   # NN layout: the fast matmul
     if b is not None:
         a += b
     return x2, a
@@ -280,9 +280,9 @@ def _weight_grads(ctx, dz, x2, hprev, w_ih, with_bias, i_w):
     T, B, G = dz.shape
     dz2 = dz.reshape(T * B, G)
     needs = ctx.needs_input_grad
-    dx = (dz2 @ w_ih).reshape(T, B, -1) if needs[0] else None
+    dx = (dz2 @ w_ih).reshape(T, B, w_ih.shape[1]) if needs[0] else None
     dw_ih = dz2.T @ x2 if needs[i_w] else None
-    dw_hh = dz2.T @ hprev.reshape(T * B, -1) if needs[i_w + 1] else None
+    dw_hh = dz2.T @ hprev.reshape(T * B, hprev.shape[-1]) if needs[i_w + 1] else None
     db = dz2.sum(axis=0) if with_bias else None
     return dx, dw_ih, dw_hh, db
 
@@ -468,9 +468,9 @@ class GRUSequence(Function):
                 dh += dh_pass
         needs = ctx.needs_input_grad
         dgx2, dgh2 = dgx.reshape(T * B, 3 * H), dgh.reshape(T * B, 3 * H)
-        dx = (dgx2 @ w_ih).reshape(T, B, -1) if needs[0] else None
+        dx = (dgx2 @ w_ih).reshape(T, B, w_ih.shape[1]) if needs[0] else None
         dw_ih = dgx2.T @ x2 if needs[2] else None
-        dw_hh = dgh2.T @ _hprev(P, T, reverse).reshape(T * B, -1) if needs[3] else None
+        dw_hh = dgh2.T @ _hprev(P, T, reverse).reshape(T * B, H) if needs[3] else None
         db_ih = dgx2.sum(axis=0) if with_bias else None
         db_hh = dgh2.sum(axis=0) if with_bias else None
         return dx, dh if needs[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None
