@@ -810,3 +810,45 @@ def test_torch_style_model_runs_and_matches():
     ours = copy_from_torch(build(tg), theirs)
     x = np.random.default_rng(17).standard_normal((2, 2, 3, 3))
     module_parity(ours, theirs, [x], 1e-8, 1e-10)
+
+
+# ================================================================ the same on the GPU
+@pytest.mark.gpu
+def test_new_layers_on_gpu_match_cpu():
+    """Every new function runs through the backend's array module: CuPy gives the CPU's values and
+    gradients."""
+    rng = np.random.default_rng(18)
+    x4, x3 = rng.standard_normal((2, 4, 5, 6)), rng.standard_normal((2, 4, 7))
+    idx, off = np.array([0, 3, 3, 1, 4, 2]), np.array([0, 1, 4])
+    w_t, table = rng.standard_normal((4, 2, 3, 2)), rng.standard_normal((5, 3))
+    cases = [
+        (lambda x: F.gelu(x) + F.elu(x) + F.silu(x) + F.softplus(x, 2.0, 1.0), x3),
+        (lambda x: F.glu(x, 1), x3),
+        (lambda x: F.batch_norm(x, None, None, training=True), x4),
+        (lambda x: F.group_norm(x, 2), x4),
+        (lambda x: F.conv_transpose2d(x, tg.tensor(w_t, device=x.device), stride=2, padding=1), x4),
+        (lambda x: F.adaptive_avg_pool2d(x, (3, 4)) + F.adaptive_max_pool2d(x, (3, 4)), x4),
+        (lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear", align_corners=False), x4),
+        (lambda x: F.interpolate(x, size=9), x3),
+        (lambda x: F.scaled_dot_product_attention(x, x, x, is_causal=True), x4),
+        (lambda x: F.normalize(x) + F.cosine_similarity(x, x * 2 + 1, dim=1).unsqueeze(1), x3),
+        (lambda x: F.smooth_l1_loss(x, x * 0.5) + F.huber_loss(x, -x) + F.l1_loss(x, x * 0), x3),
+        (lambda x: F.binary_cross_entropy(x.sigmoid(), (x * 0 + 0.3)) + F.kl_div(x, x.sigmoid(), "batchmean"), x3),
+        (lambda w: F.embedding_bag(tg.tensor(idx, device=w.device), w, tg.tensor(off, device=w.device), mode="max"), table),
+    ]
+    for k, (fn, a) in enumerate(cases):
+        outs, grads = [], []
+        for device in ("cpu", "cuda"):
+            x = tg.tensor(a, device=device, requires_grad=True)
+            y = fn(x)
+            y.backward(tg.ones_like(y))
+            outs.append(y.numpy())
+            grads.append(x.grad.numpy())
+        np.testing.assert_allclose(outs[1], outs[0], 1e-9, 1e-10, err_msg=f"case {k}: output")
+        np.testing.assert_allclose(grads[1], grads[0], 1e-9, 1e-10, err_msg=f"case {k}: gradient")
+    bn, mha = nn.BatchNorm1d(4).cuda(), nn.MultiheadAttention(4, 2).cuda()
+    bn(tg.randn(3, 4, device="cuda"))
+    assert bn.running_mean.device == "cuda" and int(bn.num_batches_tracked.item()) == 1
+    q = tg.randn(3, 2, 4, device="cuda")
+    out, w = mha(q, q, q, key_padding_mask=tg.tensor(np.zeros((2, 3), bool), device="cuda"))
+    assert out.device == w.device == "cuda" and w.shape == (2, 3, 3)
