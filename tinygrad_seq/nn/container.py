@@ -14,6 +14,14 @@ def _as_parameter(value, name):
     raise TypeError(f"{name}: expected a Parameter or Tensor, got {type(value).__name__}")
 
 
+def _params_repr(container):
+    """One line per parameter, as torch prints ParameterList / ParameterDict."""
+    lines = [f"({k}): Parameter containing: [{p.dtype} of size {p.shape}]"
+             for k, p in container._parameters.items()]
+    body = "\n  " + "\n  ".join(lines) + "\n" if lines else ""
+    return f"{type(container).__name__}({body})"
+
+
 def _key(key, name):
     if not isinstance(key, str):
         raise TypeError(f"{name}: keys must be strings, got {type(key).__name__}")
@@ -121,9 +129,8 @@ class ParameterList(Module):
             self.append(v)
         return self
 
-    def extra_repr(self):
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype} of size {p.shape}]"
-                         for i, p in enumerate(self))
+    def __repr__(self):
+        return _params_repr(self)
 
 
 class ParameterDict(Module):
@@ -176,9 +183,8 @@ class ParameterDict(Module):
         for k, v in _pairs(parameters, "ParameterDict"):
             self[k] = v
 
-    def extra_repr(self):
-        return "\n".join(f"({k}): Parameter containing: [{p.dtype} of size {p.shape}]"
-                         for k, p in self.items())
+    def __repr__(self):
+        return _params_repr(self)
 
 
 __all__ = ["ModuleDict", "ParameterList", "ParameterDict"]
