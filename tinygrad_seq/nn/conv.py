@@ -12,6 +12,9 @@ below for the memory layouts that keep these copies fast.
 One special case has a path of its own, Conv1dShifted: a stride-1 Conv1d over an input with
 its channels innermost (word vectors, as in a text CNN) needs no window matrix at all, only
 k shifted matrix multiplies, so backward keeps the input instead of a k-times-larger copy.
+
+ConvTranspose1d / 2d (at the end) are this convolution run on a zero-upsampled input with the
+kernel flipped (conv_transpose_nd says how).
 """
 import math
 
@@ -459,7 +462,7 @@ def _pad_or_crop(x, axis, before, after):
 
 
 def conv_transpose_nd(x, weight, bias, stride, padding, output_padding, groups, dilation, n, name):
-    """The gradient of a convolution with respect to its input, as a convolution: put stride-1
+    """The gradient of a convolution with respect to its input, as a convolution: put (stride - 1)
     zeros between the input's entries, pad each side by dilation*(k-1) - padding (plus
     output_padding on the far side), and convolve (stride 1) with the kernel flipped and its in / out
     channels swapped. weight is (in, out/groups, k...), as torch."""

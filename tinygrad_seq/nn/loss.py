@@ -1,5 +1,6 @@
 """Losses: cross-entropy as one fused, numerically stable op; NLL, MSE and BCE-with-logits;
-and their Modules (CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss).
+and their Modules (CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss). Then L1, smooth L1,
+Huber, BCE on probabilities and KL divergence (L1Loss, SmoothL1Loss, HuberLoss, BCELoss, KLDivLoss).
 
 Shapes follow torch: logits (N, C) or (N, C, d1, ...) with class-index targets (N,) or
 (N, d1, ...), int64. 'mean' averages over the targets that are not ignore_index, each

@@ -1,4 +1,5 @@
-"""LayerNorm as one fused op: statistics, normalisation and affine in a single node."""
+"""LayerNorm as one fused op: statistics, normalisation and affine in a single node; GroupNorm on
+the same op; BatchNorm1d / BatchNorm2d composed of Tensor ops, with torch's running statistics."""
 import numpy as np
 
 from ..autograd import Function

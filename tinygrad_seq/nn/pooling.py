@@ -1,4 +1,5 @@
-"""Max / average pooling (1-D and 2-D) and adaptive max pooling.
+"""Max / average pooling (1-D and 2-D), adaptive max pooling (1-D, 2-D) and adaptive average
+pooling (1-D, 2-D: one small matrix multiply per dim).
 
 A 2-D window reduction is done as two 1-D ones: first along W (for each of the
 kw kernel columns, a strided view of the input), then along H over the result.
