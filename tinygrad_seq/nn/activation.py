@@ -3,8 +3,12 @@
 `inplace=True` is accepted for PyTorch compatibility; the result is computed out
 of place (the values are the same, only the memory is not shared).
 """
+import math
 import warnings
 
+import numpy as np
+
+from ..autograd import Function
 from ..tensor import Tensor
 from .module import Module
 
@@ -147,3 +151,178 @@ class Identity(Module):
 
     def forward(self, x):
         return x
+
+
+# ---------------------------------------------------------------- GELU, ELU, SiLU, Softplus, GLU
+def _erf(xp, a):
+    """The error function on the array's own device: CuPy's on the GPU, SciPy's on the CPU when
+    it is installed, else Python's math.erf element by element (exact, slower)."""
+    if xp is not np:
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(a)
+    try:
+        from scipy.special import erf
+    except ImportError:
+        return np.frompyfunc(math.erf, 1, 1)(a).astype(a.dtype)
+    return erf(a).astype(a.dtype, copy=False)
+
+
+class GELUFn(Function):
+    """gelu(x) = x Φ(x), Φ the standard normal CDF; d/dx = Φ(x) + x φ(x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        cdf = 0.5 * (1.0 + _erf(ctx.xp, x * (1.0 / math.sqrt(2.0))))
+        ctx.x, ctx.cdf = x, cdf
+        return x * cdf
+
+    @staticmethod
+    def backward(ctx, g):
+        x = ctx.x
+        pdf = ctx.xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+        return g * (ctx.cdf + x * pdf)
+
+
+def gelu(input, approximate="none"):
+    """torch.nn.functional.gelu: x Φ(x) exactly ('none'), or with Φ(x) ~ (1 + tanh(√(2/π)(x + 0.044715 x³)))/2
+    ('tanh')."""
+    _check(input, "gelu")
+    if approximate == "none":
+        return GELUFn.apply(input)
+    if approximate == "tanh":
+        return 0.5 * input * (1.0 + (math.sqrt(2.0 / math.pi) * (input + 0.044715 * input ** 3)).tanh())
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """torch.nn.functional.elu: x for x > 0, alpha (e^x - 1) otherwise."""
+    _check(input, "elu")
+    neg = alpha * (input.minimum(0.0).exp() - 1.0)   # exp of min(x, 0): never overflows
+    return input.where(input > 0, neg)
+
+
+def silu(input, inplace=False):
+    """torch.nn.functional.silu (swish): x σ(x)."""
+    return _check(input, "silu") * input.sigmoid()
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """torch.nn.functional.softplus: log(1 + e^(βx)) / β, and x itself where βx > threshold."""
+    _check(input, "softplus")
+    bx = input * beta
+    # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): no overflow for large z
+    soft = (bx.relu() + ((-abs(bx)).exp() + 1.0).log()) / beta
+    return input.where(bx > threshold, soft)
+
+
+def glu(input, dim=-1):
+    """torch.nn.functional.glu: a σ(b), where a and b are the two halves of input along dim."""
+    _check(input, "glu")
+    if input.ndim == 0:
+        raise RuntimeError("glu: does not support scalars because halving size must be even")
+    n = input.shape[dim]
+    if n % 2:
+        raise RuntimeError(f"glu: halving dimension must be even, but dimension {dim % input.ndim} "
+                           f"is size {n} (input shape {input.shape})")
+    a, b = input.split(n // 2, dim)
+    return a * b.sigmoid()
+
+
+class GELU(Module):
+    """GELU(approximate='none')."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class ELU(Module):
+    """ELU(alpha=1.0, inplace=False)."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class SiLU(Module):
+    """SiLU(inplace=False): x σ(x)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return silu(x)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class Softplus(Module):
+    """Softplus(beta=1.0, threshold=20.0)."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class GLU(Module):
+    """GLU(dim=-1)."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return glu(x, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Unflatten(Module):
+    """Unflatten(dim, unflattened_size): dim of the input becomes the dims unflattened_size
+    (one entry may be -1), the inverse of Flatten."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)) or not all(
+                isinstance(s, (int, np.integer)) for s in unflattened_size):
+            raise TypeError(f"Unflatten: unflattened_size must be a tuple of ints, got {unflattened_size!r}")
+        self.dim, self.unflattened_size = dim, tuple(int(s) for s in unflattened_size)
+
+    def forward(self, x):
+        _check(x, "Unflatten")
+        n = max(x.ndim, 1)
+        if not -n <= self.dim < n:
+            raise IndexError(f"Unflatten: dim {self.dim} is out of range for input of shape {x.shape}")
+        d = self.dim % n
+        size, known = x.shape[d], math.prod(s for s in self.unflattened_size if s != -1)
+        free = sum(s == -1 for s in self.unflattened_size)
+        if free > 1 or (free == 0 and known != size) or (free == 1 and (known == 0 or size % known)):
+            raise RuntimeError(f"Unflatten: unflattened_size {self.unflattened_size} does not match "
+                               f"dim {self.dim} of size {size} (input shape {x.shape})")
+        return x.reshape(x.shape[:d] + self.unflattened_size + x.shape[d + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"

@@ -12,6 +12,9 @@ below for the memory layouts that keep these copies fast.
 One special case has a path of its own, Conv1dShifted: a stride-1 Conv1d over an input with
 its channels innermost (word vectors, as in a text CNN) needs no window matrix at all, only
 k shifted matrix multiplies, so backward keeps the input instead of a k-times-larger copy.
+
+ConvTranspose1d / 2d (at the end) are this convolution run on a zero-upsampled input with the
+kernel flipped (conv_transpose_nd says how).
 """
 import math
 
@@ -449,3 +452,166 @@ class Conv2d(_ConvNd):
     bias=True): input (N, C, H, W); weight (out, in/groups, kh, kw), as torch."""
     n = 2
 
+
+
+# ---------------------------------------------------------------- transposed convolution
+def _dilate(x, axis, s):
+    """s - 1 zeros between neighbours along `axis`: (.., L, ..) -> (.., (L-1)*s + 1, ..)."""
+    if s == 1:
+        return x
+    L = x.shape[axis]
+    widths = [0, 0] * (x.ndim + 1)
+    widths[2 * (x.ndim - axis - 1) + 1] = s - 1          # pad the new axis after `axis` by s-1
+    y = x.unsqueeze(axis + 1).pad(widths).reshape(x.shape[:axis] + (L * s,) + x.shape[axis + 1:])
+    return y[(slice(None),) * axis + (slice(0, (L - 1) * s + 1),)]
+
+
+def _pad_or_crop(x, axis, before, after):
+    """Pad `axis` with zeros (a positive amount) or crop it (a negative one) on each side."""
+    if before < 0 or after < 0:
+        n = x.shape[axis]
+        x = x[(slice(None),) * axis + (slice(max(-before, 0), n - max(-after, 0)),)]
+        before, after = max(before, 0), max(after, 0)
+    if before or after:
+        widths = [0, 0] * x.ndim
+        widths[2 * (x.ndim - axis - 1):2 * (x.ndim - axis)] = [before, after]
+        x = x.pad(widths)
+    return x
+
+
+def conv_transpose_nd(x, weight, bias, stride, padding, output_padding, groups, dilation, n, name):
+    """The gradient of a convolution with respect to its input, as a convolution: put (stride - 1)
+    zeros between the input's entries, pad each side by dilation*(k-1) - padding (plus
+    output_padding on the far side), and convolve (stride 1) with the kernel flipped and its in / out
+    channels swapped. weight is (in, out/groups, k...), as torch."""
+    dims = "H, W" if n == 2 else "L"
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
+    if weight.ndim != n + 2:
+        raise ValueError(f"{name}: expected a {n + 2}-D weight (in, out/groups, kernel...), got {weight.shape}")
+    C, Og = weight.shape[0], weight.shape[1]
+    if x.ndim not in (n + 1, n + 2) or x.shape[-n - 1] != C:
+        raise ValueError(f"{name}: expected input (N, {C}, {dims}) or ({C}, {dims}) for weight {weight.shape}, "
+                         f"got shape {x.shape}")
+    if C % groups or (bias is not None and tuple(bias.shape) != (Og * groups,)):
+        raise ValueError(f"{name}: weight {weight.shape} / bias {None if bias is None else bias.shape} "
+                         f"do not fit groups={groups}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point input, got {x.dtype}")
+    k = tuple(weight.shape[2:])
+    s = _ntuple(stride, n, f"{name}: stride")
+    p = _ntuple(padding, n, f"{name}: padding")
+    op = _ntuple(output_padding, n, f"{name}: output_padding")
+    d = _ntuple(dilation, n, f"{name}: dilation")
+    if min(s + d) < 1 or min(p + op) < 0:
+        raise ValueError(f"{name}: stride and dilation must be positive and padding, output_padding "
+                         f"non-negative, got {s}, {d}, {p}, {op}")
+    if any(o >= max(ss, dd) for o, ss, dd in zip(op, s, d)):
+        raise ValueError(f"{name}: output_padding {op} must be smaller than either stride {s} or dilation {d}")
+    spatial = x.shape[-n:]
+    out = tuple((L - 1) * ss - 2 * pp + dd * (kk - 1) + oo + 1
+                for L, ss, pp, dd, kk, oo in zip(spatial, s, p, d, k, op))
+    if min(out) < 1:
+        raise ValueError(f"{name}: output size {out} is too small (input shape {x.shape}, kernel {k}, "
+                         f"stride {s}, padding {p}, dilation {d})")
+    unbatched = x.ndim == n + 1
+    if unbatched:
+        x = x.unsqueeze(0)
+    for i in range(n):
+        a = 2 + i
+        x = _dilate(x, a, s[i])
+        q = d[i] * (k[i] - 1) - p[i]
+        x = _pad_or_crop(x, a, q, q + op[i])
+    # (in, out/g, k...) -> (out, in/g, k...), kernel flipped
+    w = weight.reshape((groups, C // groups, Og) + k).transpose(1, 2).reshape((Og * groups, C // groups) + k)
+    w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
+    y = conv_nd(x, w, bias, 1, 0, d, groups, n, name)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """torch.nn.functional.conv_transpose1d: input (N, C, L), weight (C, out/groups, k)."""
+    return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups, dilation, 1,
+                             "conv_transpose1d")
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """torch.nn.functional.conv_transpose2d: input (N, C, H, W), weight (C, out/groups, kh, kw)."""
+    return conv_transpose_nd(input, weight, bias, stride, padding, output_padding, groups, dilation, 2,
+                             "conv_transpose2d")
+
+
+class _ConvTransposeNd(Module):
+    n = 2
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+                 groups=1, bias=True, dilation=1):
+        super().__init__()
+        name = type(self).__name__
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) "
+                             f"must be divisible by groups ({groups})")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _ntuple(kernel_size, self.n, f"{name}: kernel_size")
+        self.stride = _ntuple(stride, self.n, f"{name}: stride")
+        self.padding = _ntuple(padding, self.n, f"{name}: padding")
+        self.output_padding = _ntuple(output_padding, self.n, f"{name}: output_padding")
+        self.dilation = _ntuple(dilation, self.n, f"{name}: dilation")
+        shape = (in_channels, out_channels // groups) + self.kernel_size
+        self.weight = Parameter(np.empty(shape, dtype=np.float32))
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))   # fan_in from dim 1, as torch
+        if bias:
+            self.bias = Parameter(np.empty((out_channels,), dtype=np.float32))
+            init.fan_in_uniform_(self.bias, (out_channels // groups) * math.prod(self.kernel_size))
+        else:
+            self.register_parameter("bias", None)
+
+    def _output_padding(self, x, output_size):
+        """output_padding that makes the output `output_size` (torch's forward(input, output_size))."""
+        if output_size is None:
+            return self.output_padding
+        size = tuple(output_size)[-self.n:]
+        spatial = x.shape[-self.n:]
+        op = []
+        for i in range(self.n):
+            least = ((spatial[i] - 1) * self.stride[i] - 2 * self.padding[i]
+                     + self.dilation[i] * (self.kernel_size[i] - 1) + 1)
+            extra = size[i] - least
+            if not 0 <= extra < max(self.stride[i], self.dilation[i]):
+                raise ValueError(f"{type(self).__name__}: requested output size {tuple(size)} is not "
+                                 f"reachable from input shape {x.shape} (dim {i}: {least} to "
+                                 f"{least + max(self.stride[i], self.dilation[i]) - 1})")
+            op.append(extra)
+        return tuple(op)
+
+    def forward(self, x, output_size=None):
+        op = self._output_padding(x, output_size) if isinstance(x, Tensor) else self.output_padding
+        return conv_transpose_nd(x, self.weight, self.bias, self.stride, self.padding, op, self.groups,
+                                 self.dilation, self.n, type(self).__name__)
+
+    def extra_repr(self):
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * self.n:
+            s += f", padding={self.padding}"
+        if self.output_padding != (0,) * self.n:
+            s += f", output_padding={self.output_padding}"
+        if self.dilation != (1,) * self.n:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        return s
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """ConvTranspose1d(in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+    groups=1, bias=True, dilation=1): weight (in, out/groups, k), as torch."""
+    n = 1
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """ConvTranspose2d(in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
+    groups=1, bias=True, dilation=1): weight (in, out/groups, kh, kw), as torch."""
+    n = 2

@@ -2,6 +2,8 @@
 
 The mask is drawn from the backend generator, so `tg.manual_seed` reproduces it.
 """
+import warnings
+
 import numpy as np
 
 from .. import backend
@@ -52,6 +54,45 @@ class Dropout(Module):
 
     def forward(self, x):
         return dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """torch.nn.functional.dropout2d: zero whole channels of x (N, C, H, W) with probability p,
+    scaling the kept ones by 1/(1-p), when training. A 3-D input is taken as (N, C, L) (channel-wise
+    1-D dropout), as torch does, with torch's warning."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"dropout2d: expected a Tensor, got {type(input).__name__}")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: probability has to be between 0 and 1, but got {p}")
+    if input.ndim not in (3, 4):
+        raise ValueError(f"dropout2d: expected input (N, C, H, W) or (C, H, W), got shape {input.shape}")
+    if not training or p == 0.0:
+        return input
+    if input.dtype.kind != "f":
+        raise TypeError(f"dropout2d: expected a floating point input, got {input.dtype}")
+    if input.ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                      "behavior is desired - input is interpreted as shape (N, C, L)", stacklevel=2)
+    # one draw per channel: dropout of a ones tensor shaped (N, C, 1, ...) is the per-channel scale
+    shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    ones = Tensor(backend.xp(input.device).ones(shape, dtype=input.dtype), device=input.device)
+    return input * DropoutFn.apply(ones, float(p))
+
+
+class Dropout2d(Module):
+    """Dropout2d(p=0.5, inplace=False): drops whole channels in train(), the identity in eval()."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout2d: probability has to be between 0 and 1, but got {p}")
+        self.p, self.inplace = p, inplace
+
+    def forward(self, x):
+        return dropout2d(x, self.p, self.training)
 
     def extra_repr(self):
         return f"p={self.p}, inplace={self.inplace}"

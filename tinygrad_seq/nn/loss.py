@@ -1,5 +1,6 @@
 """Losses: cross-entropy as one fused, numerically stable op; NLL, MSE and BCE-with-logits;
-and their Modules (CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss).
+and their Modules (CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss). Then L1, smooth L1,
+Huber, BCE on probabilities and KL divergence (L1Loss, SmoothL1Loss, HuberLoss, BCELoss, KLDivLoss).
 
 Shapes follow torch: logits (N, C) or (N, C, d1, ...) with class-index targets (N,) or
 (N, d1, ...), int64. 'mean' averages over the targets that are not ignore_index, each
@@ -348,3 +349,175 @@ class BCEWithLogitsLoss(_Loss):
 
     def forward(self, input, target):
         return binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
+
+
+# ---------------------------------------------------------------- L1, smooth L1, Huber, BCE, KL divergence
+def _pair(input, target, name, float_target=True):
+    """input and target as Tensors of the same shape and device (a non-Tensor target is made one)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}: expected a Tensor input, got {type(input).__name__}")
+    if not isinstance(target, Tensor):
+        target = Tensor(target, dtype=input.dtype, device=input.device)
+    if input.shape != target.shape:
+        raise ValueError(f"{name}: input shape {input.shape} and target shape {target.shape} differ")
+    if input.device != target.device:
+        raise RuntimeError(f"{name}: input is on {input.device} but target is on {target.device}")
+    if input.dtype.kind != "f" or (float_target and target.dtype.kind != "f"):
+        raise TypeError(f"{name}: expected floating point input and target, got {input.dtype} and {target.dtype}")
+    return input, target
+
+
+def _reduced(loss, reduction):
+    return loss if reduction == "none" else (loss.sum() if reduction == "sum" else loss.mean())
+
+
+def l1_loss(input, target, reduction="mean"):
+    """torch.nn.functional.l1_loss: |input - target|, reduced."""
+    _check_reduction(reduction, "l1_loss")
+    input, target = _pair(input, target, "l1_loss")
+    return _reduced(abs(input - target), reduction)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """torch.nn.functional.smooth_l1_loss: 0.5 d^2 / beta where d = |input - target| < beta,
+    d - 0.5 beta elsewhere (beta=0: the L1 loss)."""
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    input, target = _pair(input, target, "smooth_l1_loss")
+    d = abs(input - target)
+    if beta == 0:
+        return _reduced(d, reduction)
+    return _reduced((0.5 / beta * d * d).where(d < beta, d - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """torch.nn.functional.huber_loss: 0.5 d^2 where d = |input - target| < delta,
+    delta (d - 0.5 delta) elsewhere."""
+    _check_reduction(reduction, "huber_loss")
+    if delta <= 0:
+        raise RuntimeError(f"huber_loss: delta must be positive, got {delta}")
+    input, target = _pair(input, target, "huber_loss")
+    d = abs(input - target)
+    return _reduced((0.5 * d * d).where(d < delta, delta * (d - 0.5 * delta)), reduction)
+
+
+class BCEFn(Function):
+    """Elementwise -w (t log x + (1 - t) log(1 - x)), each log clamped at -100 as torch does (so
+    x = 0 or 1 gives a finite loss); d/dx = w (x - t) / max(x (1 - x), 1e-12)."""
+
+    @staticmethod
+    def forward(ctx, x, t, w):
+        xp = ctx.xp
+        with np.errstate(divide="ignore"):
+            log_x, log_1mx = xp.maximum(xp.log(x), -100.0), xp.maximum(xp.log1p(-x), -100.0)
+        ctx.save_for_backward(x, t)
+        ctx.logs, ctx.w = (log_x, log_1mx), w
+        loss = -(t * log_x + (1 - t) * log_1mx)
+        return loss if w is None else loss * w
+
+    @staticmethod
+    def backward(ctx, g):
+        x, t = ctx.saved_tensors
+        log_x, log_1mx = ctx.logs
+        if ctx.w is not None:
+            g = g * ctx.w
+        nx, nt = ctx.needs_input_grad[:2]
+        gx = g * (x - t) / ctx.xp.maximum(x * (1 - x), 1e-12) if nx else None
+        gt = g * (log_1mx - log_x) if nt else None
+        return gx, gt, None
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """torch.nn.functional.binary_cross_entropy on probabilities in [0, 1] (for logits use
+    binary_cross_entropy_with_logits, which is stable). weight broadcasts against the input."""
+    name = "binary_cross_entropy"
+    _check_reduction(reduction, name)
+    input, target = _pair(input, target, name)
+    x = input.data
+    if x.size:
+        backend.check(backend.xp(input.device), ((x < 0) | (x > 1) | (x != x)).any(),
+                      f"{name}: all elements of input should be between 0 and 1 (input shape {input.shape})",
+                      error=RuntimeError)
+    w = _raw(weight, input, name, "weight")
+    if w is not None:
+        try:
+            np.broadcast_shapes(w.shape, input.shape)
+        except ValueError:
+            raise ValueError(f"{name}: weight of shape {w.shape} does not broadcast against input "
+                             f"{input.shape}") from None
+    return _reduced(BCEFn.apply(input, target, w), reduction)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """torch.nn.functional.kl_div: input holds log-probabilities; pointwise target (log target - input)
+    (0 where target is 0), or e^target (target - input) with log_target. 'batchmean' divides the sum
+    by the batch size (the KL divergence per sample); 'mean' by the number of elements."""
+    name = "kl_div"
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{name}: reduction must be 'mean', 'batchmean', 'sum' or 'none', got {reduction!r}")
+    input, target = _pair(input, target, name)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:   # x log x -> 0 at x = 0 (torch's xlogy): log of 1 there
+        loss = target * (target.where(target > 0, 1.0).log() - input)
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduced(loss, reduction)
+
+
+class L1Loss(_Loss):
+    """L1Loss(*, reduction='mean')."""
+
+    def __init__(self, *, reduction="mean"):
+        super().__init__(reduction)
+
+    def forward(self, input, target):
+        return l1_loss(input, target, self.reduction)
+
+
+class SmoothL1Loss(_Loss):
+    """SmoothL1Loss(*, reduction='mean', beta=1.0)."""
+
+    def __init__(self, *, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    """HuberLoss(reduction='mean', delta=1.0)."""
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return huber_loss(input, target, self.reduction, self.delta)
+
+
+class BCELoss(_Loss):
+    """BCELoss(weight=None, *, reduction='mean'): input holds probabilities."""
+
+    def __init__(self, weight=None, *, reduction="mean"):
+        super().__init__(reduction)
+        self._buffer("weight", weight)
+
+    def forward(self, input, target):
+        return binary_cross_entropy(input, target, self.weight, self.reduction)
+
+
+class KLDivLoss(Module):
+    """KLDivLoss(*, reduction='mean', log_target=False): input holds log-probabilities."""
+
+    def __init__(self, *, reduction="mean", log_target=False):
+        super().__init__()
+        if reduction not in _REDUCTIONS + ("batchmean",):
+            raise ValueError(f"KLDivLoss: reduction must be 'mean', 'batchmean', 'sum' or 'none', "
+                             f"got {reduction!r}")
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input, target):
+        return kl_div(input, target, self.reduction, self.log_target)

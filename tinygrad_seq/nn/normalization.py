@@ -1,4 +1,5 @@
-"""LayerNorm as one fused op: statistics, normalisation and affine in a single node."""
+"""LayerNorm as one fused op: statistics, normalisation and affine in a single node; GroupNorm on
+the same op; BatchNorm1d / BatchNorm2d composed of Tensor ops, with torch's running statistics."""
 import numpy as np
 
 from ..autograd import Function
@@ -96,3 +97,172 @@ class LayerNorm(Module):
     def extra_repr(self):
         return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
                 f"bias={self.bias is not None}")
+
+
+# ---------------------------------------------------------------- BatchNorm, GroupNorm
+def _channel_shape(x):
+    """(1, C, 1, ...): a per-channel vector broadcast over x (N, C, ...)."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5, _name="batch_norm"):
+    """torch.nn.functional.batch_norm over x (N, C, ...): per channel, normalise by the batch's mean
+    and biased variance when training (and move running_mean / running_var, when given, towards the
+    batch's mean and *unbiased* variance by `momentum`), by the running statistics otherwise."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{_name}: expected a Tensor input, got {type(input).__name__}")
+    if input.ndim < 2:
+        raise ValueError(f"{_name}: expected input (N, C, ...) with at least 2 dims, got shape {input.shape}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{_name}: expected a floating point input, got {input.dtype}")
+    C = input.shape[1]
+    for what, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise RuntimeError(f"{_name}: {what} should contain {C} elements (the input's channels, input "
+                               f"shape {input.shape}), got shape {tuple(t.shape)}")
+    shape = _channel_shape(input)
+    axes = (0,) + tuple(range(2, input.ndim))
+    n = input.numel() // C if C else 0
+    if training:
+        if n <= 1:
+            raise ValueError(f"{_name}: expected more than 1 value per channel when training, "
+                             f"got input of shape {input.shape}")
+        mean = input.mean(axes, keepdims=True)
+        var = input.var(axes, keepdims=True, correction=0)   # biased: what normalises the batch
+        if running_mean is not None:   # statistics, not part of the graph
+            m = float(momentum)
+            bm, bv = mean.data.reshape(C), var.data.reshape(C) * (n / (n - 1))   # unbiased for the running var
+            running_mean.data = ((1 - m) * running_mean.data + m * bm).astype(running_mean.dtype)
+            running_var.data = ((1 - m) * running_var.data + m * bv).astype(running_var.dtype)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(f"{_name}: running_mean and running_var are needed when not training")
+        mean, var = running_mean.detach().reshape(shape), running_var.detach().reshape(shape)
+    y = (input - mean) / (var + eps).sqrt()
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+class _BatchNorm(Module):
+    """BatchNorm over channel dim 1: weight ones, bias zeros (affine); buffers running_mean
+    zeros, running_var ones and num_batches_tracked (int64), as torch's state_dict has them.
+    momentum=None averages all batches so far (cumulative moving average)."""
+    dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=np.float32))
+            self.bias = Parameter(np.zeros(num_features, dtype=np.float32))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=np.float32)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=np.float32)))
+            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
+        else:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(name, None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            init.ones_(self.weight)
+            init.zeros_(self.bias)
+
+    def forward(self, x):
+        name = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
+        if x.ndim not in self.dims:
+            want = " or ".join(f"{d}D" for d in self.dims)
+            raise ValueError(f"{name}: expected {want} input (got {x.ndim}D input of shape {x.shape})")
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1   # in place: a 0-d array stays an array
+            if self.momentum is None:   # cumulative average: the k-th batch weighs 1/k
+                factor = 1.0 / float(self.num_batches_tracked.data)
+        use_batch = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
+                          self.weight, self.bias, use_batch, factor, self.eps, _name=name)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+    input (N, C) or (N, C, L)."""
+    dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True):
+    input (N, C, H, W)."""
+    dims = (4,)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, _name="group_norm"):
+    """torch.nn.functional.group_norm: x (N, C, ...) with its C channels cut into num_groups groups,
+    each normalised over its channels and positions (biased variance), then a per-channel affine."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{_name}: expected a Tensor input, got {type(input).__name__}")
+    if input.ndim < 2:
+        raise ValueError(f"{_name}: expected input (N, C, ...) with at least 2 dims, got shape {input.shape}")
+    C = input.shape[1]
+    if num_groups < 1 or C % num_groups:
+        raise RuntimeError(f"{_name}: expected the number of channels in input to be divisible by "
+                           f"num_groups, but got input of shape {input.shape} and num_groups={num_groups}")
+    for what, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (C,):
+            raise RuntimeError(f"{_name}: {what} should have shape ({C},), got {tuple(t.shape)}")
+    N = input.shape[0]
+    # each (sample, group) is one row: LayerNorm's fused op over the row, then the channels' affine
+    y = LayerNormFn.apply(input.reshape(N, num_groups, -1), None, None, 1, float(eps)).reshape(input.shape)
+    shape = _channel_shape(input)
+    if weight is not None:
+        y = y * weight.reshape(shape)
+    if bias is not None:
+        y = y + bias.reshape(shape)
+    return y
+
+
+class GroupNorm(Module):
+    """GroupNorm(num_groups, num_channels, eps=1e-5, affine=True): weight ones, bias zeros (C,)."""
+
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True):
+        super().__init__()
+        if num_groups < 1 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        if affine:
+            self.weight = Parameter(np.ones(num_channels, dtype=np.float32))
+            self.bias = Parameter(np.zeros(num_channels, dtype=np.float32))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        if isinstance(x, Tensor) and (x.ndim < 2 or x.shape[1] != self.num_channels):
+            raise ValueError(f"GroupNorm: expected input (N, {self.num_channels}, ...), got shape {x.shape}")
+        return group_norm(x, self.num_groups, self.weight, self.bias, self.eps, _name="GroupNorm")
+
+    def extra_repr(self):
+        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"

@@ -1,4 +1,5 @@
-"""Max / average pooling (1-D and 2-D) and adaptive max pooling.
+"""Max / average pooling (1-D and 2-D), adaptive max pooling (1-D, 2-D) and adaptive average
+pooling (1-D, 2-D: one small matrix multiply per dim).
 
 A 2-D window reduction is done as two 1-D ones: first along W (for each of the
 kw kernel columns, a strided view of the input), then along H over the result.
@@ -443,3 +444,96 @@ class AdaptiveMaxPool1d(Module):
     def extra_repr(self):
         return f"output_size={self.output_size}"
 
+
+
+# ---------------------------------------------------------------- adaptive average / 2-D max pooling
+def _adaptive_sizes(x, output_size, n, name):
+    """output_size (an int, or a tuple whose None entries keep the input's size) -> n ints."""
+    dims = "H, W" if n == 2 else "L"
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
+    if x.ndim not in (n + 1, n + 2) or min(x.shape[-n:]) < 1:
+        raise ValueError(f"{name}: expected non-empty input (N, C, {dims}) or (C, {dims}), got shape {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point input, got {x.dtype}")
+    sizes = (output_size,) * n if isinstance(output_size, (int, np.integer)) or output_size is None \
+        else tuple(output_size)
+    if len(sizes) != n:
+        raise ValueError(f"{name}: output_size must be an int or a tuple of {n}, got {output_size!r}")
+    sizes = tuple(int(x.shape[-n + i]) if s is None else int(s) for i, s in enumerate(sizes))
+    if min(sizes) < 1:
+        raise ValueError(f"{name}: output_size must be positive, got {output_size!r}")
+    return sizes
+
+
+def _window_mean_matrix(xp, L, out, dtype):
+    """(L, out) matrix A with x @ A = the means of x's adaptive windows: window o covers
+    [floor(o L / out), ceil((o+1) L / out)), column o holds 1/length on it."""
+    starts = (np.arange(out) * L) // out
+    ends = -((-(np.arange(out) + 1) * L) // out)
+    pos = np.arange(L)[:, None]
+    A = ((pos >= starts) & (pos < ends)) / (ends - starts)
+    return xp.asarray(A.astype(dtype))
+
+
+def _adaptive_avg(x, sizes):
+    """Average pooling along the trailing dims, one matrix multiply per dim (windows are a product
+    of per-dim windows, so the 2-D mean is the W-mean of the H-mean)."""
+    xp = backend.xp(x.device)
+    n = len(sizes)
+    for i, out in enumerate(sizes):
+        axis = x.ndim - n + i
+        A = Tensor(_window_mean_matrix(xp, x.shape[axis], out, x.dtype), device=x.device)
+        x = (x.transpose(axis, -1) @ A).transpose(axis, -1)
+    return x
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """torch.nn.functional.adaptive_avg_pool1d on (N, C, L) or (C, L)."""
+    return _adaptive_avg(input, _adaptive_sizes(input, output_size, 1, "adaptive_avg_pool1d"))
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """torch.nn.functional.adaptive_avg_pool2d on (N, C, H, W) or (C, H, W)."""
+    return _adaptive_avg(input, _adaptive_sizes(input, output_size, 2, "adaptive_avg_pool2d"))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """torch.nn.functional.adaptive_max_pool2d on (N, C, H, W) or (C, H, W): the 1-D adaptive max
+    along W, then along H (a rectangle's maximum is the maximum of its rows' maxima)."""
+    if return_indices:
+        raise NotImplementedError("adaptive_max_pool2d: return_indices=True is not supported")
+    oh, ow = _adaptive_sizes(input, output_size, 2, "adaptive_max_pool2d")
+    y = AdaptiveMaxPool1dFn.apply(input, ow)
+    return AdaptiveMaxPool1dFn.apply(y.transpose(-1, -2), oh).transpose(-1, -2)
+
+
+class _AdaptivePool(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    """AdaptiveAvgPool1d(output_size): (N, C, L) -> (N, C, output_size)."""
+
+    def forward(self, x):
+        return _adaptive_avg(x, _adaptive_sizes(x, self.output_size, 1, "AdaptiveAvgPool1d"))
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    """AdaptiveAvgPool2d(output_size): (N, C, H, W) -> (N, C, oh, ow); None keeps that dim."""
+
+    def forward(self, x):
+        return _adaptive_avg(x, _adaptive_sizes(x, self.output_size, 2, "AdaptiveAvgPool2d"))
+
+
+class AdaptiveMaxPool2d(_AdaptivePool):
+    """AdaptiveMaxPool2d(output_size): (N, C, H, W) -> (N, C, oh, ow); None keeps that dim."""
+
+    def forward(self, x):
+        _adaptive_sizes(x, self.output_size, 2, "AdaptiveMaxPool2d")
+        return adaptive_max_pool2d(x, self.output_size)
