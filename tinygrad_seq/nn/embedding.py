@@ -176,7 +176,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     block = cat([rows, zero_row])[pos]                               # (B, Lmax, D)
     mask = cat([keep, zero])[pos]                                     # (B, Lmax): 1 for a counted entry
     if mode == "max":
-        best = block.where(mask.unsqueeze(-1) > 0, -np.inf).max(1)
+        best = block.where(mask.unsqueeze(-1) > 0, -np.inf).amax(1)
         return best.where(mask.sum(1, keepdims=True) > 0, 0.0)
     w = mask
     if per_sample_weights is not None:

@@ -50,7 +50,7 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     elif p == 1:
         norm = abs(input).sum(dim, keepdims=True)
     elif p == math.inf:
-        norm = abs(input).max(dim, keepdims=True)
+        norm = abs(input).amax(dim, keepdims=True)
     else:
         norm = (abs(input) ** p).sum(dim, keepdims=True) ** (1.0 / p)
     return input / norm.maximum(eps)
