@@ -87,8 +87,11 @@ def run_gates(model, ids, device):
     the stepped h_t is from the layer's own (fused) output."""
     rnn = model.rnn
     kind = rnn.mode
+    first = {k: getattr(rnn, k + "_l0").numpy() for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     cell = (nn.LSTMCell if kind == "LSTM" else nn.GRUCell)(rnn.input_size, rnn.hidden_size).to(device)
-    cell.load_state_dict({k: getattr(rnn, k + "_l0").numpy() for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
+    cell.load_state_dict(first)
+    layer = type(rnn)(rnn.input_size, rnn.hidden_size).to(device)    # the first layer alone, fused
+    layer.load_state_dict({k + "_l0": v for k, v in first.items()})
     names = ("i", "f", "g", "c", "o", "h") if kind == "LSTM" else ("r", "z", "n", "h")
     out = {k: [] for k in names}
     x_ids = tg.Tensor(np.asarray(ids, dtype=np.int64)[:, None], device=device)
@@ -100,10 +103,10 @@ def run_gates(model, ids, device):
             for k, v in zip(names, values):
                 out[k].append(v.numpy()[0])
             state = (values[5], values[3]) if kind == "LSTM" else values[3]
-        layer_out, _ = rnn(emb)
+        layer_out, _ = layer(emb)
         logits, _ = model(x_ids)
     arr = {k: np.stack(v) for k, v in out.items()}
-    mismatch = float(np.abs(arr["h"] - layer_out.numpy()[:, 0]).max()) if rnn.num_layers == 1 else None
+    mismatch = float(np.abs(arr["h"] - layer_out.numpy()[:, 0]).max())
     logp = logits.numpy()[:, 0].astype(np.float64)
     logp = logp - logp.max(1, keepdims=True)
     logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
@@ -267,6 +270,8 @@ def main(argv=None, console=None):
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--chars", type=int, default=6000, help="held-out characters to analyse")
     args = p.parse_args(argv)
+    if args.text and not os.path.isfile(args.text):
+        p.error(f"--text {args.text}: no such file")
     if args.quick:
         for k, v in dict(hidden=32, emb=16, steps=120, seq_len=32, batch=16, chars=1500).items():
             if getattr(args, k) == p.get_default(k):

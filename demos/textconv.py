@@ -161,7 +161,7 @@ def main(argv=None, console=None):
     acts = model.features(e)
     w = model.out.weight.numpy()
     top = acts[-1].numpy()[0]                                   # (C, L)
-    channel = int(np.argmax(w[1] - w[0]))                       # the channel that votes most for "dog"
+    channel = int(np.argmax((w[1] - w[0]) * top.max(1)))        # the pooled channel voting most for "dog"
     unit_top = int(np.argmax(top[channel]))                      # where the max pool finds it
     text = f" {sample} "
     label_w = 8
@@ -170,13 +170,22 @@ def main(argv=None, console=None):
     console.print(f"sample: {sample!r}  (the model's p(contains {WORD!r}) = {p_dog:.2f})")
     console.print(" " * label_w + text)
     console.print(" " * label_w + "".join(str(i % 10) for i in range(len(text))))
+    # going down from the top unit: in each layer, the unit (inside the window of the one above)
+    # that contributes most to it, |activation * d top / d activation| summed over channels
+    acts_g = [a.retain_grad() for a in model.features(e)]
+    acts_g[-1][0, channel, unit_top].backward()
+    units, chans = [unit_top], [channel]
+    for l in range(len(LAYERS) - 2, -1, -1):
+        k, s_up, _ = LAYERS[l + 1]
+        lo = units[0] * s_up
+        contrib = np.abs(acts_g[l].numpy()[0] * acts_g[l].grad.numpy()[0])   # (C, L)
+        u = lo + int(np.argmax(contrib[:, lo:lo + k].sum(0)))
+        units.insert(0, u)
+        chans.insert(0, int(np.argmax(contrib[:, u])))
     spans = []
     for l in range(len(LAYERS)):
         r, j = rf[l]
-        # the unit of layer l in the middle of the top unit's window: start = its start + centre offset
-        centre = (unit_top * rf[-1][1] + (rf[-1][0] - r) // 2) // j
-        unit = min(centre, lengths[l] - 1) if l < len(LAYERS) - 1 else unit_top
-        ch = int(np.argmax(acts[l].numpy()[0, :, unit])) if l < len(LAYERS) - 1 else channel
+        unit, ch = units[l], chans[l]
         start = unit * j
         # autograd's answer: which characters move this unit
         e.grad = None
@@ -190,8 +199,8 @@ def main(argv=None, console=None):
                       + f"  unit {unit}: chars {start}..{start + r - 1} ({r}); autograd: "
                         f"{seen.min()}..{seen.max()}")
     console.print(f"{'pool':<8}" + "[" + "=" * (len(text) - 2) + "]  max over all units: the whole sentence")
-    console.print("\nThe top unit shown is the one the max pool takes for the channel that votes most for "
-                  f"'{WORD}'; below it, a unit of each layer from the middle of its window.")
+    console.print("\nThe top unit is the one the max pool takes in the channel whose vote for "
+                  f"'{WORD}' is largest here; below it, in each layer, the unit of its window that adds most.")
     return {"accuracy": acc, "accuracy_distractors": acc_hard, "receptive_fields": rf, "spans": spans,
             "lengths": lengths, "losses": losses}
 
