@@ -40,6 +40,7 @@ def train_model(cell, text, vocab, args, device, console):
     """A small CharRNN trained with truncated BPTT (as in charlm, without its extras)."""
     ids = np.array(vocab.encode(text), dtype=np.int64)
     streams = batchify(ids, args.batch)
+    tg.manual_seed(args.seed)   # each model starts from the seed, whatever ran before it
     model = CharRNN(len(vocab), args.emb, args.hidden, cell=cell).to(device)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     T, pos, state, losses = args.seq_len, 0, None, []
@@ -189,7 +190,8 @@ def report(model, vocab, text, start, passage_len, device, console):
     table = Table(title=f"{kind}, first layer, {len(text):,} held-out characters "
                         "(gate means over units; per step of the character read)")
     table.add_column("gate")
-    for col in ("at sentence ends", "at line ends", "elsewhere", "unit that moves most there (f: drops)"):
+    moved = "unit that moves most there" + (" (f: drops most)" if kind == "LSTM" else "")
+    for col in ("at sentence ends", "at line ends", "elsewhere", moved):
         table.add_column(col, justify="right")
     if kind == "LSTM":
         shown = [("f", "f (forget)", gates["f"]), ("i", "i (input)", gates["i"]), ("o", "o (output)", gates["o"])]
@@ -219,7 +221,8 @@ def report(model, vocab, text, start, passage_len, device, console):
             r = correlations(gates["c"], feat[what])
             u = int(np.argmax(np.abs(r)))
             cells[what] = dict(unit=u, r=float(r[u]))
-            rows.append((f"C{u} {what[:5]}", normalise(gates["c"][:, u] * np.sign(r[u]))))
+            label = {"quote": "quotes", "bracket": "brackets", "column": "column"}[what]
+            rows.append((f"C{u} {label}", normalise(gates["c"][:, u] * np.sign(r[u]))))
         out["cells"] = cells
         rows.append(("i mean", gates["i"].mean(1)))
         s = surprise[1:]
