@@ -202,8 +202,8 @@ def report(model, vocab, text, start, passage_len, device, console):
         per_unit = g[sent].mean(0) - g[other].mean(0)
         # the forget gate's unit of interest is the one that lets go most at a sentence end
         u = int(np.argmin(per_unit) if key == "f" else np.argmax(np.abs(per_unit))) if sent.any() else 0
-        table.add_row(name, f"{g[sent].mean():.3f}" if sent.any() else "-", f"{g[line].mean():.3f}" if line.any() else "-",
-                      f"{g[other].mean():.3f}", f"unit {u}: {per_unit[u]:+.3f}" if sent.any() else "-")
+        mean = lambda where: f"{g[where].mean():.3f}" if where.any() else "-"   # noqa: E731
+        table.add_row(name, mean(sent), mean(line), mean(other), f"unit {u}: {per_unit[u]:+.3f}" if sent.any() else "-")
         out[key] = dict(sentence=float(g[sent].mean()) if sent.any() else float("nan"),
                                     line=float(g[line].mean()) if line.any() else float("nan"),
                                     elsewhere=float(g[other].mean()), unit=u, shift=float(per_unit[u]))
