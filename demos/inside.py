@@ -248,10 +248,12 @@ def report(model, vocab, text, start, passage_len, device, console):
         console.print(f"input gate (mean over units) after the 20% most surprising characters {s['surprising']:.3f}, "
                       f"after the rest {s['rest']:.3f} (correlation with surprise {s['r']:+.2f})")
         f = out["f"]
-        console.print(f"forget gate (mean) at sentence ends {f['sentence']:.3f} vs elsewhere {f['elsewhere']:.3f}; "
-                      f"unit {f['unit']} drops most there ({f['shift']:+.3f})"
-                      + (": it lets go of the old sentence, as the decks' forget gate drops the old subject."
-                         if f["shift"] < 0 else ": no unit forgets more at sentence ends than elsewhere."))
+        forgets = f["sentence"] < f["elsewhere"]
+        console.print(f"forget gate (mean) at sentence ends {f['sentence']:.3f} vs elsewhere {f['elsewhere']:.3f}: "
+                      + ("on average this model forgets more when a new sentence starts (the decks' 'forget the "
+                         "gender of the old subject')" if forgets else
+                         "on average this model does not forget more when a new sentence starts")
+                      + f"; unit {f['unit']} drops most there ({f['shift']:+.3f}).")
     else:
         z = out["update"]
         console.print(f"GRU update 1 - z_t (share of new content) at sentence ends {z['sentence']:.3f} vs elsewhere "
