@@ -31,8 +31,8 @@ from demos.common import SHADES, make_console, parser, progress, setup, sparklin
 
 DESCRIPTION = "inside the LSTM/GRU: forget, input and update gates and interpretable cells over text"
 
-WIDTH = 80          # characters of text per picture row (label 12 + 80 < 100 columns)
-LABEL = 12
+WIDTH = 80          # characters of text per picture row (label 13 + 80 < 100 columns)
+LABEL = 13
 
 
 # ---------------------------------------------------------------- the model
