@@ -15,4 +15,7 @@ DEMOS = {
     "tbptt": "demos.tbptt",
     "seq2seq": "demos.seq2seq",
     "tagging": "demos.tagging",
+    "activations": "demos.activations",
+    "inside": "demos.inside",
+    "textconv": "demos.textconv",
 }

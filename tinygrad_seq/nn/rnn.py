@@ -9,6 +9,8 @@ weight_hh_l{k} (G*H, H), bias_ih_l{k}, bias_hh_l{k} (G*H,), in torch's order, so
 torch state_dict (converted to NumPy) loads with `load_state_dict` and gives the same
 outputs and gradients. LSTM also takes the slides' variants: peephole=True adds
 weight_ci/cf/co_l{k} (H,), coupled=True drops the input gate (weights (3H, ·), rows f, g, o).
+GRU takes reset_after=False, the slides' GRU (rnn_cells.gru_cell), same parameter shapes;
+it runs on the composed path (fused= is ignored for it).
 
 Two paths, one semantics:
   fused=True (default)  one autograd Function per layer-direction for the whole sequence
@@ -43,7 +45,7 @@ class RNNBase(Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, nonlinearity="tanh", peephole=False, coupled=False,
-                 fused=None, record_hidden_grads=False):
+                 fused=None, record_hidden_grads=False, reset_after=True):
         super().__init__()
         name = type(self).__name__
         if int(input_size) <= 0 or int(hidden_size) <= 0:
@@ -58,6 +60,7 @@ class RNNBase(Module):
         self.bias, self.batch_first, self.dropout = bool(bias), bool(batch_first), float(dropout)
         self.bidirectional, self.nonlinearity = bool(bidirectional), nonlinearity
         self.peephole, self.coupled = bool(peephole), bool(coupled)
+        self.reset_after = bool(reset_after)
         if fused is not None:
             self.fused = bool(fused)
         self.record_hidden_grads = bool(record_hidden_grads)
@@ -116,6 +119,8 @@ class RNNBase(Module):
             s += ", peephole=True"
         if self.coupled:
             s += ", coupled=True"
+        if not self.reset_after:
+            s += ", reset_after=False"
         return s
 
     # ------------------------------------------------------------ argument handling
@@ -174,7 +179,8 @@ class RNNBase(Module):
             return self._forward_packed(input, hx, lengths)
         x, states, mask, unbatched = self._check_args(input, hx, lengths)
         D = self.num_directions
-        fused = self.fused and not self.record_hidden_grads
+        # the slides' GRU (reset_after=False) has no fused kernel: it steps the cells
+        fused = self.fused and not self.record_hidden_grads and self.reset_after
         finals = [[] for _ in states]   # per state kind, one (B, H) tensor per layer-direction
         if self.record_hidden_grads:
             self.recorded_hidden = {}
@@ -249,7 +255,7 @@ class RNNBase(Module):
                 new = list(lstm_cell(xs[t], tuple(state), w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co,
                                      coupled=self.coupled))
             elif self.mode == "GRU":
-                new = [gru_cell(xs[t], state[0], w_ih, w_hh, b_ih, b_hh)]
+                new = [gru_cell(xs[t], state[0], w_ih, w_hh, b_ih, b_hh, self.reset_after)]
             else:
                 new = [rnn_cell(xs[t], state[0], w_ih, w_hh, b_ih, b_hh, self.nonlinearity)]
             if mask is not None:   # padded steps keep the previous state
@@ -296,10 +302,11 @@ class LSTM(RNNBase):
 
 
 class GRU(RNNBase):
-    """Gated recurrent unit; the equations are in rnn_cells.gru_cell. Returns output, h_n."""
+    """Gated recurrent unit; the equations are in rnn_cells.gru_cell. Returns output, h_n.
+    reset_after=True (default) is torch.nn.GRU; reset_after=False is the slides' GRU."""
     mode = "GRU"
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, fused=None, record_hidden_grads=False):
+                 bidirectional=False, fused=None, record_hidden_grads=False, reset_after=True):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         fused=fused, record_hidden_grads=record_hidden_grads)
+                         fused=fused, record_hidden_grads=record_hidden_grads, reset_after=reset_after)

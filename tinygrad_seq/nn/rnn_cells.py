@@ -8,6 +8,8 @@ Parameters have PyTorch's names, shapes and gate order, so weights move between
 the two: `weight_ih` (G*H, I), `weight_hh` (G*H, H), `bias_ih`, `bias_hh` (G*H,)
 with gate rows stacked as RNN: one block, LSTM: i, f, g, o, GRU: r, z, n.
 W·[h_{t-1}, x_t] + b of the slides is `x_t @ W_ih^T + h_{t-1} @ W_hh^T + b_ih + b_hh`.
+The GRU comes in PyTorch's form and, with reset_after=False, the slides' (see `gru_cell`);
+`lstm_gates` / `gru_gates` (and the cells' `.gates`) return every intermediate of a step.
 """
 import math
 
@@ -49,6 +51,13 @@ def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, 
 
     Gate rows are PyTorch's i, f, g(=C~), o; a coupled cell has no input-gate rows (f, g, o).
     """
+    i, f, g, c, o, h = lstm_gates(x, state, w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co, coupled)
+    return h, c
+
+
+def lstm_gates(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, w_co=None, coupled=False):
+    """`lstm_cell` with every intermediate kept: (i_t, f_t, C~_t, C_t, o_t, h_t), each (B, H).
+    (What a picture of the gates needs; `lstm_cell` returns the last two.)"""
     h_prev, c_prev = state
     z = _affine(x, h_prev, w_ih, w_hh, b_ih, b_hh)
     if coupled:
@@ -61,31 +70,60 @@ def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, 
     c = f * c_prev + i * g                                       # C_t = f_t*C_{t-1} + i_t*C~_t
     o = _peep(z_o, w_co, c).sigmoid()                            # o_t = σ(W_o·[h_{t-1}, x_t] + b_o)
     h = o * c.tanh()                                             # h_t = o_t*tanh(C_t)
-    return h, c
+    return i, f, g, c, o, h
 
 
-def gru_cell(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None):
-    """GRU step (Cho et al. 2014) in PyTorch's form:
+def gru_cell(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
+    """GRU step (Cho et al. 2014). reset_after=True (default) is PyTorch's form:
 
         r_t  = σ(W_r·[h_{t-1}, x_t] + b_r)
         z_t  = σ(W_z·[h_{t-1}, x_t] + b_z)
         h~_t = tanh(W_hx x_t + b_hx + r_t*(W_hh h_{t-1} + b_hh))
         h_t  = (1 - z_t)*h~_t + z_t*h_{t-1}
 
-    The slides write h_t = (1 - z_t)*h_{t-1} + z_t*h~_t: the same cell with z_t
-    standing for PyTorch's 1 - z_t. As in PyTorch, r_t multiplies W_hh h_{t-1} + b_hh
-    (not h_{t-1} itself), so the x and h parts of the candidate stay separate.
+    r_t multiplies W_hh h_{t-1} + b_hh (after the matmul), so the x and h parts of the
+    candidate stay separate, and z_t is the share of the OLD state that is kept.
+
+    reset_after=False is the slides' form (Keras's reset_after=False), the same parameters:
+
+        r_t  = σ(W_r·[h_{t-1}, x_t] + b_r)
+        z_t  = σ(W_z·[h_{t-1}, x_t] + b_z)
+        h~_t = tanh(W_hh (r_t*h_{t-1}) + W_hx x_t + b)          r_t before the matmul
+        h_t  = (1 - z_t)*h_{t-1} + z_t*h~_t
+
+    Here z_t (σ of the same z rows) is the update gate: the share of the NEW content let
+    in. The two forms orient z oppositely: since 1 - σ(a) = σ(-a), the slides' z_t with
+    z rows W_z, b_z equals 1 - PyTorch's z_t with z rows -W_z, -b_z.
     """
+    r, z, n, h = gru_gates(x, h_prev, w_ih, w_hh, b_ih, b_hh, reset_after)
+    return h
+
+
+def gru_gates(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):
+    """`gru_cell` with every intermediate kept: (r_t, z_t, h~_t, h_t), each (B, H)."""
     gx = x @ w_ih.T
-    gh = h_prev @ w_hh.T
     if b_ih is not None:
-        gx, gh = gx + b_ih, gh + b_hh
+        gx = gx + b_ih
     x_r, x_z, x_n = gx.chunk(3, dim=1)
-    h_r, h_z, h_n = gh.chunk(3, dim=1)
+    if reset_after:
+        gh = h_prev @ w_hh.T
+        if b_hh is not None:
+            gh = gh + b_hh
+        h_r, h_z, h_n = gh.chunk(3, dim=1)
+        r = (x_r + h_r).sigmoid()                                # r_t = σ(W_r·[h_{t-1}, x_t] + b_r)
+        z = (x_z + h_z).sigmoid()                                # z_t = σ(W_z·[h_{t-1}, x_t] + b_z)
+        n = (x_n + r * h_n).tanh()                               # h~_t = tanh(W x_t + r_t*(W h_{t-1} + b))
+        return r, z, n, (1 - z) * n + z * h_prev                 # h_t = (1 - z_t)*h~_t + z_t*h_{t-1}
+    # the slides' form: the n rows of W_hh multiply r_t*h_{t-1}, so r_t comes first
+    w_hr, w_hz, w_hn = w_hh.chunk(3, dim=0)
+    h_r, h_z = h_prev @ w_hr.T, h_prev @ w_hz.T
+    if b_hh is not None:
+        b_hr, b_hz, b_hn = b_hh.chunk(3, dim=0)
+        h_r, h_z, x_n = h_r + b_hr, h_z + b_hz, x_n + b_hn
     r = (x_r + h_r).sigmoid()                                    # r_t = σ(W_r·[h_{t-1}, x_t] + b_r)
     z = (x_z + h_z).sigmoid()                                    # z_t = σ(W_z·[h_{t-1}, x_t] + b_z)
-    n = (x_n + r * h_n).tanh()                                   # h~_t = tanh(W x_t + r_t*(W h_{t-1} + b))
-    return (1 - z) * n + z * h_prev                              # h_t = (1 - z_t)*h~_t + z_t*h_{t-1}
+    n = (x_n + (r * h_prev) @ w_hn.T).tanh()                     # h~_t = tanh(W·[r_t*h_{t-1}, x_t] + b)
+    return r, z, n, (1 - z) * h_prev + z * n                     # h_t = (1 - z_t)*h_{t-1} + z_t*h~_t
 
 
 # ---------------------------------------------------------------- checks shared with the sequence layers
@@ -222,6 +260,13 @@ class LSTMCell(_CellBase):
         get = self._parameters.get
         return get("weight_ci"), get("weight_cf"), get("weight_co")
 
+    def gates(self, input, hx=None):
+        """(i_t, f_t, C~_t, C_t, o_t, h_t) for a batch (B, I) of inputs: the gate values of one
+        step (a coupled cell's i_t is 1 - f_t)."""
+        x, (h, c), _ = self._prepare(input, hx, 2)
+        return lstm_gates(x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
+                          *self.peepholes(), coupled=self.coupled)
+
     def forward(self, input, hx=None):
         x, (h, c), unbatched = self._prepare(input, hx, 2)
         h, c = lstm_cell(x, (h, c), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
@@ -235,14 +280,27 @@ class LSTMCell(_CellBase):
 
 
 class GRUCell(_CellBase):
-    """One GRU step: `cell(x, h=None) -> h'`; see `gru_cell` for the equations."""
+    """One GRU step: `cell(x, h=None) -> h'`; see `gru_cell` for the equations.
+
+    reset_after=True (default) is torch.nn.GRUCell; reset_after=False is the slides' form
+    (reset gate before W_hh, and z_t weighting the new content), with the same parameters.
+    """
     mode = "GRU"
 
-    def __init__(self, input_size, hidden_size, bias=True):
+    def __init__(self, input_size, hidden_size, bias=True, reset_after=True):
         super().__init__(input_size, hidden_size, bias)
+        self.reset_after = bool(reset_after)
         self.reset_parameters()
 
     def forward(self, input, hx=None):
         x, (h,), unbatched = self._prepare(input, hx, 1)
-        h = gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        h = gru_cell(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.reset_after)
         return h.squeeze(0) if unbatched else h
+
+    def gates(self, input, hx=None):
+        """(r_t, z_t, h~_t, h_t) for a batch (B, I) of inputs: the gate values of one step."""
+        x, (h,), _ = self._prepare(input, hx, 1)
+        return gru_gates(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh, self.reset_after)
+
+    def extra_repr(self):
+        return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
