@@ -117,11 +117,11 @@ def csv_data(path, rng, test_fraction=0.2):
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     if not rows or "text" not in rows[0] or "label" not in rows[0]:
-        raise ValueError(f"sentiment: {path} needs a header with columns 'text' and 'label', "
+        raise common.UserError(f"sentiment: {path} needs a header with columns 'text' and 'label', "
                          f"got {list(rows[0]) if rows else 'an empty file'}")
     names = sorted({r["label"].strip() for r in rows})
     if len(names) < 2:
-        raise ValueError(f"sentiment: {path} has only one label ({names}); need at least two classes")
+        raise common.UserError(f"sentiment: {path} has only one label ({names}); need at least two classes")
     texts = [r["text"] for r in rows]
     labels = np.array([names.index(r["label"].strip()) for r in rows], dtype=np.int64)
     order = rng.permutation(len(texts))

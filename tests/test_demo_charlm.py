@@ -73,3 +73,26 @@ def test_early_stopping_reports_and_samples_the_best_weights(tmp_path, monkeypat
     assert any(not np.array_equal(saved["best"]["model"][k], saved["model"][k]) for k in saved["model"])
     _, text = run(["generate", "--checkpoint", ck, "--length", "20"])
     assert "after 30 steps (best held-out weights: step 20)" in text
+
+
+def test_a_shorter_run_never_replaces_a_longer_runs_checkpoint(tmp_path):
+    path = tmp_path / "c.npz"
+    run(["--quick", "--steps", "30", "--checkpoint", str(path)])
+    out, text = run(["--quick", "--steps", "10", "--checkpoint", str(path)])
+    assert int(tg.load(str(path))["step"]) == 30                    # the longer run is kept
+    alt = tmp_path / "c-new.npz"
+    assert out["checkpoint"] == str(alt) and int(tg.load(str(alt))["step"]) == 10
+    assert "holds a run of 30 steps" in text and "--force" in text and str(alt) in text
+    run(["--quick", "--steps", "10", "--checkpoint", str(path), "--force"])
+    assert int(tg.load(str(path))["step"]) == 10                    # --force: asked for
+    out, _ = run(["--quick", "--steps", "20", "--checkpoint", str(path)])
+    assert out["checkpoint"] == str(path) and int(tg.load(str(path))["step"]) == 20   # longer: replaces
+
+
+def test_quick_runs_save_apart_from_the_default_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out, _ = run(["--quick", "--steps", "5"])
+    assert out["checkpoint"] == charlm.QUICK_CKPT != charlm.DEFAULT_CKPT
+    assert (tmp_path / charlm.QUICK_CKPT).exists() and not (tmp_path / charlm.DEFAULT_CKPT).exists()
+    a, _ = run(["generate", "--quick", "--length", "10"])             # generate --quick samples it
+    assert len(a["sample"]) == len("The ") + 10
