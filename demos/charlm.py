@@ -25,7 +25,7 @@ from rich.table import Table
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn, optim
-from tinygrad_seq.data import CharVocab
+from tinygrad_seq.data import CharVocab, next_token_windows
 from tinygrad_seq.models import CharRNN
 from tinygrad_seq.nn.tbptt import detach_state
 from demos.common import UserError, make_console, parser, progress, setup, sparkline
@@ -53,11 +53,14 @@ def batchify(ids, batch):
 
 
 def bigram_baseline(train_ids, val_ids, vocab_size, alpha=0.1):
-    """Held-out nats per character of an add-alpha smoothed bigram model."""
+    """Held-out nats per character of an add-alpha smoothed bigram model, counted over the
+    n-gram windows ([x_t], x_t+1) that tg.data.next_token_windows cuts (window 1)."""
+    context, following = (t.numpy() for t in next_token_windows(train_ids, 1))
     counts = np.full((vocab_size, vocab_size), alpha)
-    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
+    np.add.at(counts, (context[:, 0], following), 1)
     probs = counts / counts.sum(1, keepdims=True)
-    return float(-np.log(probs[val_ids[:-1], val_ids[1:]]).mean())
+    context, following = (t.numpy() for t in next_token_windows(val_ids, 1))
+    return float(-np.log(probs[context[:, 0], following]).mean())
 
 
 # ---------------------------------------------------------------- training pieces
@@ -242,14 +245,15 @@ def train(args, console):
         final_val = evaluate(model, val_streams, T, device, full_eval)
         console.print(f"held-out loss was lowest at step {best_step}; at step {step} it was {last_val:.3f}. "
                       f"Reporting the weights of step {best_step} (early stopping); the checkpoint keeps both.")
-    table = Table(title="held-out loss (nats per character, lower is better)")
+    table = Table(title="held-out loss (lower is better)")
     for col in ("model", "nats/char", "bits/char"):
         table.add_column(col)
     ours = f"{config['cell'].upper()} (ours)" + (f", step {best_step}" if best_step != step else "")
     for name, v in (("uniform", uniform), ("bigram (add-0.1)", baseline), (ours, final_val)):
         table.add_row(name, f"{v:.3f}", f"{v / math.log(2):.3f}")
     console.print(table)
-    console.print(f"train loss {sparkline(history['train'])}  ({history['train'][0]:.2f} -> {history['train'][-1]:.2f})")
+    console.print(f"train loss {sparkline(history['train'], 40)}  "
+                  f"({history['train'][0]:.2f} -> {history['train'][-1]:.2f})")
     console.print(f"{step} steps in {elapsed:.0f} s; checkpoint: {ckpt}")
     final_sample = sample(model, vocab, args.prime, args.sample_length, args.temperature, device)
     console.print(Panel(final_sample, title="final sample"))

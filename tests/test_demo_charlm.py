@@ -96,3 +96,23 @@ def test_quick_runs_save_apart_from_the_default_checkpoint(tmp_path, monkeypatch
     assert (tmp_path / charlm.QUICK_CKPT).exists() and not (tmp_path / charlm.DEFAULT_CKPT).exists()
     a, _ = run(["generate", "--quick", "--length", "10"])             # generate --quick samples it
     assert len(a["sample"]) == len("The ") + 10
+
+
+def test_bigram_baseline_counts_next_token_windows(monkeypatch):
+    """The baseline is an n-gram model over tg.data.next_token_windows' ([x_t], x_t+1) pairs."""
+    calls = []
+    real = charlm.next_token_windows
+
+    def spy(ids, window, *a):
+        calls.append(window)
+        return real(ids, window, *a)
+    monkeypatch.setattr(charlm, "next_token_windows", spy)
+    rng = np.random.default_rng(0)
+    train, val = rng.integers(0, 5, 400), rng.integers(0, 5, 100)
+    got = charlm.bigram_baseline(train, val, 5, alpha=0.1)
+    counts = np.full((5, 5), 0.1)
+    for a, b in zip(train[:-1], train[1:]):
+        counts[a, b] += 1
+    p = counts / counts.sum(1, keepdims=True)
+    assert calls == [1, 1]
+    assert abs(got - float(np.mean([-np.log(p[a, b]) for a, b in zip(val[:-1], val[1:])]))) < 1e-12

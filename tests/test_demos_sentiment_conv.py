@@ -249,3 +249,20 @@ def test_sentiment_and_conv_quick_on_cuda_learn_like_cpu(sentiment_run, conv_run
         assert abs(s["results"][name]["test"] - sentiment_run[0]["results"][name]["test"]) < 0.1
     c = conv.main(["--quick", "--device", "cuda"], console=common.make_console(record=True))
     assert c["test_acc"] >= 0.45 and abs(c["test_acc"] - conv_run[0]["test_acc"]) < 0.2
+
+
+def test_sentiment_has_a_tfidf_logistic_regression_row(sentiment_run):
+    out, text = sentiment_run
+    r = out["results"][sentiment.TFIDF]
+    assert "TF-IDF uni+bigrams" in text
+    assert r["params"] == out["results"][sentiment.NGRAM]["params"]     # same n-gram features, reweighted
+    assert r["test"] > out["results"][sentiment.BOW]["test"]            # bigrams see some order
+
+
+def test_conv_average_pooling_option():
+    model = conv.ConvNet(28, (2, 3), pool="avg")
+    assert type(model.pool1).__name__ == "AvgPool2d" and type(model.pool2).__name__ == "AvgPool2d"
+    assert model(tg.randn(2, 1, 28, 28)).shape == (2, 10)
+    con = common.make_console(record=True)
+    conv.main(["--quick", "--pool", "avg", "--train", "64", "--test", "32", "--epochs", "1"], console=con)
+    assert "AvgPool2d(kernel_size=2" in con.export_text()

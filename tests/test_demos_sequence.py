@@ -222,3 +222,11 @@ def test_generated_tags_follow_the_next_word():
                 assert tags[k] == ("ADJ" if nxt in tagging.NOUN else "NOUN"), (words, tags)
                 seen_mod.add(tags[k])
     assert seen_start == {"VERB", "NOUN"} and seen_mod == {"ADJ", "NOUN"}
+
+
+def test_seq2seq_stacks_layers():
+    """--layers 2: a deep (stacked) encoder and decoder, as the README's slides table says."""
+    one, _ = run(seq2seq, ["--quick", "--epochs", "1", "--train", "64", "--test", "16"])
+    two, text = run(seq2seq, ["--quick", "--layers", "2", "--epochs", "1", "--train", "64", "--test", "16"])
+    assert one["layers"] == 1 and two["layers"] == 2
+    assert two["parameters"] > one["parameters"] and "2-layer LSTM encoder-decoder" in text
