@@ -116,11 +116,11 @@ def run(ops=None, seed=0, device="cpu"):
     return rows
 
 
-def main(argv=None):
+def main(argv=None, console=None):
     p = common.parser("gradcheck", __doc__)
     p.add_argument("--op", action="append", help="check only this op (repeatable)")
     a = p.parse_args(argv)
-    console = common.make_console()
+    console = console or common.make_console()
     common.check_device(a.device)
     unknown = [o for o in a.op or [] if o not in OPS]
     if unknown:

@@ -5,6 +5,7 @@ import tinygrad_seq as tg
 
 from demos import charlm
 from demos.common import make_console
+from tests import demo_cache
 
 
 def run(argv):
@@ -13,8 +14,8 @@ def run(argv):
     return out, console.export_text()
 
 
-def test_quick_run_learns_and_prints_its_table(tmp_path):
-    out, text = run(["--quick", "--checkpoint", str(tmp_path / "c.npz")])
+def test_quick_run_learns_and_prints_its_table():
+    out, text = demo_cache.run("python -m demos charlm --quick --checkpoint {tmp}/charlm-quick.npz")
     losses = out["train_losses"]
     assert np.mean(losses[-20:]) < np.mean(losses[:5]) - 1.5       # training loss falls
     assert out["val_loss"] < out["uniform"] - 1.5                   # held-out: far better than chance

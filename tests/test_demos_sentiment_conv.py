@@ -9,14 +9,13 @@ import pytest
 import tinygrad_seq as tg
 from demos import common, conv, sentiment
 from demos.sentiment import BOW, CNN, LSTM, NGRAM
+from tests import demo_cache
 
 
 # ---------------------------------------------------------------- sentiment
 @pytest.fixture(scope="module")
 def sentiment_run():
-    con = common.make_console(record=True)
-    out = sentiment.main(["--quick"], console=con)
-    return out, con.export_text()
+    return demo_cache.run("python -m demos sentiment --quick")
 
 
 def test_sentiment_quick_order_aware_models_beat_bag_of_words(sentiment_run):
@@ -149,9 +148,7 @@ def test_sentiment_csv_needs_text_and_label(tmp_path):
 # ---------------------------------------------------------------- conv
 @pytest.fixture(scope="module")
 def conv_run():
-    con = common.make_console(record=True)
-    out = conv.main(["--quick"], console=con)
-    return out, con.export_text()
+    return demo_cache.run("python -m demos conv --quick")
 
 
 def test_conv_quick_learns_the_digits(conv_run):

@@ -8,6 +8,7 @@ import pytest
 import tinygrad_seq as tg
 from demos import common, gradients, seq2seq, tagging, tbptt
 from demos import DEMOS
+from tests import demo_cache
 
 
 def run(module, argv):
@@ -24,7 +25,7 @@ def test_registered():
 # ---------------------------------------------------------------- gradients
 @pytest.fixture(scope="module")
 def gradients_run():
-    return run(gradients, ["--quick"])
+    return demo_cache.run("python -m demos gradients --quick")
 
 
 def test_gradients_vanish_in_the_rnn_not_in_gated_cells(gradients_run):
@@ -86,7 +87,7 @@ def test_recall_batch_has_the_key_first_and_the_marker_last():
 # ---------------------------------------------------------------- tbptt
 @pytest.fixture(scope="module")
 def tbptt_run():
-    return run(tbptt, ["--quick"])
+    return demo_cache.run("python -m demos tbptt --quick")
 
 
 def test_tbptt_truncation_below_the_delay_cannot_learn(tbptt_run):
@@ -133,7 +134,7 @@ def test_tbptt_loss_of_a_chunk_without_targets_is_zero_not_nan():
 # ---------------------------------------------------------------- seq2seq
 @pytest.fixture(scope="module")
 def seq2seq_run():
-    return run(seq2seq, ["--quick", "--translate", "seven hundred one"])
+    return demo_cache.run('python -m demos seq2seq --quick --translate "seven hundred one"')
 
 
 def test_seq2seq_learns_to_translate_held_out_numbers(seq2seq_run):
@@ -183,7 +184,7 @@ def test_seq2seq_rejects_unknown_words():
 # ---------------------------------------------------------------- tagging
 @pytest.fixture(scope="module")
 def tagging_run():
-    return run(tagging, ["--quick", "--tag", "watch the stone dog"])
+    return demo_cache.run('python -m demos tagging --quick --tag "watch the stone dog"')
 
 
 def test_tagging_bidirectional_beats_left_to_right_where_the_next_word_decides(tagging_run):
