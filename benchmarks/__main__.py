@@ -10,8 +10,9 @@ seq 64, Adam), deep-LSTM (2 layers, embedding 128, hidden 512, batch 64, seq 100
 steps after warm-up, peak memory growth during untimed extra steps (host RSS; on cuda also
 CuPy's pool or torch.cuda.max_memory_allocated), the ratio to PyTorch on the same device
 (medians; and best step against best step, which PyTorch's thread contention on a small
-machine sways less), and the row's target with met / missed. --quick: tiny sizes and 1-2
-steps (a smoke run).
+machine sways less), and the row's target with met / MISSED, judged only on 3 or more timed
+steps after warm-up ("too few steps" otherwise). --quick: tiny sizes and 1-2 steps (a smoke
+run: no verdicts). Without PyTorch one line says so and the comparisons show n/a.
 
 Each workload runs in a fresh Python process (ours and torch side by side in it), so that
 what one workload leaves in the heap does not count in the next one's memory growth;

@@ -161,7 +161,9 @@ def train(args, console):
     best = None   # {"val", "step", "model"}: the weights with the lowest held-out loss (early stopping)
     ckpt = args.checkpoint
     resumed = None
-    if args.resume and os.path.exists(ckpt):
+    if args.resume and not os.path.exists(ckpt):
+        raise UserError(f"--resume: no checkpoint at {ckpt} to continue (--checkpoint PATH names one)")
+    if args.resume:
         resumed = tg.load(ckpt)
         config = resumed["config"]
         vocab = CharVocab()

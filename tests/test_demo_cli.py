@@ -22,6 +22,7 @@ def demos(*args, cwd=None):
 USER_ERRORS = [
     (["charlm", "generate", "--checkpoint", "{tmp}/none.npz"], "no checkpoint at"),
     (["mlp", "--quick", "--device", "cuda"], "cuda"),
+    (["charlm", "--quick", "--resume", "--checkpoint", "{tmp}/none.npz"], "--resume: no checkpoint"),
     (["charlm", "--quick", "--cell", "gru", "--peephole"], "--peephole and --coupled are LSTM variants"),
     (["conv", "--quick", "--mnist", "{tmp}/nowhere"], "is not a directory"),
     (["conv", "--quick", "--kernel", "40", "--padding", "0"], "shrinks to nothing"),
