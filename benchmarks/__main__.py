@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import lenet, overhead, rnn, textcnn
-from benchmarks.common import machine_info, torch
+from benchmarks.common import console as common_console, machine_info, torch
 
 KEYS = ("char-LSTM", "char-GRU", "char-RNN", "deep-LSTM", "textcnn", "lenet", "overhead",
         "bptt-full", "bptt-truncated")
@@ -165,7 +165,7 @@ def print_table(title, rows, device, console=None):
     """The suite's table, under 100 columns: workload keys, the sizes beneath it. median, min: ms
     per step; MB: peak host memory growth; /torch: median over torch's; best: best step over
     torch's best step; target: ours over torch (or over NumPy) at most this."""
-    console = console or Console(width=100 if not Console().is_terminal else min(Console().width, 100))
+    console = console or common_console()
     table = Table(title=title)
     cols = ["workload", "impl", "median", "min", "MB"]
     cols += ["GPU MB"] if device != "cpu" else []

@@ -119,3 +119,15 @@ def test_suite_runs_each_workload_in_its_own_process(tmp_path, capsys):
     assert "running overhead in its own process" in out and "benchmark suite" in out
     rows = json.loads(path.read_text())["rows"]
     assert [r["suite_key"] for r in rows if r["role"] == "ours"] == ["overhead", "lenet"]
+
+
+def test_single_workload_tables_fit_100_columns(capsys):
+    """`python -m benchmarks.rnn` and the others print through common.report: 100 columns at most."""
+    from benchmarks.common import report
+    rows = [dict(workload="char-LSTM train step (E64 H256 B32 T64) with a long label", impl="ours nn.LSTM (fused)",
+                 median_ms=41.3, min_ms=40.1, max_ms=45.6, ratio=1.64,
+                 note="target <= 2.5x: met; first-step loss 4.1744 (ours 4.1744); min/min 1.50x (less sensitive)")]
+    report("a benchmark", rows)
+    out = capsys.readouterr().out
+    assert "ours nn.LSTM" in out
+    assert max(len(line.rstrip()) for line in out.splitlines()) <= 100, out
