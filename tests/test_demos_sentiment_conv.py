@@ -141,7 +141,7 @@ def test_sentiment_on_a_csv_file(tmp_path):
 def test_sentiment_csv_needs_text_and_label(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("sentence,y\nhello,1\n")
-    with pytest.raises(ValueError, match="columns 'text' and 'label'"):
+    with pytest.raises(common.UserError, match="columns 'text' and 'label'"):
         sentiment.main(["--csv", str(path)], console=common.make_console(record=True))
 
 
@@ -203,10 +203,10 @@ def test_read_idx_round_trips(tmp_path, code, gz):
 def test_read_idx_rejects_bad_files(tmp_path):
     p = tmp_path / "bad"
     p.write_bytes(b"PK\x03\x04rest")
-    with pytest.raises(ValueError, match="not an IDX file"):
+    with pytest.raises(common.UserError, match="not an IDX file"):
         conv.read_idx(p)
     p.write_bytes(bytes([0, 0, 8, 1]) + np.array([10], dtype=">u4").tobytes() + b"\x01\x02")
-    with pytest.raises(ValueError, match="should hold 10 data bytes"):
+    with pytest.raises(common.UserError, match="should hold 10 data bytes"):
         conv.read_idx(p)
 
 
