@@ -1,8 +1,10 @@
 """One in-process run per demo command for the whole test session: the demo tests and the README
 capture check (tests/test_readme_captures.py) read the same run, so each --quick run costs once."""
+import atexit
 import functools
 import importlib
 import shlex
+import shutil
 import tempfile
 
 from demos import DEMOS, common
@@ -10,6 +12,7 @@ from demos import DEMOS, common
 
 # where runs write files ({tmp} in a command): charlm's checkpoint, never the repository's
 TMP = tempfile.mkdtemp(prefix="demo_runs_")
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 
 
 @functools.lru_cache(maxsize=None)
