@@ -10,8 +10,9 @@ seq 64, Adam), deep-LSTM (2 layers, embedding 128, hidden 512, batch 64, seq 100
 steps after warm-up, peak memory growth during untimed extra steps (host RSS; on cuda also
 CuPy's pool or torch.cuda.max_memory_allocated), the ratio to PyTorch on the same device
 (medians; and best step against best step, which PyTorch's thread contention on a small
-machine sways less), and the row's target with met / missed. --quick: tiny sizes and 1-2
-steps (a smoke run).
+machine sways less), and the row's target with met / MISSED, judged only on 3 or more timed
+steps after warm-up ("too few steps" otherwise). --quick: tiny sizes and 1-2 steps (a smoke
+run: no verdicts). Without PyTorch one line says so and the comparisons show n/a.
 
 Data parallelism has its own entry, which launches `mpiexec` itself (all-reduce bandwidth, the
 char-LSTM step on 1 and 2 ranks): `python -m benchmarks distributed [options]`, the same as
@@ -33,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import lenet, overhead, rnn, textcnn
-from benchmarks.common import machine_info, torch
+from benchmarks.common import console as common_console, machine_info, torch
 
 KEYS = ("char-LSTM", "char-GRU", "char-RNN", "deep-LSTM", "textcnn", "lenet", "overhead",
         "bptt-full", "bptt-truncated")
@@ -106,9 +107,25 @@ def run_isolated(quick, device, only):
     return rows
 
 
-def finalize(results, device):
-    """One flat list of rows with the same fields: ratio to torch, target and whether it is met."""
+# A verdict (met / missed) needs this many timed steps after warm-up: a ratio of one or two
+# steps is noise (a --quick run says "too few steps" instead).
+MIN_TIMED_STEPS = 3
+
+
+def timed_steps(quick):
+    """Timed steps (after warm-up) that run_workloads gives each workload."""
+    if quick:
+        return {"char-LSTM": 2, "char-GRU": 2, "char-RNN": 2, "deep-LSTM": 1, "textcnn": 1, "lenet": 1,
+                "overhead": 2, "bptt-full": 1, "bptt-truncated": 1}
+    return {"char-LSTM": 10, "char-GRU": 10, "char-RNN": 10, "deep-LSTM": 3, "textcnn": 10, "lenet": 20,
+            "overhead": 30, "bptt-full": 2, "bptt-truncated": 2}
+
+
+def finalize(results, device, quick=False):
+    """One flat list of rows with the same fields: ratio to torch, target, and the verdict:
+    'met' / 'missed', 'too few steps' (under MIN_TIMED_STEPS timed steps), or 'no torch'."""
     rows = []
+    steps = timed_steps(quick)
     for key, group in results.items():
         t_ms = next((r["median_ms"] for r in group if r.get("role") == "torch"), None)
         t_min = next((r["min_ms"] for r in group if r.get("role") == "torch"), None)
@@ -117,40 +134,71 @@ def finalize(results, device):
             row = dict(suite_key=key, device=device, workload=r["workload"], impl=r["impl"],
                        role=r.get("role", "extra"), median_ms=r["median_ms"], min_ms=r["min_ms"],
                        max_ms=r["max_ms"], peak_host_mb=r.get("peak_host_mb"), peak_gpu_mb=r.get("peak_gpu_mb"),
+                       timed_steps=steps.get(key),
                        ratio=(r["median_ms"] / t_ms) if t_ms else None,
                        best_ratio=(r["min_ms"] / t_min) if t_min else None, target=None, target_of=None,
-                       target_ratio=None, target_met=None, note=r.get("note", ""))
+                       target_ratio=None, target_met=None, verdict=None, note=r.get("note", ""))
             if row["role"] == "ours" and r.get("target") is not None:
                 row.update(target=r["target"], target_of="ours/torch", target_ratio=row["ratio"])
+            elif row["role"] == "ours":     # a workload that names its target only beside torch
+                row.update(target_of="ours/torch", verdict="no torch")
             elif row["role"] == "numpy" and ours_ms:
                 row.update(target=r["target"], target_of="ours/numpy", target_ratio=ours_ms / r["median_ms"])
-            if row["target_ratio"] is not None:
-                row["target_met"] = bool(row["target_ratio"] <= row["target"])
+            if row["target_of"] is not None and row["verdict"] is None:
+                if row["target_ratio"] is None:
+                    row["verdict"] = "no torch"
+                elif row["timed_steps"] is not None and row["timed_steps"] < MIN_TIMED_STEPS:
+                    row["verdict"] = "too few steps"
+                else:
+                    row["target_met"] = bool(row["target_ratio"] <= row["target"])
+                    row["verdict"] = "met" if row["target_met"] else "MISSED"
             rows.append(row)
     return rows
 
 
-def print_table(title, rows, device):
+def short_impl(r):
+    """The implementation in a few characters (the full name is in the JSON)."""
+    if r["role"] in ("ours", "torch"):
+        return r["role"]
+    if r["role"] == "numpy":
+        return "NumPy"
+    return r["impl"][:16]
+
+
+def print_table(title, rows, device, console=None):
+    """The suite's table, under 100 columns: workload keys, the sizes beneath it. median, min: ms
+    per step; MB: peak host memory growth; /torch: median over torch's; best: best step over
+    torch's best step; target: ours over torch (or over NumPy) at most this."""
+    console = console or common_console()
     table = Table(title=title)
-    cols = ["workload", "impl", "median ms", "min ms", "max ms", "host MB"]
+    cols = ["workload", "impl", "median", "min", "MB"]
     cols += ["GPU MB"] if device != "cpu" else []
-    cols += ["vs torch", "best vs best", "target"]
+    cols += ["/torch", "best", "target", "verdict"]
     for c in cols:
-        table.add_column(c, justify="left" if c in ("workload", "impl", "target") else "right")
-    mb = lambda v: "" if v is None else f"{v:.1f}"  # noqa: E731
+        table.add_column(c, justify="left" if c in ("workload", "impl", "target", "verdict") else "right")
+    mb = lambda v: "" if v is None else f"{v:.1f}" if v < 100 else f"{v:.0f}"  # noqa: E731
+    ms = lambda v: f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"  # noqa: E731
     for r in rows:
-        target = ""
-        if r["target"] is not None:
-            what = r["target_of"].split("/")[1]
-            got = "n/a" if r["target_met"] is None else (f"{r['target_ratio']:.2f}x "
-                                                         + ("met" if r["target_met"] else "MISSED"))
-            target = f"ours <= {r['target']}x {what}: {got}"
-        cells = [r["workload"], r["impl"], f"{r['median_ms']:.3f}", f"{r['min_ms']:.3f}", f"{r['max_ms']:.3f}",
-                 mb(r["peak_host_mb"])]
+        target = verdict = ""
+        if r["target_of"] is not None:
+            target = "" if r["target"] is None else f"≤{r['target']}x"
+            verdict = r["verdict"]
+            if r["role"] == "numpy" and r["target_met"] is not None:   # ours / NumPy, not in /torch
+                verdict = f"{r['target_ratio']:.2f}x {verdict}"
+        cells = [r["suite_key"], short_impl(r), ms(r["median_ms"]), ms(r["min_ms"]), mb(r["peak_host_mb"])]
         cells += [mb(r["peak_gpu_mb"])] if device != "cpu" else []
-        cells += ["" if r[k] is None else f"{r[k]:.2f}x" for k in ("ratio", "best_ratio")] + [target]
+        cells += ["" if r[k] is None else f"{r[k]:.2f}x" for k in ("ratio", "best_ratio")] + [target, verdict]
         table.add_row(*cells)
-    Console(width=max(Console().width, 160)).print(table)
+    console.print(table)
+    console.print("median, min: ms per step (overhead: us per op); MB: peak host memory growth\n"
+                  "/torch: median over torch's; best: best step over torch's best step\n"
+                  "target: ours over torch (NumPy row: ours over the NumPy LSTM) at most\n"
+                  f"verdict: judged on {MIN_TIMED_STEPS} or more timed steps after warm-up")
+    seen = {}
+    for r in rows:
+        seen.setdefault(r["suite_key"], r["workload"])
+    for key, what in seen.items():
+        console.print(f"  {key}: {what}")
 
 
 def main(argv=None):
@@ -175,15 +223,19 @@ def main(argv=None):
         import tinygrad_seq as tg
         if not tg.cuda_available():
             ap.error("--device cuda needs CuPy and an NVIDIA GPU")
+    if torch is None and not args.no_table:
+        Console().print("PyTorch is not installed: every comparison with it shows n/a "
+                        "(`pip install torch` to compare)")
     t0 = time.perf_counter()
     if args.one_process or len(only) == 1:
-        rows = finalize(run_workloads(args.quick, args.device, only), args.device)
+        rows = finalize(run_workloads(args.quick, args.device, only), args.device, args.quick)
     else:
         rows = run_isolated(args.quick, args.device, only)
-    title = (f"tinygrad_seq benchmark suite ({args.device}{', quick' if args.quick else ''}; ms per train step, "
-             f"overhead in us per op) - {time.perf_counter() - t0:.0f} s")
+    title = (f"benchmark suite ({args.device}{', quick' if args.quick else ''}): ms per train step "
+             f"(overhead: us per op), {time.perf_counter() - t0:.0f} s")
     if not args.no_table:
         print_table(title, rows, args.device)
+
     path = args.json or os.path.join(os.path.dirname(os.path.abspath(__file__)), f"results-{args.device}.json")
     with open(path, "w") as f:
         json.dump({"title": title, "device": args.device, "quick": args.quick, "machine": machine_info(),

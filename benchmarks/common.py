@@ -16,6 +16,13 @@ except ImportError:
     torch = None
 
 
+def console():
+    """Where the tables go: at most 100 columns (a narrower terminal keeps its width; piped
+    output gets 100)."""
+    c = Console()
+    return Console(width=min(c.width, 100) if c.is_terminal else 100)
+
+
 def time_steps(step, steps, warmup, sync=None):
     """Milliseconds per call of step() after warm-up: (median, min, max)."""
     for _ in range(warmup):
@@ -46,7 +53,7 @@ def report(title, rows, json_path=None, machine=None):
         ratio = r.get("ratio")
         table.add_row(r["workload"], r["impl"], f"{r['median_ms']:.3f}", f"{r['min_ms']:.3f}", f"{r['max_ms']:.3f}",
                       "" if ratio is None else f"{ratio:.2f}x", r.get("note", ""))
-    Console(width=max(Console().width, 110)).print(table)
+    console().print(table)
     if json_path:
         with open(json_path, "w") as f:
             json.dump({"title": title, "machine": machine or machine_info(), "rows": rows}, f, indent=2)

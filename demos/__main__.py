@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from demos import DEMOS
+from demos.common import USER_ERRORS
 
 
 def list_demos(console):
@@ -25,10 +26,18 @@ def main(argv=None):
         return 0
     name, rest = argv[0], argv[1:]
     if name not in DEMOS:
-        console.print(f"[red]unknown demo {name!r}[/red]; choose one of: {', '.join(DEMOS)}")
+        print(f"python -m demos: error: unknown demo {name!r}; choose one of: {', '.join(DEMOS)}",
+              file=sys.stderr)
         return 2
-    importlib.import_module(DEMOS[name]).main(rest)
-    return 0
+    try:
+        out = importlib.import_module(DEMOS[name]).main(rest)
+    except USER_ERRORS as e:   # a mistake in the call, not a bug: one line, no traceback
+        message = " ".join(str(e).split())
+        message = message[len(name) + 2:] if message.startswith(f"{name}: ") else message
+        print(f"python -m demos {name}: error: {message}", file=sys.stderr)
+        return 2
+    # a demo may say how it went (the exercise checker: 1 unless every exercise passes)
+    return out.get("exit_code", 0) if isinstance(out, dict) else 0
 
 
 if __name__ == "__main__":

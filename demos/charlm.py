@@ -25,14 +25,15 @@ from rich.table import Table
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn, optim
-from tinygrad_seq.data import CharVocab
+from tinygrad_seq.data import CharVocab, next_token_windows
 from tinygrad_seq.models import CharRNN
 from tinygrad_seq.nn.tbptt import detach_state
-from demos.common import make_console, parser, progress, setup, sparkline
+from demos.common import UserError, make_console, parser, progress, setup, sparkline
 from demos import dist
 
 DESCRIPTION = "character-level LSTM/GRU/RNN language model, truncated BPTT, live samples, checkpoints"
 DEFAULT_CKPT = os.path.join("checkpoints", "charlm.npz")
+QUICK_CKPT = os.path.join("checkpoints", "charlm-quick.npz")   # --quick never touches a real run's file
 
 
 # ---------------------------------------------------------------- data
@@ -53,11 +54,14 @@ def batchify(ids, batch):
 
 
 def bigram_baseline(train_ids, val_ids, vocab_size, alpha=0.1):
-    """Held-out nats per character of an add-alpha smoothed bigram model."""
+    """Held-out nats per character of an add-alpha smoothed bigram model, counted over the
+    n-gram windows ([x_t], x_t+1) that tg.data.next_token_windows cuts (window 1)."""
+    context, following = (t.numpy() for t in next_token_windows(train_ids, 1))
     counts = np.full((vocab_size, vocab_size), alpha)
-    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
+    np.add.at(counts, (context[:, 0], following), 1)
     probs = counts / counts.sum(1, keepdims=True)
-    return float(-np.log(probs[val_ids[:-1], val_ids[1:]]).mean())
+    context, following = (t.numpy() for t in next_token_windows(val_ids, 1))
+    return float(-np.log(probs[context[:, 0], following]).mean())
 
 
 # ---------------------------------------------------------------- training pieces
@@ -98,6 +102,35 @@ def save_checkpoint(path, model, opt, vocab, config, step, pos, state, history, 
     tg.save(ck, path)
 
 
+class CheckpointPath:
+    """Where this run saves. A checkpoint of a longer run (more steps) already at --checkpoint is
+    kept: this run saves beside it ('-new') and says so, unless --force or --resume (which
+    continues that very run)."""
+
+    def __init__(self, path, force=False, resumed=False, console=None):
+        self.path, self.console, self.said = path, console, False
+        self.existing_steps = None
+        if os.path.exists(path) and not (force or resumed):
+            try:
+                self.existing_steps = int(tg.load(path)["step"])
+            except Exception:  # noqa: BLE001 - not a charlm checkpoint: keep it all the same
+                self.existing_steps = float("inf")
+        root, ext = os.path.splitext(path)
+        self.alt = f"{root}-new{ext or '.npz'}"
+
+    def __call__(self, step):
+        if self.existing_steps is None or step >= self.existing_steps:
+            self.existing_steps = None      # from now on the file is this run's
+            return self.path
+        if not self.said and self.console is not None:
+            held = "a file that is not a charlm checkpoint" if self.existing_steps == float("inf") \
+                else f"a run of {self.existing_steps} steps"
+            self.console.print(f"[yellow]{self.path} holds {held}, more than this run's {step}: kept it; "
+                               f"this run saves to {self.alt} (--force overwrites)[/]")
+            self.said = True
+        return self.alt
+
+
 def weights(model):
     """A copy of the model's weights, on the host."""
     return {k: v.numpy().copy() for k, v in model.state_dict().items()}
@@ -121,7 +154,7 @@ def train(args, console):
     split = int(len(ids) * 0.9)
     train_ids, val_ids = ids[:split], ids[split:]
     if (args.peephole or args.coupled) and args.cell != "lstm":
-        raise SystemExit("charlm: --peephole and --coupled are LSTM variants; use them with --cell lstm")
+        raise UserError("--peephole and --coupled are LSTM variants; use them with --cell lstm")
     config = dict(cell=args.cell, emb=args.emb, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
                   seq_len=args.seq_len, batch=args.batch, lr=args.lr, clip=args.clip,
                   peephole=args.peephole, coupled=args.coupled)
@@ -130,7 +163,9 @@ def train(args, console):
     best = None   # {"val", "step", "model"}: the weights with the lowest held-out loss (early stopping)
     ckpt = args.checkpoint
     resumed = None
-    if args.resume and os.path.exists(ckpt):
+    if args.resume and not os.path.exists(ckpt):
+        raise UserError(f"--resume: no checkpoint at {ckpt} to continue (--checkpoint PATH names one)")
+    if args.resume:
         resumed = tg.load(ckpt)
         config = resumed["config"]
         vocab = CharVocab()
@@ -150,6 +185,7 @@ def train(args, console):
         carried = [tg.Tensor(a, device=device) for a in resumed["state"]]
         state = None if not carried else (tuple(carried) if len(carried) > 1 else carried[0])
         console.print(f"[bold]resumed[/] from {ckpt} at step {step}")
+    save_to = CheckpointPath(ckpt, force=args.force, resumed=resumed is not None, console=console)
     train_streams = batchify(train_ids, config["batch"])
     val_streams = batchify(val_ids, config["batch"])
     T = config["seq_len"]
@@ -201,11 +237,12 @@ def train(args, console):
             bar.update(task, completed=(time.time() - t0) if by_time else step,
                        info=f"step {step}  loss {history['train'][-1]:.3f}  val {last_val:.3f}  (bigram {baseline:.3f})")
             if args.checkpoint_every and step % args.checkpoint_every == 0 and rank == 0:
-                save_checkpoint(ckpt, model, opt, vocab, config, step, pos, saved_state(state), history, best)
+                save_checkpoint(save_to(step), model, opt, vocab, config, step, pos, saved_state(state), history, best)
     full_eval = None if not args.quick else eval_chars
     final_val = evaluate(model, val_streams, T, device, full_eval)
     if best is None or final_val <= float(best["val"]):
         best = {"val": final_val, "step": step, "model": weights(model)}
+    ckpt = save_to(step)
     if rank == 0:   # one writer; every rank can load it (--resume)
         save_checkpoint(ckpt, model, opt, vocab, config, step, pos, saved_state(state), history, best)
     elapsed = time.time() - t0
@@ -217,14 +254,15 @@ def train(args, console):
         final_val = evaluate(model, val_streams, T, device, full_eval)
         console.print(f"held-out loss was lowest at step {best_step}; at step {step} it was {last_val:.3f}. "
                       f"Reporting the weights of step {best_step} (early stopping); the checkpoint keeps both.")
-    table = Table(title="held-out loss (nats per character, lower is better)")
+    table = Table(title="held-out loss (lower is better)")
     for col in ("model", "nats/char", "bits/char"):
         table.add_column(col)
     ours = f"{config['cell'].upper()} (ours)" + (f", step {best_step}" if best_step != step else "")
     for name, v in (("uniform", uniform), ("bigram (add-0.1)", baseline), (ours, final_val)):
         table.add_row(name, f"{v:.3f}", f"{v / math.log(2):.3f}")
     console.print(table)
-    console.print(f"train loss {sparkline(history['train'])}  ({history['train'][0]:.2f} -> {history['train'][-1]:.2f})")
+    console.print(f"train loss {sparkline(history['train'], 40)}  "
+                  f"({history['train'][0]:.2f} -> {history['train'][-1]:.2f})")
     console.print(f"{step} steps in {elapsed:.0f} s; checkpoint: {ckpt}")
     final_sample = sample(model, vocab, args.prime, args.sample_length, args.temperature, device)
     console.print(Panel(final_sample, title="final sample"))
@@ -235,6 +273,9 @@ def train(args, console):
 
 def generate(args, console):
     device = setup(args)
+    if not os.path.exists(args.checkpoint):
+        raise UserError(f"no checkpoint at {args.checkpoint}: train one first (python -m demos charlm"
+                        f"{' --quick' if args.quick else ''}), or name one with --checkpoint PATH")
     ck = tg.load(args.checkpoint)
     vocab = CharVocab()
     vocab._set_itos(ck["vocab"])
@@ -272,7 +313,9 @@ def main(argv=None, console=None):
     p.add_argument("--steps", type=int, default=100_000, help="stop after this many steps")
     p.add_argument("--minutes", type=float, default=10.0, help="stop after this many minutes (0: no limit)")
     p.add_argument("--eval-every", type=int, default=500)
-    p.add_argument("--checkpoint", default=DEFAULT_CKPT)
+    p.add_argument("--checkpoint", help=f"default {DEFAULT_CKPT} ({QUICK_CKPT} with --quick)")
+    p.add_argument("--force", action="store_true",
+                   help="overwrite --checkpoint even if it holds a longer run (more steps)")
     p.add_argument("--checkpoint-every", type=int, default=500)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--prime", default="The ", help="seed string for samples")
@@ -286,6 +329,8 @@ def main(argv=None, console=None):
                          eval_every=125, checkpoint_every=0, sample_length=60).items():
             if getattr(args, k) == p.get_default(k):
                 setattr(args, k, v)
+    if args.checkpoint is None:
+        args.checkpoint = QUICK_CKPT if args.quick else DEFAULT_CKPT
     console = console or make_console()
     return generate(args, console) if mode == "generate" else train(args, console)
 

@@ -15,25 +15,58 @@ SPARK = "▁▂▃▄▅▆▇█"
 SHADES = " ░▒▓█"
 
 
+class UserError(Exception):
+    """A mistake in how a demo was called: a missing file, no GPU, flags that do not go together.
+    `python -m demos` prints its message as one line and exits with status 2, no traceback."""
+
+
+# what `python -m demos` reports as a user error (the library's own clear errors about files)
+USER_ERRORS = (UserError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are one line (no usage block): 'prog: error: message (see --help)'."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parser(prog, doc):
     """argparse with the flags every demo has: --quick, --seed, --device."""
-    p = argparse.ArgumentParser(prog=f"python -m demos {prog}", description=doc,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog=f"python -m demos {prog}", description=doc,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a few seconds: tiny sizes (used by the tests)")
     p.add_argument("--seed", type=int, default=0, help="random seed (runs repeat exactly)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     return p
 
 
+def check_device(device):
+    """The device, or a UserError saying why it cannot be used (e.g. CuPy is not installed)."""
+    try:
+        tg.backend.normalize_device(device)
+    except RuntimeError as e:       # the backend's one clear message about CuPy / the GPU
+        raise UserError(str(e)) from None
+    return device
+
+
 def setup(args):
+    check_device(args.device)
     tg.manual_seed(args.seed)
     return args.device
 
 
+WIDTH = 100   # the most columns a demo's output needs
+
+
 def make_console(record=False, file=None):
-    """The demo's console; record=True keeps what was printed (tests read it back)."""
-    return Console(record=record, file=file if file is not None else (io.StringIO() if record else None),
-                   width=110 if record else None)
+    """The demo's console, at most 100 columns wide (a narrower terminal keeps its width);
+    record=True keeps what was printed (tests read it back)."""
+    console = Console(record=record, file=file if file is not None else (io.StringIO() if record else None),
+                      width=WIDTH if record else None)
+    if not record and console.width > WIDTH:
+        console.width = WIDTH
+    return console
 
 
 def progress(console, **fields):

@@ -90,16 +90,16 @@ def read_idx(path):
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
-        raise ValueError(f"read_idx: {path} is not an IDX file (magic bytes {raw[:4].hex() or 'missing'})")
+        raise common.UserError(f"read_idx: {path} is not an IDX file (magic bytes {raw[:4].hex() or 'missing'})")
     ndim = raw[3]
     head = 4 + 4 * ndim
     if len(raw) < head:
-        raise ValueError(f"read_idx: {path} is truncated in its header ({len(raw)} bytes)")
+        raise common.UserError(f"read_idx: {path} is truncated in its header ({len(raw)} bytes)")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = np.dtype(IDX_TYPES[raw[2]])
     need = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - head != need:
-        raise ValueError(f"read_idx: {path} should hold {need} data bytes for shape {shape} "
+        raise common.UserError(f"read_idx: {path} should hold {need} data bytes for shape {shape} "
                          f"{dtype.str}, found {len(raw) - head}")
     return np.frombuffer(raw, dtype=dtype, offset=head).reshape(shape).astype(dtype.newbyteorder("="))
 
@@ -122,22 +122,25 @@ def mnist_data(directory):
         x = read_idx(_find(d, split, "idx3"))
         y = read_idx(_find(d, split, "idx1"))
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise ValueError(f"conv: {split} images {x.shape} and labels {y.shape} do not match")
+            raise common.UserError(f"conv: {split} images {x.shape} and labels {y.shape} do not match")
         out += [(x.astype(np.float32) / 255.0), y.astype(np.int64)]
     return tuple(out)
 
 
 # ---------------------------------------------------------------- the network
 class ConvNet(nn.Module):
-    """Conv2d -> ReLU -> MaxPool2d(2) -> Conv2d -> ReLU -> MaxPool2d(2) -> Dropout -> Linear."""
+    """Conv2d -> ReLU -> Pool(2) -> Conv2d -> ReLU -> Pool(2) -> Dropout -> Linear; Pool is
+    MaxPool2d (pool='max') or AvgPool2d (pool='avg')."""
 
-    def __init__(self, size=28, channels=(16, 32), kernel=5, padding=2, stride=1, dropout=0.25, n_classes=10):
+    def __init__(self, size=28, channels=(16, 32), kernel=5, padding=2, stride=1, dropout=0.25, n_classes=10,
+                 pool="max"):
         super().__init__()
         c1, c2 = channels
+        Pool = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[pool]
         self.conv1 = nn.Conv2d(1, c1, kernel, stride=stride, padding=padding)
-        self.pool1 = nn.MaxPool2d(2)
+        self.pool1 = Pool(2)
         self.conv2 = nn.Conv2d(c1, c2, kernel, stride=stride, padding=padding)
-        self.pool2 = nn.MaxPool2d(2)
+        self.pool2 = Pool(2)
         self.dropout = nn.Dropout(dropout)
         side = size
         for _ in range(2):   # conv then pool, twice
@@ -184,6 +187,7 @@ def main(argv=None, console=None):
     p.add_argument("--kernel", type=int, default=5)
     p.add_argument("--padding", type=int, default=2)
     p.add_argument("--stride", type=int, default=1)
+    p.add_argument("--pool", choices=["max", "avg"], default="max", help="2x2 max pooling or average pooling")
     p.add_argument("--batch", type=int, help="minibatch size (default 64; quick 32)")
     dist.add_flag(p)
     a = p.parse_args(argv)
@@ -209,7 +213,10 @@ def main(argv=None, console=None):
     size = xtr.shape[1]
     console.print(f"[bold]{len(xtr)}[/] training and [bold]{len(xte)}[/] test images ({size}x{size}): {source}")
 
-    model = ConvNet(size, channels, a.kernel, a.padding, a.stride).to(device)
+    try:
+        model = ConvNet(size, channels, a.kernel, a.padding, a.stride, pool=a.pool).to(device)
+    except ValueError as e:     # flags that leave no image to classify
+        raise common.UserError(str(e)) from None
     net = dist.wrap(model, world)   # DistributedDataParallel under --distributed
     console.print(f"[dim]{model}[/]")
     lr = a.lr or ((5e-3 if a.quick else 2e-3) if a.optim == "adam" else 0.05)

@@ -2,16 +2,14 @@
 
     python -m demos gradcheck [--quick] [--seed N] [--device cpu|cuda] [--op NAME]
 """
-import argparse
-
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn
 from tinygrad_seq.gradcheck import gradcheck_report
+from demos import common
 
 DESCRIPTION = "gradcheck every op and layer (float64): analytic vs numeric gradient, worst error and verdict"
 
@@ -118,15 +116,15 @@ def run(ops=None, seed=0, device="cpu"):
     return rows
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m demos gradcheck", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="a subset of ops (used by the tests)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+def main(argv=None, console=None):
+    p = common.parser("gradcheck", __doc__)
     p.add_argument("--op", action="append", help="check only this op (repeatable)")
     a = p.parse_args(argv)
-    console = Console()
+    console = console or common.make_console()
+    common.check_device(a.device)
+    unknown = [o for o in a.op or [] if o not in OPS]
+    if unknown:
+        p.error(f"unknown op(s) {unknown}; choose from: {', '.join(OPS)}")
     ops = a.op or (list(OPS)[::3] if a.quick else None)
     rows = run(ops, a.seed, a.device)
     table = Table(title=f"gradcheck on {a.device}, float64, central differences (eps=1e-6)")

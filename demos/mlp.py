@@ -42,8 +42,13 @@ def accuracy(model, x, y):
     return float((pred == y).mean()), pred
 
 
+REGION = {0: "·", 1: "░"}   # each class's region drawn with its own character (and colour)
+POINT = {0: "○", 1: "●"}
+
+
 def regions(model, x, y, device, size=24):
-    """The plane coloured by predicted class, with the data points drawn over it."""
+    """The plane filled by predicted class (a character per class, and a background colour), with
+    the data points drawn over it."""
     g = np.linspace(-1.2, 1.2, size)
     xx, yy = np.meshgrid(g, g[::-1])
     grid = np.stack([xx.ravel(), yy.ravel()], 1).astype(np.float32)
@@ -57,9 +62,10 @@ def regions(model, x, y, device, size=24):
     text = Text()
     for r in range(size):
         for c in range(size):
-            bg = "on rgb(40,60,120)" if pred[r, c] == 0 else "on rgb(120,50,40)"
-            ch = {-1: "  ", 0: "○ ", 1: "● "}[int(cells[r, c])]
-            text.append(ch, style=bg)
+            k = int(pred[r, c])
+            bg = "on rgb(40,60,120)" if k == 0 else "on rgb(120,50,40)"
+            point = int(cells[r, c])
+            text.append((REGION[k] if point < 0 else POINT[point]) + REGION[k], style=bg)
         text.append("\n")
     return text
 
@@ -112,6 +118,8 @@ def main(argv=None, console=None):
         pictures.append(Text.assemble((name + "\n", "bold"), pic))
     console.print(table)
     console.print(Columns(pictures, padding=(0, 4)))
+    console.print(f"{REGION[0]} predicted class 0 (its test points {POINT[0]}), "
+                  f"{REGION[1]} predicted class 1 (its test points {POINT[1]})")
     return {"linear": found["linear"], "mlp": found["MLP"]}
 
 

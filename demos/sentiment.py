@@ -22,7 +22,7 @@ from rich.text import Text
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn, optim
-from tinygrad_seq.data import BagOfWords, NGramVectorizer, WordVocab, tokenize
+from tinygrad_seq.data import BagOfWords, NGramVectorizer, TfidfVectorizer, WordVocab, tokenize
 
 from demos import common
 
@@ -40,7 +40,7 @@ VERBS = "was is seemed felt".split()
 NEGATED = ["was not", "wasn't", "is not", "isn't", "was never", "was hardly", "was far from", "did not feel"]
 
 # the four models, as the tables name them
-BOW, NGRAM, CNN, LSTM = "bag of words", "uni+bigrams", "1D CNN (3,4,5)", "LSTM"
+BOW, NGRAM, TFIDF, CNN, LSTM = "bag of words", "uni+bigrams", "TF-IDF uni+bigrams", "1D CNN (3,4,5)", "LSTM"
 
 TEMPLATES = ("plain", "negated", "contrast", "expectation")
 TEMPLATE_WEIGHTS = (0.3, 0.25, 0.25, 0.2)
@@ -117,11 +117,11 @@ def csv_data(path, rng, test_fraction=0.2):
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     if not rows or "text" not in rows[0] or "label" not in rows[0]:
-        raise ValueError(f"sentiment: {path} needs a header with columns 'text' and 'label', "
+        raise common.UserError(f"sentiment: {path} needs a header with columns 'text' and 'label', "
                          f"got {list(rows[0]) if rows else 'an empty file'}")
     names = sorted({r["label"].strip() for r in rows})
     if len(names) < 2:
-        raise ValueError(f"sentiment: {path} has only one label ({names}); need at least two classes")
+        raise common.UserError(f"sentiment: {path} has only one label ({names}); need at least two classes")
     texts = [r["text"] for r in rows]
     labels = np.array([names.index(r["label"].strip()) for r in rows], dtype=np.int64)
     order = rng.permutation(len(texts))
@@ -324,6 +324,8 @@ def main(argv=None, console=None):
     te_ids, te_len = encode(te_x, vocab, max_k)
     bow = BagOfWords(min_freq=1 if not a.csv else 2).fit(tr_x)            # keeps "not": no stop words
     ngr = NGramVectorizer(n=(1, 2), min_freq=1 if not a.csv else 2).fit(tr_x)
+    # the same n-grams weighted by rarity (idf) and scaled to unit length
+    tfidf = TfidfVectorizer(n=(1, 2), min_freq=1 if not a.csv else 2).fit(tr_x)
     data = {
         BOW: (Features(bow.transform(tr_x).numpy()),
                                                Features(bow.transform(te_x).numpy()),
@@ -331,6 +333,8 @@ def main(argv=None, console=None):
         NGRAM: (Features(ngr.transform(tr_x).numpy()),
                                               Features(ngr.transform(te_x).numpy()),
                                               LinearClassifier(len(ngr), C), 30, 0.01, 1e-3),
+        TFIDF: (Features(tfidf.transform(tr_x).numpy()), Features(tfidf.transform(te_x).numpy()),
+                LinearClassifier(len(tfidf), C), 30, 0.05, 1e-4),
         CNN: (Features(ids=tr_ids, lengths=tr_len),
                                              Features(ids=te_ids, lengths=te_len),
                                              TextCNN(len(vocab), C), epochs, 0.01, 0.0),
@@ -352,8 +356,7 @@ def main(argv=None, console=None):
                              "loss_first": float(np.mean(curves[name][:10])),
                              "loss_last": float(np.mean(curves[name][-10:]))}
 
-    table = Table(title="accuracy (bag of words and n-grams: logistic regression; test sentences never seen "
-                        "in training)")
+    table = Table(title="accuracy (BoW, n-grams, TF-IDF: logistic regression; test sentences unseen)")
     for col in ("model", "parameters", "train acc", "test acc", "loss"):
         table.add_column(col, justify="left" if col in ("model", "loss") else "right")
     best = max(r["test"] for r in results.values())

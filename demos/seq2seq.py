@@ -133,6 +133,7 @@ def main(argv=None, console=None):
     p.add_argument("--epochs", type=int)
     p.add_argument("--hidden", type=int)
     p.add_argument("--embedding", type=int, default=32)
+    p.add_argument("--layers", type=int, default=1, help="stacked recurrent layers in encoder and decoder")
     p.add_argument("--cell", default="LSTM", choices=["LSTM", "GRU"])
     p.add_argument("--teacher-forcing", type=float, default=0.5, help="probability of feeding the true digit")
     p.add_argument("--batch", type=int, default=64)
@@ -148,6 +149,8 @@ def main(argv=None, console=None):
     args.test = args.test or (200 if q else 1000)
     args.epochs = args.epochs or (12 if q else 8)
     args.hidden = args.hidden or (64 if q else 128)
+    if args.layers < 1:
+        p.error("--layers must be at least 1")
     if not 0 <= args.teacher_forcing <= 1:
         p.error("--teacher-forcing must be in [0, 1]")
     for text in args.translate:
@@ -163,13 +166,14 @@ def main(argv=None, console=None):
     test, train = numbers[:args.test], numbers[args.test:]
     max_digits = len(str(args.max_number))
     model = Seq2Seq(len(SRC_WORDS), len(TGT_TOKENS), embedding_dim=args.embedding, hidden_size=args.hidden,
-                    cell=args.cell).to(device)
+                    num_layers=args.layers, cell=args.cell).to(device)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     n_params = sum(p.numel() for p in model.parameters())
 
     console.rule("[bold]Seq2seq: number words -> digits")
     console.print(f"{len(train)} training pairs, {len(test)} held-out pairs (numbers 0 .. {args.max_number}); "
-                  f"{args.cell} encoder-decoder, hidden {args.hidden}, {n_params} parameters; "
+                  f"{f'{args.layers}-layer ' if args.layers > 1 else ''}{args.cell} encoder-decoder, "
+                  f"hidden {args.hidden}, {n_params} parameters; "
                   f"teacher forcing {args.teacher_forcing:g}")
     for n in train[:3]:
         console.print(f"  e.g. [cyan]{' '.join(words(int(n)))}[/] -> [green]{n}[/]")
@@ -227,7 +231,7 @@ def main(argv=None, console=None):
     return {"exact_match": acc, "digit_accuracy": digit_acc, "train_exact_match": train_acc,
             "epoch_exact_match": epoch_acc, "losses": losses, "n_test": len(test), "n_train": len(train),
             "samples": [(" ".join(words(int(test[i]))), str(test[i]), preds[i]) for i in show],
-            "translations": yours}
+            "translations": yours, "layers": model.encoder.num_layers, "parameters": n_params}
 
 
 if __name__ == "__main__":

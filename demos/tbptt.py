@@ -152,7 +152,8 @@ def main(argv=None, console=None):
             results[name] = train(name, k, x, y, args, device, prog)
 
     table = Table(title=f"one long sequence, echo delay {args.delay}: the gradient must reach {args.delay} steps back")
-    for col in ("method", "updates/epoch", "time/epoch", "peak memory", "loss per epoch", "final loss", "echo acc"):
+    # (updates: optimizer steps per epoch)
+    for col in ("method", "updates", "time/epoch", "peak memory", "loss per epoch", "final loss", "echo acc"):
         table.add_column(col, justify="left" if col in ("method", "loss per epoch") else "right")
     full_peak = results[methods[0][0]]["peak_bytes"]
     lo = min(min(r["losses"]) for r in results.values())
@@ -164,7 +165,7 @@ def main(argv=None, console=None):
         learned = r["final_loss"] < np.log(args.vocab) - 0.1
         color = "green" if r["final_accuracy"] > 0.9 else ("red" if not learned else "yellow")
         table.add_row(name, str(r["updates_per_epoch"]), f"{r['time_per_epoch']:.2f} s", mem,
-                      spark_between(r["losses"], lo, max(hi, np.log(args.vocab))), f"{r['final_loss']:.3f}",
+                      spark_between(r["losses"], lo, max(hi, np.log(args.vocab)), width=14), f"{r['final_loss']:.3f}",
                       f"[{color}]{r['final_accuracy']:.2f}[/]")
     console.print(table)
     console.print(f"chance accuracy {1 / args.vocab:.2f}; truncation at k <= {args.delay} cuts every path "

@@ -5,6 +5,7 @@ import tinygrad_seq as tg
 
 from demos import charlm
 from demos.common import make_console
+from tests import demo_cache
 
 
 def run(argv):
@@ -13,8 +14,8 @@ def run(argv):
     return out, console.export_text()
 
 
-def test_quick_run_learns_and_prints_its_table(tmp_path):
-    out, text = run(["--quick", "--checkpoint", str(tmp_path / "c.npz")])
+def test_quick_run_learns_and_prints_its_table():
+    out, text = demo_cache.run("python -m demos charlm --quick --checkpoint {tmp}/charlm-quick.npz")
     losses = out["train_losses"]
     assert np.mean(losses[-20:]) < np.mean(losses[:5]) - 1.5       # training loss falls
     assert out["val_loss"] < out["uniform"] - 1.5                   # held-out: far better than chance
@@ -73,3 +74,46 @@ def test_early_stopping_reports_and_samples_the_best_weights(tmp_path, monkeypat
     assert any(not np.array_equal(saved["best"]["model"][k], saved["model"][k]) for k in saved["model"])
     _, text = run(["generate", "--checkpoint", ck, "--length", "20"])
     assert "after 30 steps (best held-out weights: step 20)" in text
+
+
+def test_a_shorter_run_never_replaces_a_longer_runs_checkpoint(tmp_path):
+    path = tmp_path / "c.npz"
+    run(["--quick", "--steps", "30", "--checkpoint", str(path)])
+    out, text = run(["--quick", "--steps", "10", "--checkpoint", str(path)])
+    assert int(tg.load(str(path))["step"]) == 30                    # the longer run is kept
+    alt = tmp_path / "c-new.npz"
+    assert out["checkpoint"] == str(alt) and int(tg.load(str(alt))["step"]) == 10
+    assert "holds a run of 30 steps" in text and "--force" in text and str(alt) in text
+    run(["--quick", "--steps", "10", "--checkpoint", str(path), "--force"])
+    assert int(tg.load(str(path))["step"]) == 10                    # --force: asked for
+    out, _ = run(["--quick", "--steps", "20", "--checkpoint", str(path)])
+    assert out["checkpoint"] == str(path) and int(tg.load(str(path))["step"]) == 20   # longer: replaces
+
+
+def test_quick_runs_save_apart_from_the_default_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out, _ = run(["--quick", "--steps", "5"])
+    assert out["checkpoint"] == charlm.QUICK_CKPT != charlm.DEFAULT_CKPT
+    assert (tmp_path / charlm.QUICK_CKPT).exists() and not (tmp_path / charlm.DEFAULT_CKPT).exists()
+    a, _ = run(["generate", "--quick", "--length", "10"])             # generate --quick samples it
+    assert len(a["sample"]) == len("The ") + 10
+
+
+def test_bigram_baseline_counts_next_token_windows(monkeypatch):
+    """The baseline is an n-gram model over tg.data.next_token_windows' ([x_t], x_t+1) pairs."""
+    calls = []
+    real = charlm.next_token_windows
+
+    def spy(ids, window, *a):
+        calls.append(window)
+        return real(ids, window, *a)
+    monkeypatch.setattr(charlm, "next_token_windows", spy)
+    rng = np.random.default_rng(0)
+    train, val = rng.integers(0, 5, 400), rng.integers(0, 5, 100)
+    got = charlm.bigram_baseline(train, val, 5, alpha=0.1)
+    counts = np.full((5, 5), 0.1)
+    for a, b in zip(train[:-1], train[1:]):
+        counts[a, b] += 1
+    p = counts / counts.sum(1, keepdims=True)
+    assert calls == [1, 1]
+    assert abs(got - float(np.mean([-np.log(p[a, b]) for a, b in zip(val[:-1], val[1:])]))) < 1e-12

@@ -9,14 +9,13 @@ import pytest
 import tinygrad_seq as tg
 from demos import common, conv, sentiment
 from demos.sentiment import BOW, CNN, LSTM, NGRAM
+from tests import demo_cache
 
 
 # ---------------------------------------------------------------- sentiment
 @pytest.fixture(scope="module")
 def sentiment_run():
-    con = common.make_console(record=True)
-    out = sentiment.main(["--quick"], console=con)
-    return out, con.export_text()
+    return demo_cache.run("python -m demos sentiment --quick")
 
 
 def test_sentiment_quick_order_aware_models_beat_bag_of_words(sentiment_run):
@@ -142,16 +141,14 @@ def test_sentiment_on_a_csv_file(tmp_path):
 def test_sentiment_csv_needs_text_and_label(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("sentence,y\nhello,1\n")
-    with pytest.raises(ValueError, match="columns 'text' and 'label'"):
+    with pytest.raises(common.UserError, match="columns 'text' and 'label'"):
         sentiment.main(["--csv", str(path)], console=common.make_console(record=True))
 
 
 # ---------------------------------------------------------------- conv
 @pytest.fixture(scope="module")
 def conv_run():
-    con = common.make_console(record=True)
-    out = conv.main(["--quick"], console=con)
-    return out, con.export_text()
+    return demo_cache.run("python -m demos conv --quick")
 
 
 def test_conv_quick_learns_the_digits(conv_run):
@@ -206,10 +203,10 @@ def test_read_idx_round_trips(tmp_path, code, gz):
 def test_read_idx_rejects_bad_files(tmp_path):
     p = tmp_path / "bad"
     p.write_bytes(b"PK\x03\x04rest")
-    with pytest.raises(ValueError, match="not an IDX file"):
+    with pytest.raises(common.UserError, match="not an IDX file"):
         conv.read_idx(p)
     p.write_bytes(bytes([0, 0, 8, 1]) + np.array([10], dtype=">u4").tobytes() + b"\x01\x02")
-    with pytest.raises(ValueError, match="should hold 10 data bytes"):
+    with pytest.raises(common.UserError, match="should hold 10 data bytes"):
         conv.read_idx(p)
 
 
@@ -249,3 +246,20 @@ def test_sentiment_and_conv_quick_on_cuda_learn_like_cpu(sentiment_run, conv_run
         assert abs(s["results"][name]["test"] - sentiment_run[0]["results"][name]["test"]) < 0.1
     c = conv.main(["--quick", "--device", "cuda"], console=common.make_console(record=True))
     assert c["test_acc"] >= 0.45 and abs(c["test_acc"] - conv_run[0]["test_acc"]) < 0.2
+
+
+def test_sentiment_has_a_tfidf_logistic_regression_row(sentiment_run):
+    out, text = sentiment_run
+    r = out["results"][sentiment.TFIDF]
+    assert "TF-IDF uni+bigrams" in text
+    assert r["params"] == out["results"][sentiment.NGRAM]["params"]     # same n-gram features, reweighted
+    assert r["test"] > out["results"][sentiment.BOW]["test"]            # bigrams see some order
+
+
+def test_conv_average_pooling_option():
+    model = conv.ConvNet(28, (2, 3), pool="avg")
+    assert type(model.pool1).__name__ == "AvgPool2d" and type(model.pool2).__name__ == "AvgPool2d"
+    assert model(tg.randn(2, 1, 28, 28)).shape == (2, 10)
+    con = common.make_console(record=True)
+    conv.main(["--quick", "--pool", "avg", "--train", "64", "--test", "32", "--epochs", "1"], console=con)
+    assert "AvgPool2d(kernel_size=2" in con.export_text()

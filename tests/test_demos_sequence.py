@@ -8,6 +8,7 @@ import pytest
 import tinygrad_seq as tg
 from demos import common, gradients, seq2seq, tagging, tbptt
 from demos import DEMOS
+from tests import demo_cache
 
 
 def run(module, argv):
@@ -24,7 +25,7 @@ def test_registered():
 # ---------------------------------------------------------------- gradients
 @pytest.fixture(scope="module")
 def gradients_run():
-    return run(gradients, ["--quick"])
+    return demo_cache.run("python -m demos gradients --quick")
 
 
 def test_gradients_vanish_in_the_rnn_not_in_gated_cells(gradients_run):
@@ -86,7 +87,7 @@ def test_recall_batch_has_the_key_first_and_the_marker_last():
 # ---------------------------------------------------------------- tbptt
 @pytest.fixture(scope="module")
 def tbptt_run():
-    return run(tbptt, ["--quick"])
+    return demo_cache.run("python -m demos tbptt --quick")
 
 
 def test_tbptt_truncation_below_the_delay_cannot_learn(tbptt_run):
@@ -113,7 +114,7 @@ def test_tbptt_memory_grows_with_the_backprop_length(tbptt_run):
 
 def test_tbptt_prints_its_table(tbptt_run):
     _, text = tbptt_run
-    for piece in ("updates/epoch", "time/epoch", "peak memory", "loss per epoch", "full BPTT, k=400",
+    for piece in ("updates", "time/epoch", "peak memory", "loss per epoch", "full BPTT, k=400",
                   "TBPTT, k=4", "TBPTT, k=32", "MiB"):
         assert piece in text, piece
 
@@ -133,7 +134,7 @@ def test_tbptt_loss_of_a_chunk_without_targets_is_zero_not_nan():
 # ---------------------------------------------------------------- seq2seq
 @pytest.fixture(scope="module")
 def seq2seq_run():
-    return run(seq2seq, ["--quick", "--translate", "seven hundred one"])
+    return demo_cache.run('python -m demos seq2seq --quick --translate "seven hundred one"')
 
 
 def test_seq2seq_learns_to_translate_held_out_numbers(seq2seq_run):
@@ -183,7 +184,7 @@ def test_seq2seq_rejects_unknown_words():
 # ---------------------------------------------------------------- tagging
 @pytest.fixture(scope="module")
 def tagging_run():
-    return run(tagging, ["--quick", "--tag", "watch the stone dog"])
+    return demo_cache.run('python -m demos tagging --quick --tag "watch the stone dog"')
 
 
 def test_tagging_bidirectional_beats_left_to_right_where_the_next_word_decides(tagging_run):
@@ -222,3 +223,11 @@ def test_generated_tags_follow_the_next_word():
                 assert tags[k] == ("ADJ" if nxt in tagging.NOUN else "NOUN"), (words, tags)
                 seen_mod.add(tags[k])
     assert seen_start == {"VERB", "NOUN"} and seen_mod == {"ADJ", "NOUN"}
+
+
+def test_seq2seq_stacks_layers():
+    """--layers 2: a deep (stacked) encoder and decoder, as the README's slides table says."""
+    one, _ = run(seq2seq, ["--quick", "--epochs", "1", "--train", "64", "--test", "16"])
+    two, text = run(seq2seq, ["--quick", "--layers", "2", "--epochs", "1", "--train", "64", "--test", "16"])
+    assert one["layers"] == 1 and two["layers"] == 2
+    assert two["parameters"] > one["parameters"] and "2-layer LSTM encoder-decoder" in text

@@ -290,6 +290,8 @@ def main(argv=None, console=None):
 Each exercise is a file in demos/exercises/ with a tg.Function whose forward is
 given and whose backward raises NotImplementedError: write it, then run this
 command. --file checks your own copy of an exercise file instead.
+Exit status: 0 when every checked exercise passes, 1 otherwise (a failure, an
+error, or an exercise not attempted yet), 2 for a wrong call (e.g. no such file).
 exercises: """ + ", ".join(EXERCISES))
     p.add_argument("name", nargs="?", default="all", help="an exercise name, or all (default)")
     src = p.add_mutually_exclusive_group()
@@ -328,5 +330,8 @@ exercises: """ + ", ".join(EXERCISES))
     if counts["not attempted"] == len(results):
         console.print("start with [bold]demos/exercises/sigmoid.py[/]: write backward, then "
                       "[bold]python -m demos exercises sigmoid[/]")
+    # the exit status, for scripts and CI: 0 only when every checked exercise passes (one that is
+    # not attempted yet is not a success)
+    exit_code = 0 if counts["pass"] == len(results) else 1
     return {"results": results, "status": {n: r.status for n, r in results.items()},
-            "passed": counts["pass"], "total": len(results)}
+            "passed": counts["pass"], "total": len(results), "exit_code": exit_code}
