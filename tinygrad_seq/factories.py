@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import backend
-from .tensor import Tensor, _shape_args, float32, int64, ops
+from .tensor import Tensor, _dim, _shape_args, float32, int64, ops
 
 
 def _make(arr_fn, shape, dtype, device, requires_grad):
@@ -83,7 +83,9 @@ def _to_tensors(ts):
 
 def cat(tensors, axis=0, *, dim=None):
     ts = _to_tensors(tensors)
-    ax = (dim if dim is not None else axis) % ts[0].ndim
+    if any(t.ndim == 0 for t in ts):
+        raise RuntimeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    ax = _dim(dim if dim is not None else axis, ts[0].ndim, "cat")
     return ops.Cat.apply(*ts, axis=ax)
 
 
@@ -92,5 +94,5 @@ concatenate = cat
 
 def stack(tensors, axis=0, *, dim=None):
     ts = _to_tensors(tensors)
-    ax = (dim if dim is not None else axis) % (ts[0].ndim + 1)
+    ax = _dim(dim if dim is not None else axis, ts[0].ndim + 1, "stack")
     return ops.Stack.apply(*ts, axis=ax)

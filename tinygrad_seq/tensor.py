@@ -37,7 +37,7 @@ class Tensor:
     Tensor(data, requires_grad=False, dtype=None, device=None). Python data
     becomes float32 (ints int64); a NumPy or CuPy array keeps its dtype.
     """
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_version", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_vc", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -63,14 +63,31 @@ class Tensor:
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
-        self._version = 0
+        self._vc = None
 
     @staticmethod
     def _wrap(arr, device):
         """A tensor around an existing backend array, without checks (internal fast path)."""
         t = Tensor.__new__(Tensor)
-        t.data, t.device, t.grad, t.requires_grad, t._ctx, t._version = arr, device, None, False, None, 0
+        t.data, t.device, t.grad, t.requires_grad, t._ctx, t._vc = arr, device, None, False, None, None
         return t
+
+    # ------------------------------------------------------------ version counter
+    # One counter per storage, shared by the views of it (basic indexing, reshape, permute,
+    # detach, split pieces): a one-element list, made on first need. Every in-place op bumps
+    # it; backward compares it with the value seen when forward saved the array.
+    def _counter(self):
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    @property
+    def _version(self):
+        return self._vc[0] if self._vc is not None else 0
+
+    @_version.setter
+    def _version(self, value):
+        self._counter()[0] = value
 
     # ------------------------------------------------------------ attributes
     shape = property(lambda self: tuple(self.data.shape))
@@ -81,7 +98,7 @@ class Tensor:
     T = property(lambda self: self.permute(*reversed(range(self.ndim))))
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[_dim(dim, self.ndim, "size")]
 
     def numel(self):
         return int(self.data.size)
@@ -177,8 +194,11 @@ class Tensor:
 
     # ------------------------------------------------------------ autograd
     def detach(self):
-        """The same data, cut from the graph (this is how truncated BPTT stops)."""
-        return Tensor._wrap(self.data, self.device)
+        """The same data, cut from the graph (this is how truncated BPTT stops); a view, as in torch:
+        an in-place change of it is an in-place change of self."""
+        t = Tensor._wrap(self.data, self.device)
+        t._vc = self._counter()
+        return t
 
     def requires_grad_(self, flag=True):
         if flag and self.dtype.kind != "f":
@@ -225,7 +245,11 @@ class Tensor:
         if autograd._GRAD_ENABLED and self.requires_grad:
             raise AutogradError(f"{name}: in-place change of a tensor that requires grad; "
                                 "wrap it in no_grad() or use the out-of-place op")
-        self._version += 1
+        d = self.data
+        if d.size > 1 and any(st == 0 and n > 1 for st, n in zip(d.strides, d.shape)):
+            raise RuntimeError(f"{name}: in-place change of an expanded tensor of shape {self.shape}: "
+                               "more than one element refers to a single memory location")
+        self._counter()[0] += 1
 
     def _raw(self, v):
         """A Tensor or array operand as an array on this tensor's device (CuPy refuses NumPy
@@ -234,8 +258,18 @@ class Tensor:
         return backend.to_device(v, self.device) if backend.is_array(v) else v
 
     def __setitem__(self, idx, value):
+        """x[idx] = value, with torch's indexing rules (see __getitem__); writes through views."""
+        basic, adv, _ = _parse_index(idx, self, "__setitem__")
         self._inplace("__setitem__")
-        self.data[_index(idx, self.device)] = self._raw(value)
+        target = self.data[basic]
+        try:
+            if adv is None:
+                target[...] = self._raw(value)
+            else:
+                target[adv] = self._raw(value)
+        except (ValueError, IndexError, TypeError) as e:
+            raise type(e)(f"__setitem__: cannot assign {_describe(value)} to index {idx!r} of a tensor "
+                          f"of shape {self.shape}: {e}") from None
 
     def zero_(self):
         self._inplace("zero_")
@@ -324,45 +358,47 @@ class Tensor:
 
     # ------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.Sum.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.Sum.apply(self, _axis(axis, dim, self.ndim, "sum"), _kd(keepdims, keepdim))
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.Mean.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.Mean.apply(self, _axis(axis, dim, self.ndim, "mean"), _kd(keepdims, keepdim))
 
     def var(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction=1, unbiased=None):
         """Variance; like torch, unbiased (correction=1) by default."""
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        return ops.Var.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim), correction)
+        return ops.Var.apply(self, _axis(axis, dim, self.ndim, "var"), _kd(keepdims, keepdim), correction)
 
     def std(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction=1, unbiased=None):
-        return self.var(axis, keepdims, dim=dim, keepdim=keepdim, correction=correction,
-                        unbiased=unbiased).sqrt()
+        """sqrt(var); its gradient is 0 where the std is 0, as in torch."""
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        return ops.Std.apply(self, _axis(axis, dim, self.ndim, "std"), _kd(keepdims, keepdim), correction)
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Maximum values (not indices). Gradient: split evenly between tied maxima, like torch.amax."""
-        return ops.Max.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.Max.apply(self, _axis(axis, dim, self.ndim, "max"), _kd(keepdims, keepdim))
 
     def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Minimum values; ties share the gradient evenly, as in max."""
-        return -ops.Max.apply(-self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.Min.apply(self, _axis(axis, dim, self.ndim, "min"), _kd(keepdims, keepdim))
 
     amax, amin = max, min
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _argx(self, "argmax", _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return _argx(self, "argmax", _axis(axis, dim, self.ndim, "argmax"), _kd(keepdims, keepdim))
 
     def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _argx(self, "argmin", _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return _argx(self, "argmin", _axis(axis, dim, self.ndim, "argmin"), _kd(keepdims, keepdim))
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.LogSumExp.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.LogSumExp.apply(self, _axis(axis, dim, self.ndim, "logsumexp"), _kd(keepdims, keepdim))
 
     def softmax(self, axis=-1, *, dim=None):
-        return ops.Softmax.apply(self, _axis(axis, dim, self.ndim))
+        return ops.Softmax.apply(self, _axis(axis, dim, self.ndim, "softmax"))
 
     def log_softmax(self, axis=-1, *, dim=None):
-        return ops.LogSoftmax.apply(self, _axis(axis, dim, self.ndim))
+        return ops.LogSoftmax.apply(self, _axis(axis, dim, self.ndim, "log_softmax"))
 
     # ------------------------------------------------------------ shapes
     def reshape(self, *shape):
@@ -375,21 +411,31 @@ class Tensor:
 
     def flatten(self, start_dim=0, end_dim=-1):
         n = self.ndim
+        s, e = _dim(start_dim, n, "flatten"), _dim(end_dim, n, "flatten")
+        if s > e:
+            raise RuntimeError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim} "
+                               f"(shape {self.shape})")
         if n == 0:
             return self.reshape(1)
-        s, e = start_dim % n, end_dim % n
-        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
+        return self.reshape(self.shape[:s] + (_prod(self.shape[s:e + 1]),) + self.shape[e + 1:])
 
     def permute(self, *dims):
-        dims = tuple(d % self.ndim for d in _shape_args(dims)) if self.ndim else ()
-        if sorted(dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
+        dims = _shape_args(dims)
+        if len(dims) != self.ndim:
+            raise RuntimeError(f"permute: {len(dims)} dims {dims} given for a tensor of shape {self.shape}; "
+                               f"expected a permutation of its {self.ndim} dims")
+        dims = tuple(_dim(d, self.ndim, "permute") for d in dims) if self.ndim else ()
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"permute: repeated dim in {dims} (shape {self.shape})")
         return ops.Permute.apply(self, dims)
 
     def transpose(self, dim0=-2, dim1=-1):
         """Swap two dims (torch.transpose)."""
+        d0, d1 = _dim(dim0, self.ndim, "transpose"), _dim(dim1, self.ndim, "transpose")
+        if self.ndim == 0:
+            return self
         dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        dims[d0], dims[d1] = dims[d1], dims[d0]
         return ops.Permute.apply(self, tuple(dims))
 
     def expand(self, *shape):
@@ -406,41 +452,62 @@ class Tensor:
         if dim is None:
             shape = tuple(n for n in self.shape if n != 1)
         else:
-            dims = {d % self.ndim for d in ((dim,) if isinstance(dim, int) else dim)}
+            dims = {_dim(d, self.ndim, "squeeze") for d in ((dim,) if _is_int(dim) else dim)}
             shape = tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1))
         return self.reshape(shape)
 
     def unsqueeze(self, dim):
-        dim = dim % (self.ndim + 1)
+        dim = _dim(dim, self.ndim + 1, "unsqueeze")
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def __getitem__(self, idx):
-        return ops.GetItem.apply(self, _index(idx, self.device))
+        """Indexing with torch's rules: ints, slices, None and Ellipsis give a view (0-d too);
+        integer / boolean arrays, lists and tensors index "advanced", as in NumPy, but AFTER the
+        ints: x[0, :, [0, 1]] on (2, 3, 4) is x[0][:, [0, 1]], shape (3, 2), as in torch."""
+        basic, adv, tensors = _parse_index(idx, self, "__getitem__")
+        out = ops.GetItem.apply(self, basic, adv)
+        autograd.add_saved_versions(out._ctx, tensors)  # backward reads the index tensors' values
+        return out
 
     def split(self, split_size_or_sections, dim=0):
         """torch.split: pieces of size split_size (the last may be smaller) or of the listed sizes.
         The pieces are views and share one graph node (see Split)."""
+        if self.ndim == 0:
+            raise RuntimeError("split: expected at least a 1-dimensional tensor, got a 0-d one")
+        dim = _dim(dim, self.ndim, "split")
         n = self.shape[dim]
-        if isinstance(split_size_or_sections, int):
-            if split_size_or_sections < 1:
-                raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
-            sizes = [min(split_size_or_sections, n - i) for i in range(0, n, split_size_or_sections)]
+        if _is_int(split_size_or_sections):
+            size = int(split_size_or_sections)
+            if size < 0 or (size == 0 and n > 0):
+                raise RuntimeError(f"split: split_size must be positive (0 only for an empty dim), got {size} "
+                                   f"for dim {dim} of shape {self.shape}")
+            sizes = [min(size, n - i) for i in range(0, n, size)] if n else [0]
         else:
             sizes = [int(s) for s in split_size_or_sections]
             if sum(sizes) != n or min(sizes, default=0) < 0:
-                raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape {self.shape})")
-        return Split.apply(self, sizes, dim % self.ndim)
+                raise RuntimeError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape {self.shape})")
+        return Split.apply(self, sizes, dim)
 
     def unbind(self, dim=0):
         """torch.unbind: the slices along `dim`, each without that dim; for a sequence (T, B, I),
         x.unbind(0) gives x_1 .. x_T. One graph node for all of them (see Split)."""
         if self.ndim == 0:
-            raise ValueError("unbind: a 0-d tensor has no dim to unbind")
-        dim = dim % self.ndim
+            raise IndexError("unbind: Dimension specified as 0 but tensor has no dimensions")
+        dim = _dim(dim, self.ndim, "unbind")
+        if self.shape[dim] == 0:
+            return ()
         return Split.apply(self, [1] * self.shape[dim], dim, squeeze=True)
 
     def chunk(self, chunks, dim=0):
+        """torch.chunk: at most `chunks` pieces of equal size (the last may be smaller)."""
+        if not _is_int(chunks) or chunks <= 0:
+            raise RuntimeError(f"chunk: expected chunks to be a positive int, got {chunks!r}")
+        if self.ndim == 0:
+            raise RuntimeError("chunk: expected at least a 1-dimensional tensor, got a 0-d one")
+        dim = _dim(dim, self.ndim, "chunk")
         n = self.shape[dim]
+        if n == 0:   # torch: `chunks` empty pieces
+            return Split.apply(self, [0] * int(chunks), dim)
         return self.split(-(-n // chunks), dim)
 
     def pad(self, pad, value=0.0):
@@ -490,6 +557,8 @@ class Split(autograd.Function):
         xp = backend.xp(x.device)
         pieces = cls.forward(autograd.Node(cls, xp), x.data, sizes, axis, squeeze)
         outs = tuple(Tensor._wrap(p, x.device) for p in pieces)
+        for t in outs:   # views of x: one version counter
+            t._vc = x._counter()
         if x.requires_grad and autograd._GRAD_ENABLED:
             refs = []
             ctx = _split_node(xp, x._ctx or x, x.shape, axis, squeeze, [p.shape for p in pieces], refs)
@@ -533,13 +602,42 @@ def _scalar(o):
     return o
 
 
-def _axis(axis, dim, ndim):
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _dim(d, ndim, op):
+    """`d` checked against a tensor of `ndim` dims and made non-negative, as torch does: it must
+    lie in [-ndim, ndim - 1], and a 0-d tensor takes 0 and -1 (so this returns 0 for it)."""
+    if not _is_int(d):
+        raise TypeError(f"{op}: dim must be an int, got {d!r}")
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {d})")
+    return int(d) % n
+
+
+def _axis(axis, dim, ndim, op):
+    """The dims a reduction runs over, for NumPy: None for all (also for every dim of a 0-d
+    tensor, and for an empty list, as torch), an int, or a sorted tuple; each checked."""
     a = dim if dim is not None else axis
     if a is None:
         return None
     if isinstance(a, (list, tuple)):
-        return tuple(sorted(int(x) % ndim for x in a)) if ndim else ()
-    return int(a) % ndim if ndim else 0
+        dims = [_dim(x, ndim, op) for x in a]
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"{op}: dim {a} names a dim more than once")
+        return tuple(sorted(dims)) if dims and ndim else None
+    a = _dim(a, ndim, op)
+    return a if ndim else None
 
 
 def _kd(keepdims, keepdim):
@@ -552,15 +650,79 @@ def _shape_args(shape):
     return tuple(int(s) for s in shape)
 
 
-def _index(idx, device):
-    """Tensors inside an index become backend arrays; lists become integer arrays."""
-    def conv(i):
+def _describe(v):
+    return f"a tensor of shape {v.shape} {v.dtype}" if isinstance(v, Tensor) else repr(v)[:40]
+
+
+def _parse_index(idx, t, op):
+    """Split an index into torch's two stages: `basic` (ints, slices, None; ends in Ellipsis so
+    that NumPy returns a view, even a 0-d one) and `adv`, the integer arrays (a boolean mask
+    becomes its nonzero() arrays) applied to that view, with slice(None) for the other dims;
+    adv is None when there are none. An int selects in the basic stage, so it never counts as
+    an advanced index (NumPy's rule differs when ints and arrays mix). Also returns the Tensors
+    used in the index, whose values backward reads."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    xp = backend.xp(t.device)
+    tensors, conv = [], []
+    for i in items:
         if isinstance(i, Tensor):
-            return i.data
-        if isinstance(i, list):
-            return backend.xp(device).asarray(i)
-        return i
-    return tuple(conv(i) for i in idx) if isinstance(idx, tuple) else conv(idx)
+            tensors.append(i)
+            i = i.data
+        elif isinstance(i, (list, tuple)) or isinstance(i, np.ndarray) and t.device != "cpu":
+            a = np.asarray(i)
+            if a.size == 0 and a.dtype.kind == "f":   # [] : an empty integer index, as torch
+                a = a.astype(int64)
+            i = backend.to_device(a, t.device)
+        if backend.is_array(i):
+            if i.dtype.kind not in "iub":
+                raise IndexError(f"{op}: tensors used as indices must be integer or bool, got {i.dtype}")
+            if i.ndim == 0 and i.dtype.kind in "iu":   # a 0-d integer index is an int, as in torch
+                i = int(i)
+        elif _is_int(i):
+            i = int(i)
+        elif not (i is None or i is Ellipsis or isinstance(i, (slice, bool, np.bool_))):
+            raise TypeError(f"{op}: an index must be an int, slice, None, Ellipsis, bool, list or "
+                            f"integer / bool tensor, got {type(i).__name__}")
+        conv.append(i)
+    used = sum(i.ndim if backend.is_array(i) and i.dtype.kind == "b" else
+               0 if (i is None or i is Ellipsis or isinstance(i, (bool, np.bool_))) else 1 for i in conv)
+    n_ell = sum(1 for i in conv if i is Ellipsis)
+    if n_ell > 1:
+        raise IndexError(f"{op}: an index can only have a single ellipsis ('...')")
+    if used > t.ndim:
+        raise IndexError(f"{op}: too many indices for a tensor of dimension {t.ndim} "
+                         f"(shape {t.shape}, index {idx!r})")
+    basic, adv, has_adv = [], [], False
+    for k, i in enumerate(conv):
+        if i is Ellipsis:
+            basic += [slice(None)] * (t.ndim - used)
+            adv += [slice(None)] * (t.ndim - used)
+        elif isinstance(i, int):
+            d = len([b for b in basic if b is not None])   # the dim it selects from
+            if not -t.shape[d] <= i < t.shape[d]:
+                raise IndexError(f"{op}: index {i} is out of range for dim {d} of size {t.shape[d]} "
+                                 f"(shape {t.shape})")
+            basic.append(i)
+        elif i is None or isinstance(i, slice):
+            basic.append(i)
+            adv.append(slice(None))
+        elif isinstance(i, (bool, np.bool_)) or i.ndim == 0:   # x[True]: a new dim of size 1; False: 0
+            basic.append(None)
+            adv.append(xp.zeros(int(bool(i)), dtype=int64))
+            has_adv = True
+        elif i.dtype.kind == "b":
+            d = len([b for b in basic if b is not None])
+            if i.shape != t.shape[d:d + i.ndim]:
+                raise IndexError(f"{op}: the boolean mask of shape {i.shape} does not match the shape "
+                                 f"{t.shape[d:d + i.ndim]} of the dims it indexes (tensor shape {t.shape})")
+            basic += [slice(None)] * i.ndim
+            adv += list(i.nonzero())
+            has_adv = True
+        else:
+            basic.append(slice(None))
+            adv.append(i)
+            has_adv = True
+    return tuple(basic) + (Ellipsis,), (tuple(adv) if has_adv else None), tensors
 
 
 def _argx(t, name, axis, keepdims):
@@ -576,6 +738,8 @@ def where(condition, x, y):
     if not isinstance(condition, Tensor):
         device = next((t.device for t in (x, y) if isinstance(t, Tensor)), None)
         condition = Tensor(condition, device=device)
+    if condition.dtype != bool_:
+        raise TypeError(f"where: expected a bool condition, got dtype {condition.dtype}")
     return ops.Where.apply(condition, _scalar(x), _scalar(y))
 
 

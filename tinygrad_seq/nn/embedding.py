@@ -14,7 +14,9 @@ class EmbeddingFn(Function):
 
     @staticmethod
     def forward(ctx, weight, indices, padding_idx):
-        ctx.indices, ctx.padding_idx, ctx.wshape = indices, padding_idx, weight.shape
+        # saved: backward checks the index tensor was not changed in place since (as torch)
+        ctx.save_for_backward(indices)
+        ctx.padding_idx, ctx.wshape = padding_idx, weight.shape
         return weight[indices]
 
     @staticmethod
@@ -24,7 +26,7 @@ class EmbeddingFn(Function):
         gw = xp.zeros((V * D,), dtype=g.dtype)
         # one flat scatter-add of every element (NumPy's add.at is several times faster on
         # a flat 1-D target than with row indices into a 2-D one)
-        flat = (ctx.indices.reshape(-1, 1) * D + xp.arange(D)).reshape(-1)
+        flat = (ctx.saved[0].reshape(-1, 1) * D + xp.arange(D)).reshape(-1)
         backend.scatter_add(xp, gw, flat, g.reshape(-1))
         gw = gw.reshape(V, D)
         if ctx.padding_idx is not None:
