@@ -320,8 +320,8 @@ def _run_backward(root, grad, retain_graph):
             for c, v in node.versions:
                 if c[0] != v:
                     raise AutogradError(
-                        f"{node.fn.__name__}: one of the tensors saved for backward was modified by an "
-                        f"in-place operation after forward (version {v} -> {c[0]}), directly or through "
+                        f"{node.fn.__name__}: an input saved for backward was modified in place after "
+                        f"forward (or the output it saved; version {v} -> {c[0]}), directly or through "
                         "a view; use an out-of-place op instead")
         if node.retained is not None:
             t = node.retained()

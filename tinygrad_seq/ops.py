@@ -192,14 +192,18 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """|a|, with gradient sign(a) (0 at a == 0, as torch)."""
+    """|a|, with gradient sign(a): 0 at a == 0 and at NaN, as torch."""
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
         return ctx.xp.abs(a)
 
     @staticmethod
-    def backward(ctx, g): return g * ctx.xp.sign(ctx.saved[0])
+    def backward(ctx, g):
+        a = ctx.saved[0]
+        sign = (a > 0).astype(g.dtype)
+        sign -= a < 0
+        return g * sign
 
 
 class Tanh(Function):

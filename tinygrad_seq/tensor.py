@@ -305,18 +305,18 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, o): return ops.Add.apply(self, _scalar(o))
-    def __radd__(self, o): return ops.Add.apply(_scalar(o), self)
-    def __sub__(self, o): return ops.Sub.apply(self, _scalar(o))
-    def __rsub__(self, o): return ops.Sub.apply(_scalar(o), self)
-    def __mul__(self, o): return ops.Mul.apply(self, _scalar(o))
-    def __rmul__(self, o): return ops.Mul.apply(_scalar(o), self)
-    def __truediv__(self, o): return ops.Div.apply(self, _scalar(o))
-    def __rtruediv__(self, o): return ops.Div.apply(_scalar(o), self)
+    def __add__(self, o): return ops.Add.apply(*_pair(self, o))
+    def __radd__(self, o): return ops.Add.apply(*_pair(o, self))
+    def __sub__(self, o): return ops.Sub.apply(*_pair(self, o))
+    def __rsub__(self, o): return ops.Sub.apply(*_pair(o, self))
+    def __mul__(self, o): return ops.Mul.apply(*_pair(self, o))
+    def __rmul__(self, o): return ops.Mul.apply(*_pair(o, self))
+    def __truediv__(self, o): return ops.Div.apply(*_pair(self, o, true_div=True))
+    def __rtruediv__(self, o): return ops.Div.apply(*_pair(o, self, true_div=True))
     def __neg__(self): return ops.Neg.apply(self)
     def __pos__(self): return self
-    def __pow__(self, o): return ops.Pow.apply(self, _scalar(o))
-    def __rpow__(self, o): return ops.Pow.apply(_scalar(o), self)
+    def __pow__(self, o): return ops.Pow.apply(*_pair(self, o))
+    def __rpow__(self, o): return ops.Pow.apply(*_pair(o, self))
     def __matmul__(self, o): return ops.MatMul.apply(self, o)
     def __rmatmul__(self, o): return ops.MatMul.apply(o, self)
     def __abs__(self): return ops.Abs.apply(self)
@@ -337,15 +337,16 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     # ------------------------------------------------------------ elementwise
-    def exp(self): return ops.Exp.apply(self)
-    def log(self): return ops.Log.apply(self)
-    def sqrt(self): return ops.Sqrt.apply(self)
-    def tanh(self): return ops.Tanh.apply(self)
-    def sigmoid(self): return ops.Sigmoid.apply(self)
+    # these give floats: an integer or bool input is first cast to float32, as torch does
+    def exp(self): return ops.Exp.apply(_floating(self))
+    def log(self): return ops.Log.apply(_floating(self))
+    def sqrt(self): return ops.Sqrt.apply(_floating(self))
+    def tanh(self): return ops.Tanh.apply(_floating(self))
+    def sigmoid(self): return ops.Sigmoid.apply(_floating(self))
     def relu(self): return ops.ReLU.apply(self)
     def leaky_relu(self, negative_slope=0.01): return ops.LeakyReLU.apply(self, negative_slope)
-    def maximum(self, o): return ops.Maximum.apply(self, _scalar(o))
-    def minimum(self, o): return ops.Minimum.apply(self, _scalar(o))
+    def maximum(self, o): return ops.Maximum.apply(*_pair(self, o))
+    def minimum(self, o): return ops.Minimum.apply(*_pair(self, o))
 
     def clip(self, min=None, max=None):
         return ops.Clip.apply(self, min, max)
@@ -479,13 +480,13 @@ class Tensor:
         if _is_int(split_size_or_sections):
             size = int(split_size_or_sections)
             if size < 0 or (size == 0 and n > 0):
-                raise RuntimeError(f"split: split_size must be positive (0 only for an empty dim), got {size} "
+                raise ValueError(f"split: split_size must be positive (0 only for an empty dim), got {size} "
                                    f"for dim {dim} of shape {self.shape}")
             sizes = [min(size, n - i) for i in range(0, n, size)] if n else [0]
         else:
             sizes = [int(s) for s in split_size_or_sections]
             if sum(sizes) != n or min(sizes, default=0) < 0:
-                raise RuntimeError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape {self.shape})")
+                raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape {self.shape})")
         return Split.apply(self, sizes, dim)
 
     def unbind(self, dim=0):
@@ -602,6 +603,75 @@ def _scalar(o):
     return o
 
 
+# ---------------------------------------------------------------- type promotion, as torch
+def _promote(a, b):
+    """torch.promote_types for the dtypes here: an int or bool meeting a float gives that float
+    (int64 + float32 is float32, where NumPy says float64); otherwise NumPy's rule."""
+    if a == b:
+        return a
+    if a.kind == "f" and b.kind != "f":
+        return a
+    if b.kind == "f" and a.kind != "f":
+        return b
+    return np.promote_types(a, b)
+
+
+def _combine(higher, lower):
+    """A lower-priority operand (a 0-d tensor, a Python number) changes the result only if it is
+    of a higher category (bool < int < float), as in torch."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if higher.kind == "f":
+        return higher
+    if higher == bool_ or lower.kind == "f":
+        return _promote(higher, lower)
+    return higher
+
+
+def _result_dtype(x, y):
+    """torch.result_type(x, y): dimensioned tensors first, then 0-d ones, then Python numbers
+    (bool, int64, float32). None when an operand is something else (a raw array)."""
+    groups = [None, None, None]
+    for v in (x, y):
+        if isinstance(v, Tensor):
+            k, dt = (0 if v.data.ndim else 1), v.data.dtype
+        elif isinstance(v, bool):
+            k, dt = 2, bool_
+        elif isinstance(v, int):
+            k, dt = 2, int64
+        elif isinstance(v, float):
+            k, dt = 2, _DEFAULT_FLOAT
+        else:
+            return None
+        groups[k] = dt if groups[k] is None else _promote(groups[k], dt)
+    return _combine(groups[0], _combine(groups[1], groups[2]))
+
+
+def _pair(x, y, true_div=False):
+    """Both operands of a binary op in torch's result dtype (tensors are cast; Python numbers
+    follow the array's dtype in NumPy). True division of integers gives float32."""
+    x, y = _scalar(x), _scalar(y)
+    if x.__class__ is Tensor and y.__class__ is Tensor:
+        if x.data.dtype == y.data.dtype and (not true_div or x.data.dtype.kind == "f"):
+            return x, y   # the common case, kept fast
+    elif (y.__class__ in _NUMBERS and x.__class__ is Tensor and x.data.dtype.kind == "f"
+          or x.__class__ in _NUMBERS and y.__class__ is Tensor and y.data.dtype.kind == "f"):
+        return x, y   # a float tensor and a Python number: the tensor's dtype
+    dt = _result_dtype(x, y)
+    if dt is None:
+        return x, y
+    if true_div and dt.kind != "f":
+        dt = _DEFAULT_FLOAT
+    return (x.to(dtype=dt) if isinstance(x, Tensor) else x), (y.to(dtype=dt) if isinstance(y, Tensor) else y)
+
+
+_NUMBERS = (float, int, bool)
+
+
+def _floating(t):
+    return t if t.data.dtype.kind == "f" else t.to(dtype=_DEFAULT_FLOAT)
+
+
 def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
@@ -704,6 +774,8 @@ def _parse_index(idx, t, op):
                                  f"(shape {t.shape})")
             basic.append(i)
         elif i is None or isinstance(i, slice):
+            if isinstance(i, slice) and i.step is not None and i.step <= 0:
+                raise ValueError(f"{op}: slice step must be greater than zero, got {i.step} (as torch)")
             basic.append(i)
             adv.append(slice(None))
         elif isinstance(i, (bool, np.bool_)) or i.ndim == 0:   # x[True]: a new dim of size 1; False: 0
@@ -740,7 +812,7 @@ def where(condition, x, y):
         condition = Tensor(condition, device=device)
     if condition.dtype != bool_:
         raise TypeError(f"where: expected a bool condition, got dtype {condition.dtype}")
-    return ops.Where.apply(condition, _scalar(x), _scalar(y))
+    return ops.Where.apply(condition, *_pair(x, y))
 
 
 def pad_(x, pad, value=0.0):
