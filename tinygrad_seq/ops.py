@@ -243,8 +243,7 @@ class ReLU(Function):
     would give NaN at -inf and -0.0 for negative a (torch: 0; NaN stays NaN)."""
     @staticmethod
     def forward(ctx, a):
-        mask = a > 0
-        ctx.mask = mask
+        ctx.mask = ~(a <= 0)   # NaN passes its gradient on, as torch's threshold_backward
         return ctx.xp.where(a < 0, ctx.xp.zeros((), dtype=a.dtype), a)
 
     @staticmethod
@@ -480,6 +479,10 @@ class LogSumExp(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, a, axis):
+        if a.size == 0:   # nothing to normalize (and max() of nothing raises)
+            ctx.save_for_backward(a)
+            ctx.axis = axis
+            return a.copy()
         e = ctx.xp.exp(a - a.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
@@ -496,6 +499,10 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, axis):
         xp = ctx.xp
+        if a.size == 0:
+            ctx.save_for_backward(a)
+            ctx.axis = axis
+            return a.copy()
         z = a - a.max(axis=axis, keepdims=True)
         out = z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)

@@ -555,6 +555,8 @@ class Split(autograd.Function):
 
     @classmethod
     def apply(cls, x, sizes, axis, squeeze=False):
+        if not sizes:   # no pieces (an empty list of sections)
+            return ()
         xp = backend.xp(x.device)
         pieces = cls.forward(autograd.Node(cls, xp), x.data, sizes, axis, squeeze)
         outs = tuple(Tensor._wrap(p, x.device) for p in pieces)
@@ -767,7 +769,7 @@ def _parse_index(idx, t, op):
         if i is Ellipsis:
             basic += [slice(None)] * (t.ndim - used)
             adv += [slice(None)] * (t.ndim - used)
-        elif isinstance(i, int):
+        elif isinstance(i, int) and not isinstance(i, bool):
             d = len([b for b in basic if b is not None])   # the dim it selects from
             if not -t.shape[d] <= i < t.shape[d]:
                 raise IndexError(f"{op}: index {i} is out of range for dim {d} of size {t.shape[d]} "
