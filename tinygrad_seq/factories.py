@@ -25,6 +25,10 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    """Filled with fill_value; its dtype by default follows the value, as torch: a bool gives
+    bool, an int int64, a float float32."""
+    if dtype is None and isinstance(fill_value, (bool, int, np.bool_, np.integer)):
+        dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else int64
     return _make(lambda xp, s, dt, d: xp.full(s, fill_value, dtype=dt), (shape,), dtype, device,
                  requires_grad)
 

@@ -443,6 +443,9 @@ class Tensor:
         """Broadcast to `shape` (-1 keeps a dim) without copying."""
         shape = _shape_args(shape)
         lead = len(shape) - self.ndim
+        if lead < 0 or any(n == -1 for n in shape[:lead]) or any(n < -1 for n in shape):
+            raise RuntimeError(f"expand: cannot expand a tensor of shape {self.shape} to {shape}: it needs "
+                               "at least as many dims, sizes >= 0, and -1 only for existing dims")
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
         return ops.Expand.apply(self, shape)
 
