@@ -351,6 +351,8 @@ def cat_inputs(draw):
             s[d] = draw(st.integers(0, 3))
         if draw(st.integers(0, 6)) == 0:
             s = list(draw(SHAPES))   # mostly mismatched
+        if s == [0]:   # torch's legacy rule skips 1-d empty tensors in cat; see README_differences.md
+            s = [1]
         shapes.append(tuple(s))
     return d, [draw(arrays(s, special=False)) for s in shapes]
 
@@ -390,7 +392,7 @@ def index_items(draw, shape, allow_bad=True):
         elif kind == "none":
             items.append(("none", None))
         elif kind == "ellipsis":
-            if ellipsis and not allow_bad:
+            if ellipsis:   # torch takes a second one (as no dims); we raise: see README_differences.md
                 continue
             ellipsis = True
             items.append(("ellipsis", Ellipsis))
@@ -455,7 +457,7 @@ def test_setitem(data, scalar):
         value = 7.5
     else:   # unique values; with repeated indices the last write wins in both
         value = np.arange(target.numel(), dtype=np.float64).reshape(tuple(target.shape)) + 100
-        if data.draw(st.booleans()) and value.ndim:
+        if data.draw(st.booleans()) and value.ndim and value.shape[0]:
             value = value[(0,) * 1]   # a row that broadcasts
     _, t_err = _raised(lambda: t.__setitem__(_build(items, torch), torch.tensor(value) if
                                              isinstance(value, np.ndarray) else value))

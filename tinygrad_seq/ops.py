@@ -60,7 +60,7 @@ class Div(Function):
     def backward(ctx, g):
         a, b = ctx.saved
         na, nb = ctx.needs_input_grad
-        return (g / b if na else None), (-g * a / (b * b) if nb else None)
+        return (g / b if na else None), (-g * (a / b) / b if nb else None)   # b*b could underflow
 
 
 class Pow(Function):
@@ -79,8 +79,8 @@ class Pow(Function):
         na, nb = ctx.needs_input_grad
         xp = ctx.xp
         ga = gb = None
-        if na:
-            ga = g * (b * a ** (b - 1))
+        if na:   # a ** -0.5 as 1 / sqrt(a), as torch does (-0.0 gives -inf, -inf NaN)
+            ga = g * (b * (1 / xp.sqrt(a) if b.__class__ is float and b == 0.5 else a ** (b - 1)))
             if backend.is_array(b):
                 ga = xp.where(b == 0, xp.zeros((), dtype=ga.dtype), ga)
             elif b == 0:
@@ -460,8 +460,11 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdims):
         xp = ctx.xp
-        m = a.max(axis=axis, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
+        if a.size:
+            m = a.max(axis=axis, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)
+        else:   # the log of an empty sum, -inf (max() of nothing raises)
+            m = xp.zeros_like(a.sum(axis=axis, keepdims=True))
         e = xp.exp(a - m)
         s = e.sum(axis=axis, keepdims=True)
         out = xp.log(s) + m

@@ -307,8 +307,8 @@ class Tensor:
     # ------------------------------------------------------------ arithmetic
     def __add__(self, o): return ops.Add.apply(*_pair(self, o))
     def __radd__(self, o): return ops.Add.apply(*_pair(o, self))
-    def __sub__(self, o): return ops.Sub.apply(*_pair(self, o))
-    def __rsub__(self, o): return ops.Sub.apply(*_pair(o, self))
+    def __sub__(self, o): return ops.Sub.apply(*_pair(self, o, sub=True))
+    def __rsub__(self, o): return ops.Sub.apply(*_pair(o, self, sub=True))
     def __mul__(self, o): return ops.Mul.apply(*_pair(self, o))
     def __rmul__(self, o): return ops.Mul.apply(*_pair(o, self))
     def __truediv__(self, o): return ops.Div.apply(*_pair(self, o, true_div=True))
@@ -456,7 +456,9 @@ class Tensor:
         if dim is None:
             shape = tuple(n for n in self.shape if n != 1)
         else:
-            dims = {_dim(d, self.ndim, "squeeze") for d in ((dim,) if _is_int(dim) else dim)}
+            dims = [_dim(d, self.ndim, "squeeze") for d in ((dim,) if _is_int(dim) else dim)]
+            if len(set(dims)) != len(dims):
+                raise RuntimeError(f"squeeze: dim {dim} names a dim more than once")
             shape = tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1))
         return self.reshape(shape)
 
@@ -652,10 +654,14 @@ def _result_dtype(x, y):
     return _combine(groups[0], _combine(groups[1], groups[2]))
 
 
-def _pair(x, y, true_div=False):
+def _pair(x, y, true_div=False, sub=False):
     """Both operands of a binary op in torch's result dtype (tensors are cast; Python numbers
-    follow the array's dtype in NumPy). True division of integers gives float32."""
+    follow the array's dtype in NumPy). True division of integers gives float32; subtraction
+    refuses bools, as torch."""
     x, y = _scalar(x), _scalar(y)
+    if sub and any(v.__class__ is bool or v.__class__ is Tensor and v.data.dtype == bool_ for v in (x, y)):
+        raise TypeError("sub: subtraction with a bool tensor or number is not supported (as in torch); "
+                        "to invert a mask use ~ or logical_not()")
     if x.__class__ is Tensor and y.__class__ is Tensor:
         if x.data.dtype == y.data.dtype and (not true_div or x.data.dtype.kind == "f"):
             return x, y   # the common case, kept fast
