@@ -282,3 +282,26 @@ def test_type_promotion_follows_torch():
 def test_where_wants_a_bool_condition():
     with pytest.raises(TypeError, match="where: expected a bool condition"):
         tg.where(tg.ones(2), tg.ones(2), 0.0)
+
+
+def test_float_only_reductions_refuse_integers_and_logsumexp_casts():
+    i = tg.tensor([1, 2, 3])
+    for name in ("mean", "var", "std", "softmax", "log_softmax"):
+        with pytest.raises(TypeError, match=f"{name}: expected a floating point tensor, got dtype int64"):
+            getattr(i, name)()
+    assert i.logsumexp(dim=0).dtype == tg.float32
+    assert i.sum().dtype == tg.int64 and tg.tensor([True, True]).sum().item() == 2
+
+
+def test_embedding_takes_int64_and_int32_indices_only():
+    w = tg.zeros(4, 2)
+    assert tg.nn.functional.embedding(tg.tensor([1, 2], dtype=tg.int32), w).shape == (2, 2)
+    with pytest.raises(TypeError, match="embedding: expected an int64 or int32 index tensor, got dtype uint8"):
+        tg.nn.functional.embedding(tg.tensor([1], dtype=np.uint8), w)
+
+
+def test_bool_subtraction_is_refused():
+    with pytest.raises(TypeError, match="sub: subtraction with a bool"):
+        tg.tensor([True]) - tg.tensor([False])
+    with pytest.raises(TypeError, match="sub: subtraction with a bool"):
+        tg.ones(2) - True

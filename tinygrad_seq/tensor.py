@@ -362,19 +362,19 @@ class Tensor:
         return ops.Sum.apply(self, _axis(axis, dim, self.ndim, "sum"), _kd(keepdims, keepdim))
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.Mean.apply(self, _axis(axis, dim, self.ndim, "mean"), _kd(keepdims, keepdim))
+        return ops.Mean.apply(_float_only(self, "mean"), _axis(axis, dim, self.ndim, "mean"), _kd(keepdims, keepdim))
 
     def var(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction=1, unbiased=None):
         """Variance; like torch, unbiased (correction=1) by default."""
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        return ops.Var.apply(self, _axis(axis, dim, self.ndim, "var"), _kd(keepdims, keepdim), correction)
+        return ops.Var.apply(_float_only(self, "var"), _axis(axis, dim, self.ndim, "var"), _kd(keepdims, keepdim), correction)
 
     def std(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction=1, unbiased=None):
         """sqrt(var); its gradient is 0 where the std is 0, as in torch."""
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        return ops.Std.apply(self, _axis(axis, dim, self.ndim, "std"), _kd(keepdims, keepdim), correction)
+        return ops.Std.apply(_float_only(self, "std"), _axis(axis, dim, self.ndim, "std"), _kd(keepdims, keepdim), correction)
 
     def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Maximum values (not indices). Gradient: split evenly between tied maxima, like torch.amax."""
@@ -393,13 +393,13 @@ class Tensor:
         return _argx(self, "argmin", _axis(axis, dim, self.ndim, "argmin"), _kd(keepdims, keepdim))
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.LogSumExp.apply(self, _axis(axis, dim, self.ndim, "logsumexp"), _kd(keepdims, keepdim))
+        return ops.LogSumExp.apply(_floating(self), _axis(axis, dim, self.ndim, "logsumexp"), _kd(keepdims, keepdim))
 
     def softmax(self, axis=-1, *, dim=None):
-        return ops.Softmax.apply(self, _axis(axis, dim, self.ndim, "softmax"))
+        return ops.Softmax.apply(_float_only(self, "softmax"), _axis(axis, dim, self.ndim, "softmax"))
 
     def log_softmax(self, axis=-1, *, dim=None):
-        return ops.LogSoftmax.apply(self, _axis(axis, dim, self.ndim, "log_softmax"))
+        return ops.LogSoftmax.apply(_float_only(self, "log_softmax"), _axis(axis, dim, self.ndim, "log_softmax"))
 
     # ------------------------------------------------------------ shapes
     def reshape(self, *shape):
@@ -681,6 +681,13 @@ _NUMBERS = (float, int, bool)
 
 def _floating(t):
     return t if t.data.dtype.kind == "f" else t.to(dtype=_DEFAULT_FLOAT)
+
+
+def _float_only(t, op):
+    if t.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got dtype {t.dtype} (as torch); "
+                        "cast it first, e.g. x.float()")
+    return t
 
 
 def _is_int(v):

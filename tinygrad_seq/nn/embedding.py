@@ -46,8 +46,9 @@ def embedding(input, weight, padding_idx=None, _name="embedding"):
     """torch.nn.functional.embedding: rows of weight (V, D) picked by the integer tensor input."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{_name}: expected an integer index Tensor, got {type(input).__name__}")
-    if input.dtype.kind not in "iu":
-        raise TypeError(f"{_name}: expected an integer (int64) index tensor, got dtype {input.dtype}")
+    if input.dtype not in (np.int64, np.int32):   # as torch: Long or Int only (no uint8, no int16)
+        kind = "an integer (int64)" if input.dtype.kind not in "iu" else "an int64 or int32"
+        raise TypeError(f"{_name}: expected {kind} index tensor, got dtype {input.dtype}")
     if weight.ndim != 2:
         raise ValueError(f"{_name}: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
     V = weight.shape[0]
