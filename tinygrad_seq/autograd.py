@@ -235,11 +235,19 @@ def _saved_versions(saved, args, out):
     their base's counter). A counter, not the tensor, is kept: no reference cycle to the output."""
     versions = []
     for a in args:
-        if isinstance(a, Tensor) and any(s is a.data for s in saved):
-            c = a._counter()
-            versions.append((c, c[0]))
-    if any(s is out.data for s in saved):
-        versions.append((out._counter(), 0))
+        if isinstance(a, Tensor):
+            d = a.data
+            for s in saved:
+                if s is d:
+                    c = a._counter()
+                    versions.append((c, c[0]))
+                    break
+    d = out.data
+    for s in saved:
+        if s is d:
+            out._vc = c = [0]
+            versions.append((c, 0))
+            break
     return versions or None
 
 

@@ -338,11 +338,11 @@ class Tensor:
 
     # ------------------------------------------------------------ elementwise
     # these give floats: an integer or bool input is first cast to float32, as torch does
-    def exp(self): return ops.Exp.apply(_floating(self))
-    def log(self): return ops.Log.apply(_floating(self))
-    def sqrt(self): return ops.Sqrt.apply(_floating(self))
-    def tanh(self): return ops.Tanh.apply(_floating(self))
-    def sigmoid(self): return ops.Sigmoid.apply(_floating(self))
+    def exp(self): return ops.Exp.apply(self if self.data.dtype.kind == "f" else _floating(self))
+    def log(self): return ops.Log.apply(self if self.data.dtype.kind == "f" else _floating(self))
+    def sqrt(self): return ops.Sqrt.apply(self if self.data.dtype.kind == "f" else _floating(self))
+    def tanh(self): return ops.Tanh.apply(self if self.data.dtype.kind == "f" else _floating(self))
+    def sigmoid(self): return ops.Sigmoid.apply(self if self.data.dtype.kind == "f" else _floating(self))
     def relu(self): return ops.ReLU.apply(self)
     def leaky_relu(self, negative_slope=0.01): return ops.LeakyReLU.apply(self, negative_slope)
     def maximum(self, o): return ops.Maximum.apply(*_pair(self, o))
@@ -658,25 +658,22 @@ def _pair(x, y, true_div=False, sub=False):
     """Both operands of a binary op in torch's result dtype (tensors are cast; Python numbers
     follow the array's dtype in NumPy). True division of integers gives float32; subtraction
     refuses bools, as torch."""
+    cx, cy = x.__class__, y.__class__   # the common cases first, kept fast: a float tensor with a
+    if cx is Tensor and x.data.dtype.kind == "f":   # Python number or a tensor of its dtype
+        if cy is float or cy is int or cy is Tensor and y.data.dtype == x.data.dtype:
+            return x, y
+    elif cy is Tensor and (cx is float or cx is int) and y.data.dtype.kind == "f":
+        return x, y
     x, y = _scalar(x), _scalar(y)
     if sub and any(v.__class__ is bool or v.__class__ is Tensor and v.data.dtype == bool_ for v in (x, y)):
         raise TypeError("sub: subtraction with a bool tensor or number is not supported (as in torch); "
                         "to invert a mask use ~ or logical_not()")
-    if x.__class__ is Tensor and y.__class__ is Tensor:
-        if x.data.dtype == y.data.dtype and (not true_div or x.data.dtype.kind == "f"):
-            return x, y   # the common case, kept fast
-    elif (y.__class__ in _NUMBERS and x.__class__ is Tensor and x.data.dtype.kind == "f"
-          or x.__class__ in _NUMBERS and y.__class__ is Tensor and y.data.dtype.kind == "f"):
-        return x, y   # a float tensor and a Python number: the tensor's dtype
     dt = _result_dtype(x, y)
     if dt is None:
         return x, y
     if true_div and dt.kind != "f":
         dt = _DEFAULT_FLOAT
     return (x.to(dtype=dt) if isinstance(x, Tensor) else x), (y.to(dtype=dt) if isinstance(y, Tensor) else y)
-
-
-_NUMBERS = (float, int, bool)
 
 
 def _floating(t):
