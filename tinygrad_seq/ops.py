@@ -389,13 +389,18 @@ class Mean(Function):
         return ctx.xp.broadcast_to(g, shape), None, None
 
 
+def _scale(shape, axis, correction):
+    """1 / max(0, N - correction), as torch: inf when N <= correction (so 0 / 0 gives NaN)."""
+    n = _count(shape, axis) - correction
+    return 1.0 / n if n > 0 else float("inf")
+
+
 class Var(Function):
     """Σ(a - mean)² / (N - correction)."""
     @staticmethod
     def forward(ctx, a, axis, keepdims, correction):
         d = a - a.mean(axis=axis, keepdims=True)
-        n = _count(a.shape, axis)
-        scale = 1.0 / (n - correction) if n > correction else float("nan")  # torch: nan when N <= correction
+        scale = _scale(a.shape, axis, correction)
         ctx.save_for_backward(d)
         ctx.info = (a.shape, axis, keepdims, scale)
         return (d * d).sum(axis=axis, keepdims=keepdims) * scale
@@ -413,8 +418,7 @@ class Std(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdims, correction):
         d = a - a.mean(axis=axis, keepdims=True)
-        n = _count(a.shape, axis)
-        scale = 1.0 / (n - correction) if n > correction else float("nan")
+        scale = _scale(a.shape, axis, correction)
         out = ctx.xp.sqrt((d * d).sum(axis=axis, keepdims=True) * scale)
         ctx.save_for_backward(d, out)
         ctx.info = (a.shape, axis, keepdims, scale)
