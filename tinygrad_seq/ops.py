@@ -333,7 +333,8 @@ class MatMul(Function):
         if nb:
             a2 = a.reshape(a2_shape)
             if len(b2_shape) == 2 and a2.ndim > 2:   # batch @ shared matrix: one big matmul, no (B, K, N) temporary
-                gb = (a2.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, g2.shape[-1])).reshape(b_shape)
+                rows = _count(a2.shape[:-1], None)   # not -1: a size-0 array cannot infer it
+                gb = (a2.reshape(rows, a2.shape[-1]).T @ g2.reshape(rows, g2.shape[-1])).reshape(b_shape)
             else:
                 gb = unbroadcast(a2.swapaxes(-1, -2) @ g2, b2_shape).reshape(b_shape)
         return ga, gb
@@ -389,10 +390,19 @@ class Mean(Function):
         return ctx.xp.broadcast_to(g, shape), None, None
 
 
-def _scale(shape, axis, correction):
-    """1 / max(0, N - correction), as torch: inf when N <= correction (so 0 / 0 gives NaN)."""
-    n = _count(shape, axis) - correction
-    return 1.0 / n if n > 0 else float("inf")
+def _dof(shape, axis, correction):
+    """N - correction, and forward's 1 / max(0, N - correction): inf when N <= correction, so
+    the result is inf, or NaN for 0 / 0, as torch."""
+    dof = _count(shape, axis) - correction
+    return dof, (1.0 / dof if dof > 0 else float("inf"))
+
+
+def _var_grad(xp, g, d, axis, dof):
+    """torch's var_backward for g shaped to broadcast against d = a - mean: 2 / dof * g * d. Over
+    all dims with dof <= 0, torch gives inf (NaN where d == 0, inf * 0)."""
+    if axis is None and dof <= 0:
+        return g * xp.where(d == 0, float("nan"), float("inf")).astype(d.dtype, copy=False)
+    return g * (2.0 / dof if dof else float("inf")) * d
 
 
 class Var(Function):
@@ -400,16 +410,18 @@ class Var(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdims, correction):
         d = a - a.mean(axis=axis, keepdims=True)
-        scale = _scale(a.shape, axis, correction)
+        dof, scale = _dof(a.shape, axis, correction)
         ctx.save_for_backward(d)
-        ctx.info = (a.shape, axis, keepdims, scale)
-        return (d * d).sum(axis=axis, keepdims=keepdims) * scale
+        ctx.info = (a.shape, axis, keepdims, dof)
+        with _quiet(ctx.xp):
+            return (d * d).sum(axis=axis, keepdims=keepdims) * scale
 
     @staticmethod
     def backward(ctx, g):
         d, = ctx.saved
-        shape, axis, keepdims, scale = ctx.info
-        return _expand_back(g, shape, axis, keepdims) * (2 * scale) * d, None, None, None
+        shape, axis, keepdims, dof = ctx.info
+        with _quiet(ctx.xp):
+            return _var_grad(ctx.xp, _expand_back(g, shape, axis, keepdims), d, axis, dof), None, None, None
 
 
 class Std(Function):
@@ -418,20 +430,22 @@ class Std(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdims, correction):
         d = a - a.mean(axis=axis, keepdims=True)
-        scale = _scale(a.shape, axis, correction)
-        out = ctx.xp.sqrt((d * d).sum(axis=axis, keepdims=True) * scale)
+        dof, scale = _dof(a.shape, axis, correction)
+        with _quiet(ctx.xp):
+            out = ctx.xp.sqrt((d * d).sum(axis=axis, keepdims=True) * scale)
         ctx.save_for_backward(d, out)
-        ctx.info = (a.shape, axis, keepdims, scale)
+        ctx.info = (a.shape, axis, keepdims, dof)
         return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
 
     @staticmethod
     def backward(ctx, g):
         d, out = ctx.saved
-        shape, axis, keepdims, scale = ctx.info
+        shape, axis, keepdims, dof = ctx.info
         xp = ctx.xp
         with _quiet(xp):
-            k = xp.where(out == 0, xp.zeros((), dtype=out.dtype), scale / out)
-        return _expand_back(g, shape, axis, keepdims) * k * d, None, None, None
+            g = _expand_back(g, shape, axis, keepdims)
+            g = xp.where(out == 0, xp.zeros((), dtype=g.dtype), g / (2 * out))
+            return _var_grad(xp, g, d, axis, dof), None, None, None
 
 
 class Max(Function):
