@@ -305,3 +305,12 @@ def test_bool_subtraction_is_refused():
         tg.tensor([True]) - tg.tensor([False])
     with pytest.raises(TypeError, match="sub: subtraction with a bool"):
         tg.ones(2) - True
+
+
+def test_a_0d_index_tensor_is_read_at_forward_only():
+    w = t64(np.arange(6.).reshape(3, 2), requires_grad=True)
+    i = tg.tensor(1)
+    out = w[i, [0, 1]]            # i selects like an int: backward does not read it
+    i.fill_(2)
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [[0, 0], [1, 1], [0, 0]])

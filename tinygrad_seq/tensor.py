@@ -750,8 +750,8 @@ def _parse_index(idx, t, op):
     xp = backend.xp(t.device)
     tensors, conv = [], []
     for i in items:
+        source = i
         if isinstance(i, Tensor):
-            tensors.append(i)
             i = i.data
         elif isinstance(i, (list, tuple)) or isinstance(i, np.ndarray) and t.device != "cpu":
             a = np.asarray(i)
@@ -763,6 +763,8 @@ def _parse_index(idx, t, op):
                 raise IndexError(f"{op}: tensors used as indices must be integer or bool, got {i.dtype}")
             if i.ndim == 0 and i.dtype.kind in "iu":   # a 0-d integer index is an int, as in torch
                 i = int(i)
+            elif isinstance(source, Tensor):   # backward will read its values
+                tensors.append(source)
         elif _is_int(i):
             i = int(i)
         elif not (i is None or i is Ellipsis or isinstance(i, (slice, bool, np.bool_))):
