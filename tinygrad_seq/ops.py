@@ -401,7 +401,8 @@ def _var_grad(xp, g, d, axis, dof):
     """torch's var_backward for g shaped to broadcast against d = a - mean: 2 / dof * g * d. Over
     all dims with dof <= 0, torch gives inf (NaN where d == 0, inf * 0)."""
     if axis is None and dof <= 0:
-        return g * xp.where(d == 0, float("nan"), float("inf")).astype(d.dtype, copy=False)
+        nan, inf = xp.full((), float("nan"), dtype=d.dtype), xp.full((), float("inf"), dtype=d.dtype)
+        return g * xp.where(d == 0, nan, inf)
     return g * (2.0 / dof if dof else float("inf")) * d
 
 
