@@ -286,6 +286,8 @@ def expand_target(draw, shape):
     if lead and draw(st.integers(0, 5)) == 0:
         lead[0] = -1   # not allowed in new leading dims
     body = [draw(st.sampled_from([-1, n] + ([1, 2, 3] if n == 1 else [n + 1]))) for n in shape]
+    if -1 in lead and 0 in lead + body:   # torch lets -1 lead when the result is empty; we raise
+        lead[lead.index(-1)] = 2
     return tuple(lead + body)
 
 

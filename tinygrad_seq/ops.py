@@ -397,32 +397,40 @@ def _dof(shape, axis, correction):
     return dof, (1.0 / dof if dof > 0 else float("inf"))
 
 
-def _var_grad(xp, g, d, axis, dof):
+def _var_grad(ctx, g, d):
     """torch's var_backward for g shaped to broadcast against d = a - mean: 2 / dof * g * d. Over
-    all dims with dof <= 0, torch gives inf (NaN where d == 0, inf * 0)."""
-    if axis is None and dof <= 0:
+    all dims with dof <= 0, torch gives inf (NaN where a == mean, inf * 0)."""
+    xp, dof = ctx.xp, ctx.dof
+    if ctx.at_mean is not None:
         nan, inf = xp.full((), float("nan"), dtype=d.dtype), xp.full((), float("inf"), dtype=d.dtype)
-        return g * xp.where(d == 0, nan, inf)
+        return g * xp.where(ctx.at_mean, nan, inf)
     return g * (2.0 / dof if dof else float("inf")) * d
+
+
+def _centered(ctx, a, axis, correction):
+    """a - mean, and what backward needs: dof, and where a == mean when dof <= 0 over all dims."""
+    mean = a.mean(axis=axis, keepdims=True)
+    ctx.dof, scale = _dof(a.shape, axis, correction)
+    ctx.at_mean = (a == mean) if axis is None and ctx.dof <= 0 else None
+    return a - mean, scale
 
 
 class Var(Function):
     """Σ(a - mean)² / (N - correction)."""
     @staticmethod
     def forward(ctx, a, axis, keepdims, correction):
-        d = a - a.mean(axis=axis, keepdims=True)
-        dof, scale = _dof(a.shape, axis, correction)
+        d, scale = _centered(ctx, a, axis, correction)
         ctx.save_for_backward(d)
-        ctx.info = (a.shape, axis, keepdims, dof)
+        ctx.info = (a.shape, axis, keepdims)
         with _quiet(ctx.xp):
             return (d * d).sum(axis=axis, keepdims=keepdims) * scale
 
     @staticmethod
     def backward(ctx, g):
         d, = ctx.saved
-        shape, axis, keepdims, dof = ctx.info
+        shape, axis, keepdims = ctx.info
         with _quiet(ctx.xp):
-            return _var_grad(ctx.xp, _expand_back(g, shape, axis, keepdims), d, axis, dof), None, None, None
+            return _var_grad(ctx, _expand_back(g, shape, axis, keepdims), d), None, None, None
 
 
 class Std(Function):
@@ -430,23 +438,22 @@ class Std(Function):
     values equal), as torch, not the 0/0 of sqrt's."""
     @staticmethod
     def forward(ctx, a, axis, keepdims, correction):
-        d = a - a.mean(axis=axis, keepdims=True)
-        dof, scale = _dof(a.shape, axis, correction)
+        d, scale = _centered(ctx, a, axis, correction)
         with _quiet(ctx.xp):
             out = ctx.xp.sqrt((d * d).sum(axis=axis, keepdims=True) * scale)
         ctx.save_for_backward(d, out)
-        ctx.info = (a.shape, axis, keepdims, dof)
+        ctx.info = (a.shape, axis, keepdims)
         return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
 
     @staticmethod
     def backward(ctx, g):
         d, out = ctx.saved
-        shape, axis, keepdims, dof = ctx.info
+        shape, axis, keepdims = ctx.info
         xp = ctx.xp
         with _quiet(xp):
             g = _expand_back(g, shape, axis, keepdims)
             g = xp.where(out == 0, xp.zeros((), dtype=g.dtype), g / (2 * out))
-            return _var_grad(xp, g, d, axis, dof), None, None, None
+            return _var_grad(ctx, g, d), None, None, None
 
 
 class Max(Function):
