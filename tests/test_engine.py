@@ -127,7 +127,7 @@ def test_shape_mismatch_names_op_and_shapes():
 
 
 def test_inplace_change_of_saved_input_is_caught():
-    w = tg.ones(3)
+    w = tg.ones(3, dtype=tg.float64)   # same dtype: a float32 w would be cast, and the copy saved
     x = rand64(3)
     y = (x * w).sum()  # Mul saved w
     w.mul_(2)

@@ -215,20 +215,47 @@ class Function:
         t.data = out
         t.device = device or "cpu"
         t.grad = None
-        t._version = 0
+        t._vc = None
         if requires and _GRAD_ENABLED:
             ctx.parents = tuple((a._ctx or a) if (isinstance(a, Tensor) and a.requires_grad) else None
                                 for a in args)
             ctx.shapes = tuple(a.data.shape if isinstance(a, Tensor) else None for a in args)
-            if ctx.saved:  # remember versions of inputs that forward saved, to catch in-place edits
-                ctx.versions = [(a, a._version) for a in args
-                                if isinstance(a, Tensor) and any(s is a.data for s in ctx.saved)] or None
+            if ctx.saved:
+                ctx.versions = _saved_versions(ctx.saved, args, t)
             t.requires_grad = True
             t._ctx = ctx
         else:
             t.requires_grad = False
             t._ctx = None
         return t
+
+
+def _saved_versions(saved, args, out):
+    """(version counter, its value now) of each input or output whose array forward saved, so the
+    engine can catch an in-place change made after forward, through any view (views share
+    their base's counter). A counter, not the tensor, is kept: no reference cycle to the output."""
+    versions = []
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a.data
+            for s in saved:
+                if s is d:
+                    c = a._counter()
+                    versions.append((c, c[0]))
+                    break
+    d = out.data
+    for s in saved:
+        if s is d:
+            out._vc = c = [0]
+            versions.append((c, 0))
+            break
+    return versions or None
+
+
+def add_saved_versions(node, tensors):
+    """Also check, before `node`'s backward, that `tensors` (index tensors, say) kept their values."""
+    if node is not None and tensors:
+        node.versions = (node.versions or []) + [(c, c[0]) for c in (t._counter() for t in tensors)]
 
 
 def _op_error(cls, args, err):
@@ -324,7 +351,8 @@ def _accumulate_leaf(t, g, fresh):
     if t.grad is None:
         t.grad = Tensor._wrap(g, t.device)
     else:
-        t.grad.data = t.grad.data + g
+        s = t.grad.data + g
+        t.grad.data = s if s.ndim else backend.xp(t.device).asarray(s)   # 0-d + 0-d is a NumPy scalar
 
 
 _RETAINING = False   # retain_graph of the backward pass now running (see Node.last_backward)
@@ -359,11 +387,12 @@ def _run_backward(root, grad, retain_graph):
         if "_hooks" in node.__dict__:
             g = _call_hooks(node, g)
         if node.versions:
-            for t, v in node.versions:
-                if t._version != v:
+            for c, v in node.versions:
+                if c[0] != v:
                     raise AutogradError(
                         f"{node.fn.__name__}: an input saved for backward was modified in place after "
-                        f"forward (shape {t.shape}, version {v} -> {t._version}); use an out-of-place op")
+                        f"forward (or the output it saved; version {v} -> {c[0]}), directly or through "
+                        "a view; use an out-of-place op instead")
         if node.retained is not None:
             t = node.retained()
             if t is not None:
@@ -397,7 +426,11 @@ def _run_backward(root, grad, retain_graph):
                 _check_finite(gi, f"backward of {node.fn.__name__}")
             if parent.__class__ is Node:
                 prev = grads.get(parent)
-                grads[parent] = gi if prev is None else prev + gi
+                if prev is not None:
+                    gi = prev + gi
+                    if not gi.ndim:   # 0-d + 0-d is a NumPy scalar
+                        gi = node.xp.asarray(gi)
+                grads[parent] = gi
             elif getattr(parent, "_hooks", None):
                 prev = hooked.get(parent)
                 hooked[parent] = gi if prev is None else prev + gi

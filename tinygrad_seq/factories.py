@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import backend
-from .tensor import Tensor, _shape_args, float32, float64, int64, ops
+from .tensor import Tensor, _dim, _shape_args, float32, float64, int64, ops
 
 
 def _make(arr_fn, shape, dtype, device, requires_grad):
@@ -25,6 +25,10 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
 
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
+    """Filled with fill_value; its dtype by default follows the value, as torch: a bool gives
+    bool, an int int64, a float float32."""
+    if dtype is None and isinstance(fill_value, (bool, int, np.bool_, np.integer)):
+        dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else int64
     return _make(lambda xp, s, dt, d: xp.full(s, fill_value, dtype=dt), (shape,), dtype, device,
                  requires_grad)
 
@@ -83,7 +87,9 @@ def _to_tensors(ts):
 
 def cat(tensors, axis=0, *, dim=None):
     ts = _to_tensors(tensors)
-    ax = (dim if dim is not None else axis) % ts[0].ndim
+    if any(t.ndim == 0 for t in ts):
+        raise RuntimeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
+    ax = _dim(dim if dim is not None else axis, ts[0].ndim, "cat")
     return ops.Cat.apply(*ts, axis=ax)
 
 
@@ -92,7 +98,7 @@ concatenate = cat
 
 def stack(tensors, axis=0, *, dim=None):
     ts = _to_tensors(tensors)
-    ax = (dim if dim is not None else axis) % (ts[0].ndim + 1)
+    ax = _dim(dim if dim is not None else axis, ts[0].ndim + 1, "stack")
     return ops.Stack.apply(*ts, axis=ax)
 
 

@@ -7,6 +7,18 @@ from . import backend
 from .autograd import Function, unbroadcast
 
 
+class View(Function):
+    """An op whose output can be a view of its input's memory (reshape, permute, basic indexing,
+    expand). Such an output shares the input's version counter, as in torch, so an in-place
+    change made through either one is seen by a backward that saved the other."""
+    @classmethod
+    def apply(cls, x, *args):
+        out = super(View, cls).apply(x, *args)
+        if backend.xp(x.device).may_share_memory(out.data, x.data):
+            out._vc = x._counter()
+        return out
+
+
 # ---------------------------------------------------------------- binary, broadcasting
 class Add(Function):
     @staticmethod
@@ -27,7 +39,8 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        na, nb = ctx.needs_input_grad   # save an operand only if the other one needs a gradient
+        ctx.save_for_backward(a if nb else None, b if na else None)
         return a * b
 
     @staticmethod
@@ -40,41 +53,61 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
         return a / b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
         na, nb = ctx.needs_input_grad
-        return (g / b if na else None), (-g * a / (b * b) if nb else None)
+        return (g / b if na else None), (-g * (a / b) / b if nb else None)   # b*b could underflow
 
 
 class Pow(Function):
-    """a ** b for a tensor or scalar exponent (d/db = a^b ln a, defined where a > 0)."""
+    """a ** b for a tensor or scalar exponent. As torch: d/da is 0 where b == 0, and d/db is
+    a^b ln a, but 0 where a == 0 and b >= 0 (NaN for a < 0, where ln a is)."""
     @staticmethod
     def forward(ctx, a, b):
         out = a ** b
-        ctx.save_for_backward(a, b, out)
+        na, nb = ctx.needs_input_grad
+        ctx.save_for_backward(a, b, out if nb else None)
         return out
 
     @staticmethod
     def backward(ctx, g):
         a, b, out = ctx.saved
         na, nb = ctx.needs_input_grad
-        ga = g * b * a ** (b - 1) if na else None
-        gb = None
-        if nb:   # ln a is undefined for a <= 0: use 0 there
+        xp = ctx.xp
+        ga = gb = None
+        if na:   # a ** -0.5 as 1 / sqrt(a), as torch does (-0.0 gives -inf, -inf NaN)
+            ga = g * (b * (1 / xp.sqrt(a) if b.__class__ is float and b == 0.5 else a ** (b - 1)))
+            if backend.is_array(b):
+                ga = xp.where(b == 0, xp.zeros((), dtype=ga.dtype), ga)
+            elif b == 0:
+                ga = xp.zeros_like(ga)
+        if nb:
             if backend.is_array(a):
-                xp = ctx.xp
-                gb = g * out * xp.log(xp.where(a > 0, a, 1))
-            else:   # a Python number (2 ** x): CuPy's where wants an array condition
-                gb = g * out * (math.log(a) if a > 0 else 0.0)
+                with _quiet(xp):
+                    gb = g * xp.where((a == 0) & (b >= 0), xp.zeros((), dtype=out.dtype), out * xp.log(a))
+            else:   # a Python number (2 ** x)
+                log_a = math.log(a) if a > 0 else -math.inf if a == 0 else math.nan
+                with _quiet(xp):
+                    gb = out * log_a
+                if a == 0:
+                    gb = xp.where(b >= 0, xp.zeros((), dtype=gb.dtype), gb)
+                gb = g * gb
         return ga, gb
 
 
+def _quiet(xp):
+    """Silence NumPy's warnings for log of 0 or of a negative number: the results are torch's."""
+    import contextlib
+    return xp.errstate(divide="ignore", invalid="ignore") if hasattr(xp, "errstate") else contextlib.nullcontext()
+
+
 class Maximum(Function):
-    """Elementwise max; where a == b the gradient is split in half, as torch does."""
+    """Elementwise max, NaN if either is. As torch: where a == b each side gets half the
+    gradient; where one is NaN (no order) both get all of it."""
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -83,8 +116,7 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
-        wa = ((a > b) + 0.5 * (a == b)).astype(g.dtype, copy=False)   # bools + 0.5 are float64
-        return g * wa, g * (1 - wa)
+        return _pick(ctx.xp, g, a, b, a < b), _pick(ctx.xp, g, a, b, a > b)
 
 
 class Minimum(Function):
@@ -96,20 +128,26 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
-        wa = ((a < b) + 0.5 * (a == b)).astype(g.dtype, copy=False)
-        return g * wa, g * (1 - wa)
+        return _pick(ctx.xp, g, a, b, a > b), _pick(ctx.xp, g, a, b, a < b)
+
+
+def _pick(xp, g, a, b, lost):
+    """g, halved where a == b, and 0 where this side `lost`."""
+    z = xp.zeros((), dtype=g.dtype)
+    return xp.where(lost, z, xp.where(a == b, g * 0.5, g))
 
 
 class Where(Function):
     @staticmethod
     def forward(ctx, cond, a, b):
-        ctx.cond = cond
+        ctx.save_for_backward(cond)   # saved: backward checks it was not changed in place since
         return ctx.xp.where(cond, a, b)
 
     @staticmethod
     def backward(ctx, g):
+        cond, = ctx.saved
         z = ctx.xp.zeros((), dtype=g.dtype)
-        return None, ctx.xp.where(ctx.cond, g, z), ctx.xp.where(ctx.cond, z, g)
+        return None, ctx.xp.where(cond, g, z), ctx.xp.where(cond, z, g)
 
 
 # ---------------------------------------------------------------- unary
@@ -154,14 +192,18 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """|a|, with gradient sign(a) (0 at a == 0, as torch)."""
+    """|a|, with gradient sign(a): 0 at a == 0 and at NaN, as torch."""
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
         return ctx.xp.abs(a)
 
     @staticmethod
-    def backward(ctx, g): return g * ctx.xp.sign(ctx.saved[0])
+    def backward(ctx, g):
+        a = ctx.saved[0]
+        sign = (a > 0).astype(g.dtype)
+        sign -= a < 0
+        return g * sign
 
 
 class Tanh(Function):
@@ -197,12 +239,12 @@ def sigmoid(xp, a):
 
 
 class ReLU(Function):
-    """max(a, 0); gradient 0 at a == 0, as torch."""
+    """max(a, 0); gradient 0 at a == 0, as torch. A select, not a multiply by the mask: that
+    would give NaN at -inf and -0.0 for negative a (torch: 0; NaN stays NaN)."""
     @staticmethod
     def forward(ctx, a):
-        mask = a > 0
-        ctx.mask = mask
-        return a * mask
+        ctx.mask = ~(a <= 0)   # NaN passes its gradient on, as torch's threshold_backward
+        return ctx.xp.where(a < 0, ctx.xp.zeros((), dtype=a.dtype), a)
 
     @staticmethod
     def backward(ctx, g): return g * ctx.mask
@@ -269,26 +311,32 @@ class MatMul(Function):
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError("matmul needs at least 1-D operands")
-        ctx.save_for_backward(a, b)
+        na, nb = ctx.needs_input_grad   # each gradient needs only the other operand
+        ctx.save_for_backward(a if nb else None, b if na else None)
+        ctx.in_shapes = (a.shape, b.shape)
         return a @ b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved
+        a_shape, b_shape = ctx.in_shapes
         na, nb = ctx.needs_input_grad
-        a2 = a[None, :] if a.ndim == 1 else a          # treat vectors as 1-row / 1-col matrices
-        b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g[..., None] if b.ndim == 1 else g      # put back the dims matmul dropped
-        if a.ndim == 1:
+        a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape   # vectors as 1-row / 1-col matrices
+        b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
+        g2 = g[..., None] if len(b_shape) == 1 else g      # put back the dims matmul dropped
+        if len(a_shape) == 1:
             g2 = g2[..., None, :]
         ga = gb = None
         if na:
-            ga = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)
+            b2 = b.reshape(b2_shape)
+            ga = unbroadcast(g2 @ b2.swapaxes(-1, -2), a2_shape).reshape(a_shape)
         if nb:
-            if b2.ndim == 2 and a2.ndim > 2:   # batch @ shared matrix: one big matmul, no (B, K, N) temporary
-                gb = (a2.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, g2.shape[-1])).reshape(b.shape)
+            a2 = a.reshape(a2_shape)
+            if len(b2_shape) == 2 and a2.ndim > 2:   # batch @ shared matrix: one big matmul, no (B, K, N) temporary
+                rows = _count(a2.shape[:-1], None)   # not -1: a size-0 array cannot infer it
+                gb = (a2.reshape(rows, a2.shape[-1]).T @ g2.reshape(rows, g2.shape[-1])).reshape(b_shape)
             else:
-                gb = unbroadcast(a2.swapaxes(-1, -2) @ g2, b2.shape).reshape(b.shape)
+                gb = unbroadcast(a2.swapaxes(-1, -2) @ g2, b2_shape).reshape(b_shape)
         return ga, gb
 
 
@@ -342,29 +390,79 @@ class Mean(Function):
         return ctx.xp.broadcast_to(g, shape), None, None
 
 
+def _dof(shape, axis, correction):
+    """N - correction, and forward's 1 / max(0, N - correction): inf when N <= correction, so
+    the result is inf, or NaN for 0 / 0, as torch."""
+    dof = _count(shape, axis) - correction
+    return dof, (1.0 / dof if dof > 0 else float("inf"))
+
+
+def _var_grad(ctx, g, d):
+    """torch's var_backward for g shaped to broadcast against d = a - mean: 2 / dof * g * d. Over
+    all dims with dof <= 0, torch gives inf (NaN where a == mean, inf * 0)."""
+    xp, dof = ctx.xp, ctx.dof
+    if ctx.at_mean is not None:
+        nan, inf = xp.full((), float("nan"), dtype=d.dtype), xp.full((), float("inf"), dtype=d.dtype)
+        return g * xp.where(ctx.at_mean, nan, inf)
+    return g * (2.0 / dof if dof else float("inf")) * d
+
+
+def _centered(ctx, a, axis, correction):
+    """a - mean, and what backward needs: dof, and where a == mean when dof <= 0 over all dims."""
+    mean = a.mean(axis=axis, keepdims=True)
+    ctx.dof, scale = _dof(a.shape, axis, correction)
+    ctx.at_mean = (a == mean) if axis is None and ctx.dof <= 0 else None
+    return a - mean, scale
+
+
 class Var(Function):
     """Σ(a - mean)² / (N - correction)."""
     @staticmethod
     def forward(ctx, a, axis, keepdims, correction):
-        d = a - a.mean(axis=axis, keepdims=True)
-        n = _count(a.shape, axis)
-        scale = 1.0 / (n - correction) if n > correction else float("nan")  # torch: nan when N <= correction
+        d, scale = _centered(ctx, a, axis, correction)
         ctx.save_for_backward(d)
-        ctx.info = (a.shape, axis, keepdims, scale)
-        return (d * d).sum(axis=axis, keepdims=keepdims) * scale
+        ctx.info = (a.shape, axis, keepdims)
+        with _quiet(ctx.xp):
+            return (d * d).sum(axis=axis, keepdims=keepdims) * scale
 
     @staticmethod
     def backward(ctx, g):
         d, = ctx.saved
-        shape, axis, keepdims, scale = ctx.info
-        return _expand_back(g, shape, axis, keepdims) * (2 * scale) * d, None, None, None
+        shape, axis, keepdims = ctx.info
+        with _quiet(ctx.xp):
+            return _var_grad(ctx, _expand_back(g, shape, axis, keepdims), d), None, None, None
+
+
+class Std(Function):
+    """sqrt(Σ(a - mean)² / (N - correction)); the gradient is 0 where the result is 0 (all
+    values equal), as torch, not the 0/0 of sqrt's."""
+    @staticmethod
+    def forward(ctx, a, axis, keepdims, correction):
+        d, scale = _centered(ctx, a, axis, correction)
+        with _quiet(ctx.xp):
+            out = ctx.xp.sqrt((d * d).sum(axis=axis, keepdims=True) * scale)
+        ctx.save_for_backward(d, out)
+        ctx.info = (a.shape, axis, keepdims)
+        return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+
+    @staticmethod
+    def backward(ctx, g):
+        d, out = ctx.saved
+        shape, axis, keepdims = ctx.info
+        xp = ctx.xp
+        with _quiet(xp):
+            g = _expand_back(g, shape, axis, keepdims)
+            g = xp.where(out == 0, xp.zeros((), dtype=g.dtype), g / (2 * out))
+            return _var_grad(ctx, g, d), None, None, None
 
 
 class Max(Function):
     """Largest values along axis; tied maxima share the gradient evenly (like torch.amax)."""
-    @staticmethod
-    def forward(ctx, a, axis, keepdims):
-        out = a.max(axis=axis, keepdims=True)
+    reduce = "max"
+
+    @classmethod
+    def forward(cls, ctx, a, axis, keepdims):
+        out = getattr(a, cls.reduce)(axis=axis, keepdims=True)
         mask = a == out
         ctx.mask = mask
         ctx.info = (a.shape, axis, keepdims)
@@ -378,13 +476,21 @@ class Max(Function):
         return _expand_back(g, shape, axis, keepdims) * share, None, None
 
 
+class Min(Max):
+    """Smallest values along axis; ties share the gradient evenly, as in Max."""
+    reduce = "min"
+
+
 class LogSumExp(Function):
     """log Σ exp(a), shifted by the max so logits of 1e4 do not overflow."""
     @staticmethod
     def forward(ctx, a, axis, keepdims):
         xp = ctx.xp
-        m = a.max(axis=axis, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
+        if a.size:
+            m = a.max(axis=axis, keepdims=True)
+            m = xp.where(xp.isfinite(m), m, 0)
+        else:   # the log of an empty sum, -inf (max() of nothing raises)
+            m = xp.zeros_like(a.sum(axis=axis, keepdims=True))
         e = xp.exp(a - m)
         s = e.sum(axis=axis, keepdims=True)
         out = xp.log(s) + m
@@ -402,6 +508,10 @@ class LogSumExp(Function):
 class Softmax(Function):
     @staticmethod
     def forward(ctx, a, axis):
+        if a.size == 0:   # nothing to normalize (and max() of nothing raises)
+            ctx.save_for_backward(a)
+            ctx.axis = axis
+            return a.copy()
         e = ctx.xp.exp(a - a.max(axis=axis, keepdims=True))
         out = e / e.sum(axis=axis, keepdims=True)
         ctx.save_for_backward(out)
@@ -418,6 +528,10 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, axis):
         xp = ctx.xp
+        if a.size == 0:
+            ctx.save_for_backward(a)
+            ctx.axis = axis
+            return a.copy()
         z = a - a.max(axis=axis, keepdims=True)
         out = z - xp.log(xp.exp(z).sum(axis=axis, keepdims=True))
         ctx.save_for_backward(out)
@@ -431,7 +545,7 @@ class LogSoftmax(Function):
 
 
 # ---------------------------------------------------------------- shapes
-class Reshape(Function):
+class Reshape(View):
     @staticmethod
     def forward(ctx, a, shape):
         ctx.shape = a.shape
@@ -441,7 +555,7 @@ class Reshape(Function):
     def backward(ctx, g): return g.reshape(ctx.shape), None
 
 
-class Permute(Function):
+class Permute(View):
     @staticmethod
     def forward(ctx, a, dims):
         ctx.dims = dims
@@ -455,7 +569,7 @@ class Permute(Function):
         return g.transpose(inv), None
 
 
-class Expand(Function):
+class Expand(View):
     """broadcast_to: a view; its gradient is summed back by the engine's unbroadcast."""
     @staticmethod
     def forward(ctx, a, shape):
@@ -465,28 +579,25 @@ class Expand(Function):
     def backward(ctx, g): return g, None
 
 
-def _has_int_array(idx):
-    items = idx if isinstance(idx, tuple) else (idx,)
-    return any(backend.is_array(i) and i.dtype.kind in "iu" for i in items)
-
-
-class GetItem(Function):
-    """a[idx]: slices, ints, None, Ellipsis and integer / boolean arrays. The backward
-    of an integer-array index scatter-adds, so repeated indices accumulate."""
+class GetItem(View):
+    """a[basic][adv] (see Tensor.__getitem__): `basic` of ints, slices and None gives a view;
+    `adv`, integer arrays and slices, then picks from it (a copy). The backward of the
+    integer arrays scatter-adds, so repeated indices accumulate."""
     @staticmethod
-    def forward(ctx, a, idx):
-        ctx.info = (a.shape, a.dtype, idx)
-        return a[idx]
+    def forward(ctx, a, basic, adv):
+        ctx.info = (a.shape, basic, adv)
+        view = a[basic]
+        return view if adv is None else view[adv]
 
     @staticmethod
     def backward(ctx, g):
-        shape, dtype, idx = ctx.info
+        shape, basic, adv = ctx.info
         out = ctx.xp.zeros(shape, dtype=g.dtype)
-        if _has_int_array(idx):  # repeated indices must add up
-            backend.scatter_add(ctx.xp, out, idx, g)
-        else:
-            out[idx] = g
-        return out, None
+        if adv is None:
+            out[basic] = g
+        else:  # repeated indices must add up
+            backend.scatter_add(ctx.xp, out[basic], adv, g)
+        return out, None, None
 
 
 class Cat(Function):

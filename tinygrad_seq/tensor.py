@@ -38,7 +38,7 @@ class Tensor:
     Tensor(data, requires_grad=False, dtype=None, device=None). Python data
     becomes float32 (ints int64); a NumPy or CuPy array keeps its dtype.
     """
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_version", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -64,14 +64,31 @@ class Tensor:
         self.grad = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
-        self._version = 0
+        self._vc = None
 
     @staticmethod
     def _wrap(arr, device):
         """A tensor around an existing backend array, without checks (internal fast path)."""
         t = Tensor.__new__(Tensor)
-        t.data, t.device, t.grad, t.requires_grad, t._ctx, t._version = arr, device, None, False, None, 0
+        t.data, t.device, t.grad, t.requires_grad, t._ctx, t._vc = arr, device, None, False, None, None
         return t
+
+    # ------------------------------------------------------------ version counter
+    # One counter per storage, shared by the views of it (basic indexing, reshape, permute,
+    # detach, split pieces): a one-element list, made on first need. Every in-place op bumps
+    # it; backward compares it with the value seen when forward saved the array.
+    def _counter(self):
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    @property
+    def _version(self):
+        return self._vc[0] if self._vc is not None else 0
+
+    @_version.setter
+    def _version(self, value):
+        self._counter()[0] = value
 
     # ------------------------------------------------------------ attributes
     shape = property(lambda self: tuple(self.data.shape))
@@ -82,7 +99,7 @@ class Tensor:
     T = property(lambda self: self.permute(*reversed(range(self.ndim))))
 
     def size(self, dim=None):
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[_dim(dim, self.ndim, "size")]
 
     def numel(self):
         return int(self.data.size)
@@ -178,8 +195,11 @@ class Tensor:
 
     # ------------------------------------------------------------ autograd
     def detach(self):
-        """The same data, cut from the graph (this is how truncated BPTT stops)."""
-        return Tensor._wrap(self.data, self.device)
+        """The same data, cut from the graph (this is how truncated BPTT stops); a view, as in torch:
+        an in-place change of it is an in-place change of self."""
+        t = Tensor._wrap(self.data, self.device)
+        t._vc = self._counter()
+        return t
 
     def requires_grad_(self, flag=True):
         if flag and self.dtype.kind != "f":
@@ -231,7 +251,11 @@ class Tensor:
         if autograd._GRAD_ENABLED and self.requires_grad:
             raise AutogradError(f"{name}: in-place change of a tensor that requires grad; "
                                 "wrap it in no_grad() or use the out-of-place op")
-        self._version += 1
+        d = self.data
+        if d.size > 1 and any(st == 0 and n > 1 for st, n in zip(d.strides, d.shape)):
+            raise RuntimeError(f"{name}: in-place change of an expanded tensor of shape {self.shape}: "
+                               "more than one element refers to a single memory location")
+        self._counter()[0] += 1
 
     def _raw(self, v):
         """A Tensor or array operand as an array on this tensor's device (CuPy refuses NumPy
@@ -240,8 +264,18 @@ class Tensor:
         return backend.to_device(v, self.device) if backend.is_array(v) else v
 
     def __setitem__(self, idx, value):
+        """x[idx] = value, with torch's indexing rules (see __getitem__); writes through views."""
+        basic, adv, _ = _parse_index(idx, self, "__setitem__")
         self._inplace("__setitem__")
-        self.data[_index(idx, self.device)] = self._raw(value)
+        target = self.data[basic]
+        try:
+            if adv is None:
+                target[...] = self._raw(value)
+            else:
+                target[adv] = self._raw(value)
+        except (ValueError, IndexError, TypeError) as e:
+            raise type(e)(f"__setitem__: cannot assign {_describe(value)} to index {idx!r} of a tensor "
+                          f"of shape {self.shape}: {e}") from None
 
     def zero_(self):
         self._inplace("zero_")
@@ -277,18 +311,18 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, o): return ops.Add.apply(self, _scalar(o))
-    def __radd__(self, o): return ops.Add.apply(_scalar(o), self)
-    def __sub__(self, o): return ops.Sub.apply(self, _scalar(o))
-    def __rsub__(self, o): return ops.Sub.apply(_scalar(o), self)
-    def __mul__(self, o): return ops.Mul.apply(self, _scalar(o))
-    def __rmul__(self, o): return ops.Mul.apply(_scalar(o), self)
-    def __truediv__(self, o): return ops.Div.apply(self, _scalar(o))
-    def __rtruediv__(self, o): return ops.Div.apply(_scalar(o), self)
+    def __add__(self, o): return ops.Add.apply(*_pair(self, o))
+    def __radd__(self, o): return ops.Add.apply(*_pair(o, self))
+    def __sub__(self, o): return ops.Sub.apply(*_pair(self, o, sub=True))
+    def __rsub__(self, o): return ops.Sub.apply(*_pair(o, self, sub=True))
+    def __mul__(self, o): return ops.Mul.apply(*_pair(self, o))
+    def __rmul__(self, o): return ops.Mul.apply(*_pair(o, self))
+    def __truediv__(self, o): return ops.Div.apply(*_pair(self, o, true_div=True))
+    def __rtruediv__(self, o): return ops.Div.apply(*_pair(o, self, true_div=True))
     def __neg__(self): return ops.Neg.apply(self)
     def __pos__(self): return self
-    def __pow__(self, o): return ops.Pow.apply(self, _scalar(o))
-    def __rpow__(self, o): return ops.Pow.apply(_scalar(o), self)
+    def __pow__(self, o): return ops.Pow.apply(*_pair(self, o))
+    def __rpow__(self, o): return ops.Pow.apply(*_pair(o, self))
     def __matmul__(self, o): return ops.MatMul.apply(self, o)
     def __rmatmul__(self, o): return ops.MatMul.apply(o, self)
     def __abs__(self): return ops.Abs.apply(self)
@@ -309,15 +343,16 @@ class Tensor:
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
     # ------------------------------------------------------------ elementwise
-    def exp(self): return ops.Exp.apply(self)
-    def log(self): return ops.Log.apply(self)
-    def sqrt(self): return ops.Sqrt.apply(self)
-    def tanh(self): return ops.Tanh.apply(self)
-    def sigmoid(self): return ops.Sigmoid.apply(self)
+    # these give floats: an integer or bool input is first cast to float32, as torch does
+    def exp(self): return ops.Exp.apply(self if self.data.dtype.kind == "f" else _floating(self))
+    def log(self): return ops.Log.apply(self if self.data.dtype.kind == "f" else _floating(self))
+    def sqrt(self): return ops.Sqrt.apply(self if self.data.dtype.kind == "f" else _floating(self))
+    def tanh(self): return ops.Tanh.apply(self if self.data.dtype.kind == "f" else _floating(self))
+    def sigmoid(self): return ops.Sigmoid.apply(self if self.data.dtype.kind == "f" else _floating(self))
     def relu(self): return ops.ReLU.apply(self)
     def leaky_relu(self, negative_slope=0.01): return ops.LeakyReLU.apply(self, negative_slope)
-    def maximum(self, o): return ops.Maximum.apply(self, _scalar(o))
-    def minimum(self, o): return ops.Minimum.apply(self, _scalar(o))
+    def maximum(self, o): return ops.Maximum.apply(*_pair(self, o))
+    def minimum(self, o): return ops.Minimum.apply(*_pair(self, o))
 
     def clip(self, min=None, max=None):
         return ops.Clip.apply(self, min, max)
@@ -330,44 +365,46 @@ class Tensor:
 
     # ------------------------------------------------------------ reductions
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.Sum.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.Sum.apply(self, _axis(axis, dim, self.ndim, "sum"), _kd(keepdims, keepdim))
 
     def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.Mean.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.Mean.apply(_float_only(self, "mean"), _axis(axis, dim, self.ndim, "mean"), _kd(keepdims, keepdim))
 
     def var(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction=1, unbiased=None):
         """Variance; like torch, unbiased (correction=1) by default."""
         if unbiased is not None:
             correction = 1 if unbiased else 0
-        return ops.Var.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim), correction)
+        return ops.Var.apply(_float_only(self, "var"), _axis(axis, dim, self.ndim, "var"), _kd(keepdims, keepdim), correction)
 
     def std(self, axis=None, keepdims=False, *, dim=None, keepdim=None, correction=1, unbiased=None):
-        return self.var(axis, keepdims, dim=dim, keepdim=keepdim, correction=correction,
-                        unbiased=unbiased).sqrt()
+        """sqrt(var); its gradient is 0 where the std is 0, as in torch."""
+        if unbiased is not None:
+            correction = 1 if unbiased else 0
+        return ops.Std.apply(_float_only(self, "std"), _axis(axis, dim, self.ndim, "std"), _kd(keepdims, keepdim), correction)
 
     def amax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Maximum values (not indices; max(dim) gives both). Gradient: split evenly between
         tied maxima, like torch.amax."""
-        return ops.Max.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.Max.apply(self, _axis(axis, dim, self.ndim, "amax"), _kd(keepdims, keepdim))
 
     def amin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Minimum values; ties share the gradient evenly, as in amax."""
-        return -ops.Max.apply(-self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.Min.apply(self, _axis(axis, dim, self.ndim, "amin"), _kd(keepdims, keepdim))
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _argx(self, "argmax", _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return _argx(self, "argmax", _axis(axis, dim, self.ndim, "argmax"), _kd(keepdims, keepdim))
 
     def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return _argx(self, "argmin", _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return _argx(self, "argmin", _axis(axis, dim, self.ndim, "argmin"), _kd(keepdims, keepdim))
 
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
-        return ops.LogSumExp.apply(self, _axis(axis, dim, self.ndim), _kd(keepdims, keepdim))
+        return ops.LogSumExp.apply(_floating(self), _axis(axis, dim, self.ndim, "logsumexp"), _kd(keepdims, keepdim))
 
     def softmax(self, axis=-1, *, dim=None):
-        return ops.Softmax.apply(self, _axis(axis, dim, self.ndim))
+        return ops.Softmax.apply(_float_only(self, "softmax"), _axis(axis, dim, self.ndim, "softmax"))
 
     def log_softmax(self, axis=-1, *, dim=None):
-        return ops.LogSoftmax.apply(self, _axis(axis, dim, self.ndim))
+        return ops.LogSoftmax.apply(_float_only(self, "log_softmax"), _axis(axis, dim, self.ndim, "log_softmax"))
 
     # ------------------------------------------------------------ shapes
     def reshape(self, *shape):
@@ -380,27 +417,40 @@ class Tensor:
 
     def flatten(self, start_dim=0, end_dim=-1):
         n = self.ndim
+        s, e = _dim(start_dim, n, "flatten"), _dim(end_dim, n, "flatten")
+        if s > e:
+            raise RuntimeError(f"flatten: start_dim {start_dim} cannot come after end_dim {end_dim} "
+                               f"(shape {self.shape})")
         if n == 0:
             return self.reshape(1)
-        s, e = start_dim % n, end_dim % n
-        return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
+        return self.reshape(self.shape[:s] + (_prod(self.shape[s:e + 1]),) + self.shape[e + 1:])
 
     def permute(self, *dims):
-        dims = tuple(d % self.ndim for d in _shape_args(dims)) if self.ndim else ()
-        if sorted(dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: {dims} is not a permutation of the {self.ndim} dims of shape {self.shape}")
+        dims = _shape_args(dims)
+        if len(dims) != self.ndim:
+            raise RuntimeError(f"permute: {len(dims)} dims {dims} given for a tensor of shape {self.shape}; "
+                               f"expected a permutation of its {self.ndim} dims")
+        dims = tuple(_dim(d, self.ndim, "permute") for d in dims) if self.ndim else ()
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"permute: repeated dim in {dims} (shape {self.shape})")
         return ops.Permute.apply(self, dims)
 
     def transpose(self, dim0=-2, dim1=-1):
         """Swap two dims (torch.transpose)."""
+        d0, d1 = _dim(dim0, self.ndim, "transpose"), _dim(dim1, self.ndim, "transpose")
+        if self.ndim == 0:
+            return self
         dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        dims[d0], dims[d1] = dims[d1], dims[d0]
         return ops.Permute.apply(self, tuple(dims))
 
     def expand(self, *shape):
         """Broadcast to `shape` (-1 keeps a dim) without copying."""
         shape = _shape_args(shape)
         lead = len(shape) - self.ndim
+        if lead < 0 or any(n == -1 for n in shape[:lead]) or any(n < -1 for n in shape):
+            raise RuntimeError(f"expand: cannot expand a tensor of shape {self.shape} to {shape}: it needs "
+                               "at least as many dims, sizes >= 0, and -1 only for existing dims")
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
         return ops.Expand.apply(self, shape)
 
@@ -411,41 +461,64 @@ class Tensor:
         if dim is None:
             shape = tuple(n for n in self.shape if n != 1)
         else:
-            dims = {d % self.ndim for d in ((dim,) if isinstance(dim, int) else dim)}
+            dims = [_dim(d, self.ndim, "squeeze") for d in ((dim,) if _is_int(dim) else dim)]
+            if len(set(dims)) != len(dims):
+                raise RuntimeError(f"squeeze: dim {dim} names a dim more than once")
             shape = tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1))
         return self.reshape(shape)
 
     def unsqueeze(self, dim):
-        dim = dim % (self.ndim + 1)
+        dim = _dim(dim, self.ndim + 1, "unsqueeze")
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def __getitem__(self, idx):
-        return ops.GetItem.apply(self, _index(idx, self.device))
+        """Indexing with torch's rules: ints, slices, None and Ellipsis give a view (0-d too);
+        integer / boolean arrays, lists and tensors index "advanced", as in NumPy, but AFTER the
+        ints: x[0, :, [0, 1]] on (2, 3, 4) is x[0][:, [0, 1]], shape (3, 2), as in torch."""
+        basic, adv, tensors = _parse_index(idx, self, "__getitem__")
+        out = ops.GetItem.apply(self, basic, adv)
+        autograd.add_saved_versions(out._ctx, tensors)  # backward reads the index tensors' values
+        return out
 
     def split(self, split_size_or_sections, dim=0):
         """torch.split: pieces of size split_size (the last may be smaller) or of the listed sizes.
         The pieces are views and share one graph node (see Split)."""
+        if self.ndim == 0:
+            raise RuntimeError("split: expected at least a 1-dimensional tensor, got a 0-d one")
+        dim = _dim(dim, self.ndim, "split")
         n = self.shape[dim]
-        if isinstance(split_size_or_sections, int):
-            if split_size_or_sections < 1:
-                raise ValueError(f"split: split_size must be positive, got {split_size_or_sections}")
-            sizes = [min(split_size_or_sections, n - i) for i in range(0, n, split_size_or_sections)]
+        if _is_int(split_size_or_sections):
+            size = int(split_size_or_sections)
+            if size < 0 or (size == 0 and n > 0):
+                raise ValueError(f"split: split_size must be positive (0 only for an empty dim), got {size} "
+                                   f"for dim {dim} of shape {self.shape}")
+            sizes = [min(size, n - i) for i in range(0, n, size)] if n else [0]
         else:
             sizes = [int(s) for s in split_size_or_sections]
             if sum(sizes) != n or min(sizes, default=0) < 0:
                 raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape {self.shape})")
-        return Split.apply(self, sizes, dim % self.ndim)
+        return Split.apply(self, sizes, dim)
 
     def unbind(self, dim=0):
         """torch.unbind: the slices along `dim`, each without that dim; for a sequence (T, B, I),
         x.unbind(0) gives x_1 .. x_T. One graph node for all of them (see Split)."""
         if self.ndim == 0:
-            raise ValueError("unbind: a 0-d tensor has no dim to unbind")
-        dim = dim % self.ndim
+            raise IndexError("unbind: Dimension specified as 0 but tensor has no dimensions")
+        dim = _dim(dim, self.ndim, "unbind")
+        if self.shape[dim] == 0:
+            return ()
         return Split.apply(self, [1] * self.shape[dim], dim, squeeze=True)
 
     def chunk(self, chunks, dim=0):
+        """torch.chunk: at most `chunks` pieces of equal size (the last may be smaller)."""
+        if not _is_int(chunks) or chunks <= 0:
+            raise RuntimeError(f"chunk: expected chunks to be a positive int, got {chunks!r}")
+        if self.ndim == 0:
+            raise RuntimeError("chunk: expected at least a 1-dimensional tensor, got a 0-d one")
+        dim = _dim(dim, self.ndim, "chunk")
         n = self.shape[dim]
+        if n == 0:   # torch: `chunks` empty pieces
+            return Split.apply(self, [0] * int(chunks), dim)
         return self.split(-(-n // chunks), dim)
 
     # ------------------------------------------------------------ everyday PyTorch API
@@ -477,7 +550,7 @@ class Tensor:
 
     # views and shape helpers
     def narrow(self, dim, start, length):
-        dim = _dim(self, dim, "narrow")
+        dim = _dim(dim, self.ndim, "narrow")
         n = self.shape[dim]
         start = start + n if start < 0 else start
         if not (0 <= start and length >= 0 and start + length <= n):
@@ -531,7 +604,7 @@ class Tensor:
 
     def unfold(self, dimension, size, step):
         """Every window of `size` along `dimension`, `step` apart, as a new last dim."""
-        dim = _dim(self, dimension, "unfold")
+        dim = _dim(dimension, self.ndim, "unfold")
         n = self.shape[dim] if self.ndim else 1
         if size < 0 or size > n or step <= 0:
             raise ValueError(f"unfold: size {size} and step {step} do not fit dim {dim} of size {n} "
@@ -633,7 +706,7 @@ class Tensor:
 
     # indexing along a dim
     def index_select(self, dim, index):
-        dim = _dim(self, dim, "index_select")
+        dim = _dim(dim, self.ndim, "index_select")
         index = _long_index(self, index, "index_select")
         if index.ndim > 1:
             raise ValueError(f"index_select: index must be 0-d or 1-D, got shape {index.shape}")
@@ -685,7 +758,7 @@ class Tensor:
         x = self if dtype is None else self.to(dtype=dtype)
         if dim is not None and not isinstance(dim, (int, np.integer)):
             raise TypeError(f"prod: dim must be an int, got {dim!r}")
-        return ops.Prod.apply(x, None if dim is None else _dim(x, dim, "prod"), bool(keepdim))
+        return ops.Prod.apply(x, None if dim is None else _dim(dim, x.ndim, "prod"), bool(keepdim))
 
     def cumsum(self, dim, *, dtype=None):
         x = self if dtype is None else self.to(dtype=dtype)
@@ -693,7 +766,7 @@ class Tensor:
             x = x.to(dtype=int64)     # torch sums bools and small ints as int64
         if x.ndim == 0:
             return x.clone()
-        return ops.CumSum.apply(x, _dim(x, dim, "cumsum"))
+        return ops.CumSum.apply(x, _dim(dim, x.ndim, "cumsum"))
 
     def cumprod(self, dim, *, dtype=None):
         x = self if dtype is None else self.to(dtype=dtype)
@@ -701,7 +774,7 @@ class Tensor:
             x = x.to(dtype=int64)
         if x.ndim == 0:
             return x.clone()
-        return ops.CumProd.apply(x, _dim(x, dim, "cumprod"))
+        return ops.CumProd.apply(x, _dim(dim, x.ndim, "cumprod"))
 
     def all(self, dim=None, keepdim=False):
         return _logical(self, "all", dim, keepdim)
@@ -718,14 +791,14 @@ class Tensor:
             p = 2
         if isinstance(p, str) or not p > 0:
             raise ValueError(f"norm: p must be a positive number, 'fro' or inf, got {p!r}")
-        axis = _axis(None, dim, x.ndim)
+        axis = _axis(None, dim, x.ndim, "norm")
         if p == float("inf"):
             return x.abs().amax(axis, keepdim)
         return ops.Norm.apply(x, float(p), axis, bool(keepdim))
 
     def topk(self, k, dim=-1, largest=True, sorted=True):
         """The k largest (or smallest) entries along dim and their indices, largest first."""
-        dim = _dim(self, dim, "topk")
+        dim = _dim(dim, self.ndim, "topk")
         n = self.shape[dim] if self.ndim else 1
         if not 0 <= k <= n:
             raise ValueError(f"topk: k={k} is out of range for dim {dim} of size {n} (shape {self.shape})")
@@ -734,25 +807,25 @@ class Tensor:
         return _values_indices("topk", self, dim, idx)
 
     def sort(self, dim=-1, descending=False, *, stable=False):
-        dim = _dim(self, dim, "sort")
+        dim = _dim(dim, self.ndim, "sort")
         return _values_indices("sort", self, dim, _argsort(self, dim, descending))
 
     def argsort(self, dim=-1, descending=False, *, stable=False):
-        dim = _dim(self, dim, "argsort")
+        dim = _dim(dim, self.ndim, "argsort")
         return Tensor._wrap(_argsort(self, dim, descending), self.device)
 
     def flip(self, *dims):
         dims = _shape_args(dims)
-        return ops.Flip.apply(self, tuple(_dim(self, d, "flip") for d in dims))
+        return ops.Flip.apply(self, tuple(_dim(d, self.ndim, "flip") for d in dims))
 
     def roll(self, shifts, dims=None):
         if dims is None:   # torch: roll the flattened tensor, then restore the shape
             return ops.Roll.apply(self.reshape(-1), shifts, None).reshape(self.shape)
         if isinstance(dims, (list, tuple)):
-            dims = tuple(_dim(self, d, "roll") for d in dims)
+            dims = tuple(_dim(d, self.ndim, "roll") for d in dims)
             shifts = tuple(shifts)
         else:
-            dims = _dim(self, dims, "roll")
+            dims = _dim(dims, self.ndim, "roll")
         return ops.Roll.apply(self, shifts, dims)
 
     def tril(self, diagonal=0): return _triangle(self, True, diagonal, "tril")
@@ -890,9 +963,13 @@ class Split(autograd.Function):
 
     @classmethod
     def apply(cls, x, sizes, axis, squeeze=False):
+        if not sizes:   # no pieces (an empty list of sections)
+            return ()
         xp = backend.xp(x.device)
         pieces = cls.forward(autograd.Node(cls, xp), x.data, sizes, axis, squeeze)
         outs = tuple(Tensor._wrap(p, x.device) for p in pieces)
+        for t in outs:   # views of x: one version counter
+            t._vc = x._counter()
         if x.requires_grad and autograd._GRAD_ENABLED:
             refs = []
             ctx = _split_node(xp, x._ctx or x, x.shape, axis, squeeze, [p.shape for p in pieces], refs)
@@ -936,13 +1013,119 @@ def _scalar(o):
     return o
 
 
-def _axis(axis, dim, ndim):
+# ---------------------------------------------------------------- type promotion, as torch
+def _promote(a, b):
+    """torch.promote_types for the dtypes here: an int or bool meeting a float gives that float
+    (int64 + float32 is float32, where NumPy says float64); otherwise NumPy's rule."""
+    if a == b:
+        return a
+    if a.kind == "f" and b.kind != "f":
+        return a
+    if b.kind == "f" and a.kind != "f":
+        return b
+    return np.promote_types(a, b)
+
+
+def _combine(higher, lower):
+    """A lower-priority operand (a 0-d tensor, a Python number) changes the result only if it is
+    of a higher category (bool < int < float), as in torch."""
+    if higher is None or lower is None:
+        return lower if higher is None else higher
+    if higher.kind == "f":
+        return higher
+    if higher == bool_ or lower.kind == "f":
+        return _promote(higher, lower)
+    return higher
+
+
+def _result_dtype(x, y):
+    """torch.result_type(x, y): dimensioned tensors first, then 0-d ones, then Python numbers
+    (bool, int64, float32). None when an operand is something else (a raw array)."""
+    groups = [None, None, None]
+    for v in (x, y):
+        if isinstance(v, Tensor):
+            k, dt = (0 if v.data.ndim else 1), v.data.dtype
+        elif isinstance(v, bool):
+            k, dt = 2, bool_
+        elif isinstance(v, int):
+            k, dt = 2, int64
+        elif isinstance(v, float):
+            k, dt = 2, _DEFAULT_FLOAT
+        else:
+            return None
+        groups[k] = dt if groups[k] is None else _promote(groups[k], dt)
+    return _combine(groups[0], _combine(groups[1], groups[2]))
+
+
+def _pair(x, y, true_div=False, sub=False):
+    """Both operands of a binary op in torch's result dtype (tensors are cast; Python numbers
+    follow the array's dtype in NumPy). True division of integers gives float32; subtraction
+    refuses bools, as torch."""
+    cx, cy = x.__class__, y.__class__   # the common cases first, kept fast: a float tensor with a
+    if cx is Tensor and x.data.dtype.kind == "f":   # Python number or a tensor of its dtype
+        if cy is float or cy is int or cy is Tensor and y.data.dtype == x.data.dtype:
+            return x, y
+    elif cy is Tensor and (cx is float or cx is int) and y.data.dtype.kind == "f":
+        return x, y
+    x, y = _scalar(x), _scalar(y)
+    if sub and any(v.__class__ is bool or v.__class__ is Tensor and v.data.dtype == bool_ for v in (x, y)):
+        raise TypeError("sub: subtraction with a bool tensor or number is not supported (as in torch); "
+                        "to invert a mask use ~ or logical_not()")
+    dt = _result_dtype(x, y)
+    if dt is None:
+        return x, y
+    if true_div and dt.kind != "f":
+        dt = _DEFAULT_FLOAT
+    return (x.to(dtype=dt) if isinstance(x, Tensor) else x), (y.to(dtype=dt) if isinstance(y, Tensor) else y)
+
+
+def _floating(t):
+    return t if t.data.dtype.kind == "f" else t.to(dtype=_DEFAULT_FLOAT)
+
+
+def _float_only(t, op):
+    if t.data.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating point tensor, got dtype {t.dtype} (as torch); "
+                        "cast it first, e.g. x.float()")
+    return t
+
+
+def _is_int(v):
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _prod(shape):
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def _dim(d, ndim, op):
+    """`d` checked against a tensor of `ndim` dims and made non-negative, as torch does: it must
+    lie in [-ndim, ndim - 1], and a 0-d tensor takes 0 and -1 (so this returns 0 for it)."""
+    if not _is_int(d):
+        raise TypeError(f"{op}: dim must be an int, got {d!r}")
+    n = max(ndim, 1)
+    if not -n <= d < n:
+        raise IndexError(f"{op}: Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {d})")
+    return int(d) % n
+
+
+def _axis(axis, dim, ndim, op):
+    """The dims a reduction runs over, for NumPy: None for all (also for every dim of a 0-d
+    tensor, and for an empty list, as torch), an int, or a sorted tuple; each checked."""
     a = dim if dim is not None else axis
     if a is None:
         return None
     if isinstance(a, (list, tuple)):
-        return tuple(sorted(int(x) % ndim for x in a)) if ndim else ()
-    return int(a) % ndim if ndim else 0
+        dims = [_dim(x, ndim, op) for x in a]
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"{op}: dim {a} names a dim more than once")
+        return tuple(sorted(dims)) if dims and ndim else None
+    a = _dim(a, ndim, op)
+    return a if ndim else None
 
 
 def _kd(keepdims, keepdim):
@@ -955,15 +1138,83 @@ def _shape_args(shape):
     return tuple(int(s) for s in shape)
 
 
-def _index(idx, device):
-    """Tensors inside an index become backend arrays; lists become integer arrays."""
-    def conv(i):
+def _describe(v):
+    return f"a tensor of shape {v.shape} {v.dtype}" if isinstance(v, Tensor) else repr(v)[:40]
+
+
+def _parse_index(idx, t, op):
+    """Split an index into torch's two stages: `basic` (ints, slices, None; ends in Ellipsis so
+    that NumPy returns a view, even a 0-d one) and `adv`, the integer arrays (a boolean mask
+    becomes its nonzero() arrays) applied to that view, with slice(None) for the other dims;
+    adv is None when there are none. An int selects in the basic stage, so it never counts as
+    an advanced index (NumPy's rule differs when ints and arrays mix). Also returns the Tensors
+    used in the index, whose values backward reads."""
+    items = idx if isinstance(idx, tuple) else (idx,)
+    xp = backend.xp(t.device)
+    tensors, conv = [], []
+    for i in items:
+        source = i
         if isinstance(i, Tensor):
-            return i.data
-        if isinstance(i, list):
-            return backend.xp(device).asarray(i)
-        return i
-    return tuple(conv(i) for i in idx) if isinstance(idx, tuple) else conv(idx)
+            i = i.data
+        elif isinstance(i, (list, tuple)) or isinstance(i, np.ndarray) and t.device != "cpu":
+            a = np.asarray(i)
+            if a.size == 0 and a.dtype.kind == "f":   # [] : an empty integer index, as torch
+                a = a.astype(int64)
+            i = backend.to_device(a, t.device)
+        if backend.is_array(i):
+            if i.dtype.kind not in "iub":
+                raise IndexError(f"{op}: tensors used as indices must be integer or bool, got {i.dtype}")
+            if i.ndim == 0 and i.dtype.kind in "iu":   # a 0-d integer index is an int, as in torch
+                i = int(i)
+            elif isinstance(source, Tensor):   # backward will read its values
+                tensors.append(source)
+        elif _is_int(i):
+            i = int(i)
+        elif not (i is None or i is Ellipsis or isinstance(i, (slice, bool, np.bool_))):
+            raise TypeError(f"{op}: an index must be an int, slice, None, Ellipsis, bool, list or "
+                            f"integer / bool tensor, got {type(i).__name__}")
+        conv.append(i)
+    used = sum(i.ndim if backend.is_array(i) and i.dtype.kind == "b" else
+               0 if (i is None or i is Ellipsis or isinstance(i, (bool, np.bool_))) else 1 for i in conv)
+    n_ell = sum(1 for i in conv if i is Ellipsis)
+    if n_ell > 1:
+        raise IndexError(f"{op}: an index can only have a single ellipsis ('...')")
+    if used > t.ndim:
+        raise IndexError(f"{op}: too many indices for a tensor of dimension {t.ndim} "
+                         f"(shape {t.shape}, index {idx!r})")
+    basic, adv, has_adv = [], [], False
+    for k, i in enumerate(conv):
+        if i is Ellipsis:
+            basic += [slice(None)] * (t.ndim - used)
+            adv += [slice(None)] * (t.ndim - used)
+        elif isinstance(i, int) and not isinstance(i, bool):
+            d = len([b for b in basic if b is not None])   # the dim it selects from
+            if not -t.shape[d] <= i < t.shape[d]:
+                raise IndexError(f"{op}: index {i} is out of range for dim {d} of size {t.shape[d]} "
+                                 f"(shape {t.shape})")
+            basic.append(i)
+        elif i is None or isinstance(i, slice):
+            if isinstance(i, slice) and i.step is not None and i.step <= 0:
+                raise ValueError(f"{op}: slice step must be greater than zero, got {i.step} (as torch)")
+            basic.append(i)
+            adv.append(slice(None))
+        elif isinstance(i, (bool, np.bool_)) or i.ndim == 0:   # x[True]: a new dim of size 1; False: 0
+            basic.append(None)
+            adv.append(xp.zeros(int(bool(i)), dtype=int64))
+            has_adv = True
+        elif i.dtype.kind == "b":
+            d = len([b for b in basic if b is not None])
+            if i.shape != t.shape[d:d + i.ndim]:
+                raise IndexError(f"{op}: the boolean mask of shape {i.shape} does not match the shape "
+                                 f"{t.shape[d:d + i.ndim]} of the dims it indexes (tensor shape {t.shape})")
+            basic += [slice(None)] * i.ndim
+            adv += list(i.nonzero())
+            has_adv = True
+        else:
+            basic.append(slice(None))
+            adv.append(i)
+            has_adv = True
+    return tuple(basic) + (Ellipsis,), (tuple(adv) if has_adv else None), tensors
 
 
 def _argx(t, name, axis, keepdims):
@@ -979,7 +1230,9 @@ def where(condition, x, y):
     if not isinstance(condition, Tensor):
         device = next((t.device for t in (x, y) if isinstance(t, Tensor)), None)
         condition = Tensor(condition, device=device)
-    return ops.Where.apply(condition, _scalar(x), _scalar(y))
+    if condition.dtype != bool_:
+        raise TypeError(f"where: expected a bool condition, got dtype {condition.dtype}")
+    return ops.Where.apply(condition, *_pair(x, y))
 
 
 def pad_(x, pad, value=0.0):
@@ -998,15 +1251,6 @@ def pad_(x, pad, value=0.0):
 # ---------------------------------------------------------------- helpers of the everyday PyTorch API
 values_indices = {name: collections.namedtuple(name, ["values", "indices"])
                   for name in ("max", "min", "topk", "sort")}   # torch.return_types.*
-
-
-def _dim(t, dim, name):
-    """A dim in [-ndim, ndim) made non-negative (a 0-d tensor takes 0 and -1, as torch)."""
-    n = max(t.ndim, 1)
-    if not isinstance(dim, (int, np.integer)) or not -n <= dim < n:
-        raise IndexError(f"{name}: dim {dim!r} is out of range for a tensor of shape {t.shape} "
-                         f"(expected an int in [{-n}, {n - 1}])")
-    return int(dim) % n
 
 
 def _broadcast(a, b, name):
@@ -1039,7 +1283,7 @@ def _check_range(index, n, name, dim, shape):
 def _check_scatter(t, dim, index, name):
     """gather / scatter rules: an int64 index with as many dims as the tensor, no bigger
     than it on the other dims, values in range along dim."""
-    dim = _dim(t, dim, name)
+    dim = _dim(dim, t.ndim, name)
     index = _long_index(t, index, name)
     if index.ndim != t.ndim:
         raise ValueError(f"{name}: index has {index.ndim} dims but the tensor has {t.ndim} "
@@ -1084,7 +1328,7 @@ def _values_indices(name, t, dim, idx):
 def _max_with_indices(t, dim, keepdim, name):
     """(values, indices) of the largest / smallest entries along dim. The gradient goes to the
     entry the index names, as torch's max(dim) does (amax splits it between ties)."""
-    dim = _dim(t, dim, name)
+    dim = _dim(dim, t.ndim, name)
     if t.ndim and t.shape[dim] == 0:
         raise ValueError(f"{name}: cannot reduce dim {dim} of size 0 (shape {t.shape})")
     xp = backend.xp(t.device)
@@ -1099,7 +1343,7 @@ def _max_with_indices(t, dim, keepdim, name):
 
 def _logical(t, name, dim, keepdim):
     xp = backend.xp(t.device)
-    axis = None if dim is None else _dim(t, dim, name)
+    axis = None if dim is None else _dim(dim, t.ndim, name)
     out = getattr(xp, name)(t.data, axis=axis, keepdims=bool(keepdim) and axis is not None)
     return Tensor._wrap(xp.asarray(out), t.device)
 

@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, _dim
 from .module import Module
 
 
@@ -42,24 +42,15 @@ def _softmax_dim(name, ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def _dim(name, dim, ndim):
-    """dim checked against the input's dims as torch does (a 0-d input has dims -1 and 0)."""
-    n = max(ndim, 1)
-    if not -n <= dim < n:
-        raise IndexError(f"{name}: dim {dim} is out of range for a {ndim}-d input "
-                         f"(expected to be in range of [{-n}, {n - 1}])")
-    return dim
-
-
 def softmax(input, dim=None):
     _check(input, "softmax")
-    dim = _softmax_dim("softmax", input.ndim) if dim is None else _dim("softmax", dim, input.ndim)
+    dim = _softmax_dim("softmax", input.ndim) if dim is None else _dim(dim, input.ndim, "softmax")
     return input.softmax(dim=dim)
 
 
 def log_softmax(input, dim=None):
     _check(input, "log_softmax")
-    dim = _softmax_dim("log_softmax", input.ndim) if dim is None else _dim("log_softmax", dim, input.ndim)
+    dim = _softmax_dim("log_softmax", input.ndim) if dim is None else _dim(dim, input.ndim, "log_softmax")
     return input.log_softmax(dim=dim)
 
 

@@ -15,7 +15,9 @@ class EmbeddingFn(Function):
 
     @staticmethod
     def forward(ctx, weight, indices, padding_idx):
-        ctx.indices, ctx.padding_idx, ctx.wshape = indices, padding_idx, weight.shape
+        # saved: backward checks the index tensor was not changed in place since (as torch)
+        ctx.save_for_backward(indices)
+        ctx.padding_idx, ctx.wshape = padding_idx, weight.shape
         return weight[indices]
 
     @staticmethod
@@ -25,7 +27,7 @@ class EmbeddingFn(Function):
         gw = xp.zeros((V * D,), dtype=g.dtype)
         # one flat scatter-add of every element (NumPy's add.at is several times faster on
         # a flat 1-D target than with row indices into a 2-D one)
-        flat = (ctx.indices.reshape(-1, 1) * D + xp.arange(D)).reshape(-1)
+        flat = (ctx.saved[0].reshape(-1, 1) * D + xp.arange(D)).reshape(-1)
         backend.scatter_add(xp, gw, flat, g.reshape(-1))
         gw = gw.reshape(V, D)
         if ctx.padding_idx is not None:
@@ -45,8 +47,9 @@ def embedding(input, weight, padding_idx=None, _name="embedding"):
     """torch.nn.functional.embedding: rows of weight (V, D) picked by the integer tensor input."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{_name}: expected an integer index Tensor, got {type(input).__name__}")
-    if input.dtype.kind not in "iu":
-        raise TypeError(f"{_name}: expected an integer (int64) index tensor, got dtype {input.dtype}")
+    if input.dtype not in (np.int64, np.int32):   # as torch: Long or Int only (no uint8, no int16)
+        kind = "an integer (int64)" if input.dtype.kind not in "iu" else "an int64 or int32"
+        raise TypeError(f"{_name}: expected {kind} index tensor, got dtype {input.dtype}")
     if weight.ndim != 2:
         raise ValueError(f"{_name}: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
     V = weight.shape[0]
