@@ -107,7 +107,7 @@ class Node:
     accumulated into its .grad) or the Node that produced input i.
     """
     __slots__ = ("fn", "parents", "shapes", "dtypes", "saved", "needs_input_grad", "xp",
-                 "versions", "retained", "released", "__dict__", "__weakref__")
+                 "versions", "retained", "released", "n_out", "__dict__", "__weakref__")
 
     def __init__(self, fn, xp):
         self.fn = fn
@@ -116,10 +116,19 @@ class Node:
         self.versions = None
         self.retained = None
         self.released = False
+        self.n_out = 1
 
     # torch.autograd.Function's ctx interface
     def save_for_backward(self, *arrays):
         self.saved = arrays
+
+    def mark_non_differentiable(self, *arrays):
+        """Outputs (the arrays forward returns) that get no gradient, such as indices."""
+        self.non_differentiable = arrays
+
+    def set_materialize_grads(self, value):
+        """False: backward receives None (not zeros) for outputs that did not reach the loss."""
+        self.materialize_grads = bool(value)
 
     @property
     def saved_tensors(self):
@@ -206,28 +215,55 @@ class Function:
             out = cls.forward(ctx, *raw, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from e
-        if not backend.is_array(out):
-            out = xp.asarray(out)
-        if _ANOMALY:
-            _check_finite(out, f"forward of {cls.__name__}")
-        t = Tensor.__new__(Tensor)
-        t.data = out
-        t.device = device or "cpu"
-        t.grad = None
-        t._version = 0
-        if requires and _GRAD_ENABLED:
-            ctx.parents = tuple((a._ctx or a) if (isinstance(a, Tensor) and a.requires_grad) else None
+        device = device or "cpu"
+        record = requires and _GRAD_ENABLED
+        if record:
+            ctx.parents = tuple(_edge(a) if (isinstance(a, Tensor) and a.requires_grad) else None
                                 for a in args)
             ctx.shapes = tuple(a.data.shape if isinstance(a, Tensor) else None for a in args)
             if ctx.saved:  # remember versions of inputs that forward saved, to catch in-place edits
                 ctx.versions = [(a, a._version) for a in args
                                 if isinstance(a, Tensor) and any(s is a.data for s in ctx.saved)] or None
-            t.requires_grad = True
-            t._ctx = ctx
-        else:
-            t.requires_grad = False
-            t._ctx = None
+            if ctx.saved and not isinstance(out, tuple) and any(s is out for s in ctx.saved):
+                ctx.out_data = out   # so create_graph can hand the output back as a Tensor
+            if getattr(cls, "composed", None) is not None:   # for create_graph (see _graph_backward)
+                ctx.inputs, ctx.kwargs = args, kwargs
+        if isinstance(out, tuple):   # several outputs: one Tensor each, all hanging off this node
+            ctx.n_out = len(out)
+            skip = getattr(ctx, "non_differentiable", ())
+            outs = tuple(_output(cls, xp.asarray(o) if not backend.is_array(o) else o, device,
+                                 ctx if record and not any(o is n for n in skip) else None, k)
+                         for k, o in enumerate(out))
+            if record:
+                ctx.out_meta = tuple((o.shape, o.dtype) for o in outs)
+            return outs
+        if not backend.is_array(out):
+            out = xp.asarray(out)
+        return _output(cls, out, device, ctx if record else None, 0)
+
+
+def _output(cls, out, device, ctx, k):
+    """The Tensor around output k of a Function; ctx is its node, or None when nothing is recorded."""
+    if _ANOMALY:
+        _check_finite(out, f"forward of {cls.__name__}")
+    t = Tensor.__new__(Tensor)
+    t.data = out
+    t.device = device
+    t.grad = None
+    t._version = 0
+    t._out = k
+    t.requires_grad = ctx is not None
+    t._ctx = ctx
+    return t
+
+
+def _edge(t):
+    """Where the gradient of tensor t goes: a leaf tensor, the Node that made it, or
+    (node, k) for output k of a node with several outputs."""
+    node = t._ctx
+    if node is None:
         return t
+    return node if node.n_out == 1 else (node, t._out)
 
 
 def _op_error(cls, args, err):
@@ -238,10 +274,11 @@ def _op_error(cls, args, err):
 
 
 # ------------------------------------------------------------------ the engine
-def _toposort(root):
-    """Nodes reachable from `root`, each after every node that consumes it
+def _toposort(roots):
+    """Nodes reachable from `roots`, each after every node that consumes it
     (reverse post-order of an iterative depth-first search)."""
-    order, visited, stack = [], set(), [(root, False)]
+    order, visited = [], set()
+    stack = [(r, False) for r in roots]
     while stack:
         node, done = stack.pop()
         if done:
@@ -256,6 +293,8 @@ def _toposort(root):
                 f"{node.fn.__name__}: trying to backward through the graph a second time: its saved "
                 "arrays were freed by the first backward; pass retain_graph=True to the first call")
         for p in node.parents:
+            if p.__class__ is tuple:
+                p = p[0]
             if p.__class__ is Node and p not in visited:
                 stack.append((p, False))
     order.reverse()
@@ -263,6 +302,9 @@ def _toposort(root):
 
 
 def _accumulate_leaf(t, g, fresh):
+    if g.__class__ is Tensor:   # create_graph: .grad is a Tensor with a graph, summed out of place
+        t.grad = g if t.grad is None else t.grad + g
+        return
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     elif not fresh:  # the array may be shared with another gradient: own a copy
@@ -276,23 +318,54 @@ def _accumulate_leaf(t, g, fresh):
 _RETAINING = False   # retain_graph of the backward pass now running (see Node.last_backward)
 
 
-def run_backward(root, grad, retain_graph=False):
-    """Backpropagate `grad` (a backend array shaped like root) from tensor `root`."""
+def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=None):
+    """Backpropagate `grads` (backend arrays, or Tensors with create_graph) from tensors `roots`.
+    Leaves get their .grad accumulated; or, with `inputs`, the gradients of those tensors are
+    returned (a list, None where no gradient arrived) and no .grad is touched."""
     global _RETAINING
     prev, _RETAINING = _RETAINING, retain_graph
     try:
-        _run_backward(root, grad, retain_graph)
+        if create_graph:
+            with enable_grad():
+                return _run_backward(roots, grads, retain_graph, True, inputs)
+        return _run_backward(roots, grads, retain_graph, False, inputs)
     finally:
         _RETAINING = prev
 
 
-def _run_backward(root, grad, retain_graph):
-    if root._ctx is None:  # a leaf: its gradient is the seed itself
-        _accumulate_leaf(root, grad, fresh=False)
-        return
-    order = _toposort(root._ctx)
-    grads = {root._ctx: grad}
-    for node in order:
+def _add(grads, edge, gi):
+    """Add gradient gi into the slot of node `edge` (or output k of (node, k))."""
+    if edge.__class__ is tuple:
+        node, k = edge
+        slots = grads.get(node)
+        if slots is None:
+            slots = grads[node] = [None] * node.n_out
+        slots[k] = gi if slots[k] is None else slots[k] + gi
+    else:
+        prev = grads.get(edge)
+        grads[edge] = gi if prev is None else prev + gi
+
+
+def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
+    grads = {}
+    captured = None
+    if inputs is not None:   # autograd.grad: leaves by identity, non-leaves by their graph slot
+        captured = [None] * len(inputs)
+        leaf_pos = {id(t): i for i, t in enumerate(inputs) if t._ctx is None}
+        slot_pos = {(id(t._ctx), t._out): i for i, t in enumerate(inputs) if t._ctx is not None}
+    nodes = []
+    for root, g in zip(roots, seeds):
+        if root._ctx is None:   # a leaf: its gradient is the seed itself
+            if captured is not None:
+                i = leaf_pos.get(id(root))
+                if i is not None:
+                    captured[i] = g if captured[i] is None else captured[i] + g
+            else:
+                _accumulate_leaf(root, g, fresh=False)
+            continue
+        _add(grads, _edge(root), g)
+        nodes.append(root._ctx)
+    for node in _toposort(nodes):
         g = grads.pop(node, None)
         if g is None:
             continue
@@ -302,11 +375,20 @@ def _run_backward(root, grad, retain_graph):
                     raise AutogradError(
                         f"{node.fn.__name__}: an input saved for backward was modified in place after "
                         f"forward (shape {t.shape}, version {v} -> {t._version}); use an out-of-place op")
+        outs = g if node.n_out > 1 else (g,)
         if node.retained is not None:
-            t = node.retained()
-            if t is not None:
-                _accumulate_leaf(t, g, fresh=False)
-        in_grads = node.fn.backward(node, g)
+            for k, ref in node.retained:
+                t = ref()
+                if t is not None and outs[k] is not None:
+                    _accumulate_leaf(t, outs[k], fresh=False)
+        if captured is not None:
+            for k, gk in enumerate(outs):
+                i = slot_pos.get((id(node), k))
+                if i is not None and gk is not None:
+                    captured[i] = gk
+        if node.n_out > 1:
+            outs = _materialize(node, g, create_graph)
+        in_grads = _graph_backward(node, outs) if create_graph else node.fn.backward(node, *outs)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,) if not isinstance(in_grads, list) else tuple(in_grads)
         parents = node.parents
@@ -324,7 +406,9 @@ def _run_backward(root, grad, retain_graph):
         for parent, gi, shape in zip(parents, in_grads, node.shapes):
             if parent is None or gi is None:
                 continue
-            if not backend.is_array(gi):
+            if create_graph:
+                gi = _as_graph_grad(node, gi)
+            elif not backend.is_array(gi):
                 gi = node.xp.asarray(gi)
             if gi.shape != shape:
                 try:
@@ -332,16 +416,171 @@ def _run_backward(root, grad, retain_graph):
                 except ValueError as e:
                     raise AutogradError(f"{node.fn.__name__}.backward: {e}") from None
             if _ANOMALY:
-                _check_finite(gi, f"backward of {node.fn.__name__}")
-            if parent.__class__ is Node:
-                prev = grads.get(parent)
-                grads[parent] = gi if prev is None else prev + gi
+                _check_finite(gi.data if create_graph else gi, f"backward of {node.fn.__name__}")
+            if parent.__class__ is Node or parent.__class__ is tuple:
+                _add(grads, parent, gi)
+            elif captured is not None:
+                i = leaf_pos.get(id(parent))
+                if i is not None:
+                    captured[i] = gi if captured[i] is None else captured[i] + gi
             else:
-                fresh = gi is not g and id(gi) not in seen and gi.base is None
+                fresh = gi is not g and id(gi) not in seen and getattr(gi, "base", None) is None
                 seen.add(id(gi))
                 _accumulate_leaf(parent, gi, fresh)
         if not retain_graph:
             node.release()
+    return captured
+
+
+def _materialize(node, slots, create_graph):
+    """Gradients of a node with several outputs: zeros for outputs that got none (or None
+    when the Function asked for set_materialize_grads(False))."""
+    if not getattr(node, "materialize_grads", True):
+        return slots
+    out = []
+    for g, (shape, dtype) in zip(slots, node.out_meta):
+        if g is None:
+            g = node.xp.zeros(shape, dtype=dtype)
+            if create_graph:
+                g = Tensor._wrap(g, backend.device_of(g))
+        out.append(g)
+    return out
+
+
+# ------------------------------------------------------------------ gradients of gradients
+class _GraphCtx:
+    """What a backward sees under create_graph=True: the node's fields, but saved arrays
+    come back as the Tensors they were (inputs and outputs, with their graphs) and ctx.xp
+    is `tensor_xp`, array functions on Tensors, so the backward itself is recorded."""
+
+    def __init__(self, node):
+        self._node = node
+        self.xp = TensorXP(_node_device(node))
+        self.saved = tuple(_saved_tensor(node, a) for a in node.saved)
+        self.saved_tensors = self.saved
+
+    def __getattr__(self, name):
+        return getattr(self._node, name)
+
+
+def _node_device(node):
+    return "cpu" if node.xp is backend.xp("cpu") else "cuda"
+
+
+def _saved_tensor(node, arr):
+    """A saved array as a Tensor: the input tensor it is (with its graph), an output of the
+    node (a tensor whose grad_fn is the node), or else a constant."""
+    if not backend.is_array(arr):
+        return arr
+    for t, _ in node.versions or ():
+        if t.data is arr:
+            return t
+    device = backend.device_of(arr)
+    if node.n_out == 1:
+        if getattr(node, "out_data", None) is arr:
+            return _output(node.fn, arr, device, node, 0)
+    t = Tensor._wrap(arr, device)
+    return t
+
+
+def _graph_backward(node, grads):
+    """node's backward, recorded as a graph (create_graph=True)."""
+    fn = node.fn
+    if getattr(fn, "composed", None) is not None:
+        # a fused op: differentiate its composed form (the same math from primitive ops)
+        args = node.inputs
+        tensors = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+        with enable_grad():
+            outs = fn.composed(*args, **node.kwargs)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        pairs = [(o, g) for o, g in zip(outs, grads) if g is not None and o.requires_grad]
+        got = run_backward([o for o, _ in pairs], [g for _, g in pairs], True, True, tensors)
+        it = iter(got)
+        return tuple(next(it) if (isinstance(a, Tensor) and a.requires_grad) else None for a in args)
+    try:
+        return fn.backward(_GraphCtx(node), *grads)
+    except AutogradError:
+        raise
+    except Exception as e:
+        raise AutogradError(_not_twice(fn, f"its backward failed on Tensors with {type(e).__name__}: {e}")) from e
+
+
+def _as_graph_grad(node, gi):
+    if gi.__class__ is Tensor:
+        return gi
+    if isinstance(gi, (int, float)):
+        return gi
+    raise AutogradError(_not_twice(node.fn, f"its backward returned a {type(gi).__name__}, not a Tensor"))
+
+
+def _not_twice(fn, why):
+    return (f"{fn.__name__} is not twice differentiable (create_graph=True): {why}. Under create_graph "
+            "its backward receives Tensors (gradients and ctx.saved_tensors) and ctx.xp is "
+            "tinygrad_seq.tensor_xp; write it with Tensor operators and ctx.xp functions so the "
+            "backward is itself recorded, or give the Function a `composed` staticmethod that "
+            "computes the same output from differentiable ops")
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """torch.autograd.grad: the gradients of `outputs` with respect to `inputs`, returned as a
+    tuple (nothing is accumulated into .grad). grad_outputs weigh the outputs (None: ones,
+    for scalar outputs); create_graph=True records the backward so the result can be
+    differentiated again; retain_graph defaults to create_graph."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for t in inputs:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise AutogradError("grad: every input must be a Tensor that requires grad")
+    roots, seeds = [], []
+    for o, go in zip(outputs, grad_outputs):
+        if not o.requires_grad:
+            raise AutogradError("grad: an output does not require grad and has no graph")
+        roots.append(o)
+        seeds.append(_seed(o, go, create_graph))
+    if retain_graph is None:
+        retain_graph = create_graph
+    got = run_backward(roots, seeds, retain_graph, create_graph, inputs)
+    for i, g in enumerate(got):
+        if g is None:
+            if not allow_unused:
+                raise AutogradError(f"grad: input {i} (shape {inputs[i].shape}) was not used to compute "
+                                    "the outputs; pass allow_unused=True to get None for it")
+        elif not create_graph:
+            got[i] = Tensor._wrap(g, inputs[i].device)
+        elif g.__class__ is not Tensor:
+            got[i] = Tensor._wrap(g, inputs[i].device)
+    return tuple(got)
+
+
+def _seed(root, grad, create_graph):
+    """The gradient backward starts from at `root`: ones for a scalar, else the given grad
+    (a Tensor when create_graph, so it may carry a graph of its own; else an array)."""
+    xp = backend.xp(root.device)
+    if grad is None:
+        if root.data.size != 1:
+            raise AutogradError(f"backward: grad can be implicitly created only for scalar outputs, "
+                                f"got shape {root.shape}; pass grad= of that shape")
+        g = xp.ones(root.data.shape, dtype=root.dtype)
+        return Tensor._wrap(g, root.device) if create_graph else g
+    if create_graph and isinstance(grad, Tensor):
+        if grad.shape != root.shape:
+            raise AutogradError(f"backward: grad has shape {grad.shape}, expected {root.shape}")
+        return grad
+    g = grad.data if isinstance(grad, Tensor) else grad
+    if backend.is_array(g):   # onto our device first: NumPy cannot read a CuPy array
+        g = backend.to_device(g, root.device)
+    g = xp.asarray(g, dtype=root.dtype)
+    if g.shape != root.data.shape:
+        raise AutogradError(f"backward: grad has shape {g.shape}, expected {root.shape}")
+    g = g.copy()
+    return Tensor._wrap(g, root.device) if create_graph else g
 
 
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module's names first)
+from .tensor_xp import TensorXP  # noqa: E402

@@ -5,6 +5,7 @@ import math
 
 from . import backend
 from .autograd import Function, unbroadcast
+from .tensor import Tensor
 
 
 # ---------------------------------------------------------------- binary, broadcasting
@@ -65,11 +66,11 @@ class Pow(Function):
         ga = g * b * a ** (b - 1) if na else None
         gb = None
         if nb:   # ln a is undefined for a <= 0: use 0 there
-            if backend.is_array(a):
+            if isinstance(a, (int, float)):   # a Python number (2 ** x): CuPy's where wants an array condition
+                gb = g * out * (math.log(a) if a > 0 else 0.0)
+            else:
                 xp = ctx.xp
                 gb = g * out * xp.log(xp.where(a > 0, a, 1))
-            else:   # a Python number (2 ** x): CuPy's where wants an array condition
-                gb = g * out * (math.log(a) if a > 0 else 0.0)
         return ga, gb
 
 
@@ -252,7 +253,8 @@ class ToDevice(Function):
         return backend.to_device(a, device)
 
     @staticmethod
-    def backward(ctx, g): return backend.to_device(g, ctx.src), None
+    def backward(ctx, g):
+        return (g.to(ctx.src) if isinstance(g, Tensor) else backend.to_device(g, ctx.src)), None
 
     @classmethod
     def apply(cls, x, device):
@@ -349,14 +351,15 @@ class Var(Function):
         d = a - a.mean(axis=axis, keepdims=True)
         n = _count(a.shape, axis)
         scale = 1.0 / (n - correction) if n > correction else float("nan")  # torch: nan when N <= correction
-        ctx.save_for_backward(d)
+        ctx.save_for_backward(a)   # not d: a saved input keeps its graph for create_graph
         ctx.info = (a.shape, axis, keepdims, scale)
         return (d * d).sum(axis=axis, keepdims=keepdims) * scale
 
     @staticmethod
     def backward(ctx, g):
-        d, = ctx.saved
+        a, = ctx.saved
         shape, axis, keepdims, scale = ctx.info
+        d = a - a.mean(axis=axis, keepdims=True)
         return _expand_back(g, shape, axis, keepdims) * (2 * scale) * d, None, None, None
 
 
@@ -388,14 +391,16 @@ class LogSumExp(Function):
         e = xp.exp(a - m)
         s = e.sum(axis=axis, keepdims=True)
         out = xp.log(s) + m
-        ctx.save_for_backward(e / s)
+        out = out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+        ctx.save_for_backward(a, out)   # the input and the output: both keep their graphs
         ctx.info = (a.shape, axis, keepdims)
-        return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        p, = ctx.saved
+        a, out = ctx.saved
         shape, axis, keepdims = ctx.info
+        p = ctx.xp.exp(a - _expand_back(out, shape, axis, keepdims))   # softmax of a along axis
         return _expand_back(g, shape, axis, keepdims) * p, None, None
 
 
@@ -452,7 +457,7 @@ class Permute(Function):
         inv = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):
             inv[d] = i
-        return g.transpose(inv), None
+        return ctx.xp.transpose(g, inv), None
 
 
 class Expand(Function):
@@ -481,12 +486,32 @@ class GetItem(Function):
     @staticmethod
     def backward(ctx, g):
         shape, dtype, idx = ctx.info
-        out = ctx.xp.zeros(shape, dtype=g.dtype)
-        if _has_int_array(idx):  # repeated indices must add up
-            backend.scatter_add(ctx.xp, out, idx, g)
-        else:
-            out[idx] = g
-        return out, None
+        if isinstance(g, Tensor):   # create_graph: the scatter is an op whose backward is a[idx]
+            return IndexScatter.apply(g, shape, idx), None
+        return _scatter(ctx.xp, shape, idx, g), None
+
+
+def _scatter(xp, shape, idx, g):
+    """zeros(shape) with g placed at idx (added up where integer indices repeat)."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    if _has_int_array(idx):  # repeated indices must add up
+        backend.scatter_add(xp, out, idx, g)
+    else:
+        out[idx] = g
+    return out
+
+
+class IndexScatter(Function):
+    """GetItem's backward as an op of its own (used under create_graph): g placed into zeros
+    of `shape` at idx. Its backward reads the gradient back at idx."""
+    @staticmethod
+    def forward(ctx, g, shape, idx):
+        ctx.idx = idx
+        return _scatter(ctx.xp, shape, idx, g)
+
+    @staticmethod
+    def backward(ctx, gg):
+        return gg[ctx.idx], None, None
 
 
 class Cat(Function):
@@ -514,7 +539,8 @@ class Stack(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return tuple(g.take(i, axis=ctx.axis) for i in range(g.shape[ctx.axis]))
+        lead = (slice(None),) * ctx.axis
+        return tuple(g[lead + (i,)] for i in range(g.shape[ctx.axis]))
 
 
 class Pad(Function):
