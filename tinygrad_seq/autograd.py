@@ -145,15 +145,25 @@ class Node:
         return not _RETAINING
 
     def release(self):
-        """Drop everything forward saved, so the arrays can be freed."""
-        self.__dict__.clear()
+        """Drop everything forward saved, so the arrays can be freed. A node that saved no
+        arrays stays usable: a second backward through it works, as in torch."""
+        fields = self.__dict__
+        saved_arrays = bool(self.saved) or any(_holds_array(v) for v in fields.values())
         self.saved = ()
-        self.parents = None
         self.versions = None
-        self.released = True
+        if saved_arrays:
+            fields.clear()
+            self.parents = None
+            self.released = True
 
     def __repr__(self):
         return f"<{self.fn.__name__}Backward>"
+
+
+def _holds_array(v):
+    if isinstance(v, (tuple, list)):
+        return any(backend.is_array(a) or isinstance(a, Tensor) for a in v)
+    return backend.is_array(v) or isinstance(v, Tensor)
 
 
 class Function:
