@@ -226,6 +226,11 @@ class Function:
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from e
         device = device or "cpu"
+        if not isinstance(out, tuple) and not backend.is_array(out):   # NumPy gives scalars for 0-d results
+            arr = xp.asarray(out)
+            if ctx.saved:   # a saved output must stay the very array the tensor holds
+                ctx.saved = tuple(arr if s is out else s for s in ctx.saved)
+            out = arr
         record = requires and _GRAD_ENABLED
         if record:
             ctx.parents = tuple(_edge(a) if (isinstance(a, Tensor) and a.requires_grad) else None
@@ -247,8 +252,6 @@ class Function:
             if record:
                 ctx.out_meta = tuple((o.shape, o.dtype) for o in outs)
             return outs
-        if not backend.is_array(out):
-            out = xp.asarray(out)
         return _output(cls, out, device, ctx if record else None, 0)
 
 
