@@ -190,6 +190,8 @@ class Function:
     need a gradient.
     """
 
+    composed = None   # optional: the same forward from differentiable ops, for create_graph
+
     @staticmethod
     def forward(ctx, *args):
         raise NotImplementedError
@@ -241,7 +243,7 @@ class Function:
                                 if isinstance(a, Tensor) and any(s is a.data for s in ctx.saved)] or None
             if ctx.saved and not isinstance(out, tuple) and any(s is out for s in ctx.saved):
                 ctx.out_data = out   # so create_graph can hand the output back as a Tensor
-            if getattr(cls, "composed", None) is not None:   # for create_graph (see _graph_backward)
+            if cls.composed is not None:   # kept for create_graph (see _graph_backward)
                 ctx.inputs, ctx.kwargs = args, kwargs
         if isinstance(out, tuple):   # several outputs: one Tensor each, all hanging off this node
             ctx.n_out = len(out)
@@ -499,7 +501,7 @@ def _saved_tensor(node, arr):
 def _graph_backward(node, grads):
     """node's backward, recorded as a graph (create_graph=True)."""
     fn = node.fn
-    if getattr(fn, "composed", None) is not None:
+    if fn.composed is not None:
         # a fused op: differentiate its composed form (the same math from primitive ops)
         args = node.inputs
         tensors = [a for a in args if isinstance(a, Tensor) and a.requires_grad]

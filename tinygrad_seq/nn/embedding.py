@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, where
 from . import init
 from .module import Module, Parameter
 
@@ -30,6 +30,16 @@ class EmbeddingFn(Function):
         if ctx.padding_idx is not None:
             gw[ctx.padding_idx] = 0
         return gw, None, None
+
+    @staticmethod
+    def composed(weight, indices, padding_idx):
+        """The same lookup from differentiable ops: rows of the table (the padding row's
+        copies detached, so it gets no gradient)."""
+        idx = indices.data if isinstance(indices, Tensor) else indices
+        rows = weight[idx]
+        if padding_idx is None:
+            return rows
+        return where(Tensor._wrap((idx != padding_idx)[..., None], weight.device), rows, rows.detach())
 
 
 def _padding_idx(padding_idx, num_embeddings, name):
