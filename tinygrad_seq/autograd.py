@@ -202,24 +202,29 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        raw = []
-        needs = []
+        raw, needs, parents, shapes = [], [], [], []
         device = None
         requires = False
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
+                shapes.append(a.data.shape)
                 if device is None:
                     device = a.device
                 elif a.device != device:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, "
                                        f"got {device} and {a.device}")
-                r = a.requires_grad
-                needs.append(r)
-                requires = requires or r
+                if a.requires_grad:   # where its gradient goes: see _edge
+                    c = a._ctx
+                    parents.append(a if c is None else (c if c.n_out == 1 else (c, a._out)))
+                    needs.append(True)
+                    requires = True
+                    continue
             else:
                 raw.append(a)
-                needs.append(False)
+                shapes.append(None)
+            parents.append(None)
+            needs.append(False)
         xp = backend.xp(device or "cpu")
         ctx = Node(cls, xp)
         ctx.needs_input_grad = needs
@@ -228,24 +233,21 @@ class Function:
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from e
         device = device or "cpu"
-        if not isinstance(out, tuple) and not backend.is_array(out):   # NumPy gives scalars for 0-d results
+        multi = isinstance(out, tuple)
+        if not multi and not backend.is_array(out):   # NumPy gives scalars for 0-d results
             arr = xp.asarray(out)
             if ctx.saved:   # a saved output must stay the very array the tensor holds
                 ctx.saved = tuple(arr if s is out else s for s in ctx.saved)
             out = arr
         record = requires and _GRAD_ENABLED
         if record:
-            ctx.parents = tuple(_edge(a) if (isinstance(a, Tensor) and a.requires_grad) else None
-                                for a in args)
-            ctx.shapes = tuple(a.data.shape if isinstance(a, Tensor) else None for a in args)
-            if ctx.saved:  # remember versions of inputs that forward saved, to catch in-place edits
-                ctx.versions = [(a, a._version) for a in args
-                                if isinstance(a, Tensor) and any(s is a.data for s in ctx.saved)] or None
-            if ctx.saved and not isinstance(out, tuple) and any(s is out for s in ctx.saved):
-                ctx.out_data = out   # so create_graph can hand the output back as a Tensor
+            ctx.parents = tuple(parents)
+            ctx.shapes = tuple(shapes)
+            if ctx.saved:
+                _note_saved(ctx, args, None if multi else out)
             if cls.composed is not None:   # kept for create_graph (see _graph_backward)
                 ctx.inputs, ctx.kwargs = args, kwargs
-        if isinstance(out, tuple):   # several outputs: one Tensor each, all hanging off this node
+        if multi:   # several outputs: one Tensor each, all hanging off this node
             ctx.n_out = len(out)
             skip = getattr(ctx, "non_differentiable", ())
             outs = tuple(_output(cls, xp.asarray(o) if not backend.is_array(o) else o, device,
@@ -255,6 +257,23 @@ class Function:
                 ctx.out_meta = tuple((o.shape, o.dtype) for o in outs)
             return outs
         return _output(cls, out, device, ctx if record else None, 0)
+
+
+def _note_saved(ctx, args, out):
+    """What the saved arrays are: the versions of saved inputs (to catch in-place edits) and
+    whether the output is among them (so create_graph can hand it back as a Tensor)."""
+    versions = None
+    for s in ctx.saved:
+        if s is out:
+            ctx.out_data = out
+            continue
+        for a in args:
+            if isinstance(a, Tensor) and a.data is s:
+                if versions is None:
+                    versions = []
+                versions.append((a, a._version))
+                break
+    ctx.versions = versions
 
 
 def _output(cls, out, device, ctx, k):
@@ -363,7 +382,7 @@ def _add(grads, edge, gi):
 
 def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
     grads = {}
-    captured = None
+    captured = slot_pos = None
     if inputs is not None:   # autograd.grad: leaves by identity, non-leaves by their graph slot
         captured = [None] * len(inputs)
         leaf_pos = {id(t): i for i, t in enumerate(inputs) if t._ctx is None}
@@ -390,20 +409,15 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
                     raise AutogradError(
                         f"{node.fn.__name__}: an input saved for backward was modified in place after "
                         f"forward (shape {t.shape}, version {v} -> {t._version}); use an out-of-place op")
-        outs = g if node.n_out > 1 else (g,)
-        if node.retained is not None:
-            for k, ref in node.retained:
-                t = ref()
-                if t is not None and outs[k] is not None:
-                    _accumulate_leaf(t, outs[k], fresh=False)
-        if captured is not None:
-            for k, gk in enumerate(outs):
-                i = slot_pos.get((id(node), k))
-                if i is not None and gk is not None:
-                    captured[i] = gk
-        if node.n_out > 1:
-            outs = _materialize(node, g, create_graph)
-        in_grads = _graph_backward(node, outs) if create_graph else node.fn.backward(node, *outs)
+        multi = node.n_out > 1
+        if node.retained is not None or captured is not None:
+            _retained_and_captured(node, g if multi else (g,), captured, slot_pos)
+        if create_graph:
+            in_grads = _graph_backward(node, _materialize(node, g, True) if multi else (g,))
+        elif multi:
+            in_grads = node.fn.backward(node, *_materialize(node, g, False))
+        else:
+            in_grads = node.fn.backward(node, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,) if not isinstance(in_grads, list) else tuple(in_grads)
         parents = node.parents
@@ -432,7 +446,10 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
                     raise AutogradError(f"{node.fn.__name__}.backward: {e}") from None
             if _ANOMALY:
                 _check_finite(gi.data if create_graph else gi, f"backward of {node.fn.__name__}")
-            if parent.__class__ is Node or parent.__class__ is tuple:
+            if parent.__class__ is Node:
+                prev = grads.get(parent)
+                grads[parent] = gi if prev is None else prev + gi
+            elif parent.__class__ is tuple:
                 _add(grads, parent, gi)
             elif captured is not None:
                 i = leaf_pos.get(id(parent))
@@ -445,6 +462,20 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
         if not retain_graph:
             node.release()
     return captured
+
+
+def _retained_and_captured(node, outs, captured, slot_pos):
+    """The gradients arriving at node's outputs, for tensors that retain_grad() and for the
+    non-leaf inputs of autograd.grad."""
+    for k, ref in node.retained or ():
+        t = ref()
+        if t is not None and outs[k] is not None:
+            _accumulate_leaf(t, outs[k], fresh=False)
+    if captured is not None:
+        for k, gk in enumerate(outs):
+            i = slot_pos.get((id(node), k))
+            if i is not None and gk is not None:
+                captured[i] = gk
 
 
 def _materialize(node, slots, create_graph):
