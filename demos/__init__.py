@@ -15,4 +15,5 @@ DEMOS = {
     "tbptt": "demos.tbptt",
     "seq2seq": "demos.seq2seq",
     "tagging": "demos.tagging",
+    "newton": "demos.newton",
 }

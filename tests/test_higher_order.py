@@ -7,7 +7,7 @@ import tinygrad_seq as tg
 import tinygrad_seq.nn as nn
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq.autograd import AutogradError, grad
-from tinygrad_seq.gradcheck import GradcheckError
+from tinygrad_seq.gradcheck import GradcheckError, _flatten
 from tests.conftest import requires_torch, torch
 
 RNG = np.random.default_rng(0)
@@ -391,3 +391,24 @@ def test_double_backward_through_conv_pool_and_cross_entropy_matches_torch():
     gw, = grad((gx * gx).sum(), w)
     gwt, = torch.autograd.grad((gxt * gxt).sum(), wt)
     np.testing.assert_allclose(gw.numpy(), gwt.numpy(), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_create_graph_gives_the_same_first_order_gradient(name):
+    """Under create_graph the fused layers differentiate their composed form: its gradient
+    must be the fused backward's, also at kinks of the composition (BCE at 0)."""
+    f, shapes = LAYERS[name]
+    args = [T(*s) * (0 if "bce" in name and i == 0 else 1) for i, s in enumerate(shapes)]
+    args = [tg.Tensor(a.numpy(), requires_grad=True) for a in args]
+
+    def run(create_graph):
+        tg.manual_seed(0)
+        outs = _flatten(f(*args))
+        R = np.random.default_rng(3)
+        total = sum((o * tg.Tensor(R.standard_normal(o.shape))).sum() for o in outs)
+        return grad(total, args, create_graph=create_graph, allow_unused=True)
+    for a, b in zip(run(False), run(True)):
+        if a is None:
+            assert b is None
+        else:
+            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)

@@ -11,6 +11,7 @@ from .. import backend
 from ..autograd import Function
 from ..kernels import kernel, on_gpu
 from ..ops import sigmoid as _sigmoid
+from ..factories import stack
 from ..tensor import Tensor
 from .module import Module
 
@@ -217,7 +218,7 @@ class BCEWithLogitsFn(Function):
     @staticmethod
     def composed(x, t, weight, pos_weight, reduction):
         """The same loss from differentiable ops (what create_graph differentiates)."""
-        sp = (1 + (-x.abs()).exp()).log() + (-x).relu()          # softplus(-x), stable
+        sp = stack([x * 0, -x], dim=-1).logsumexp(dim=-1)       # softplus(-x) = log(e^0 + e^-x): stable, smooth
         loss = (1 - t) * x + (sp if pos_weight is None else (1 + (pos_weight - 1) * t) * sp)
         if weight is not None:
             loss = loss * weight
