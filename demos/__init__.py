@@ -18,4 +18,5 @@ DEMOS = {
     "activations": "demos.activations",
     "inside": "demos.inside",
     "textconv": "demos.textconv",
+    "newton": "demos.newton",
 }

@@ -11,6 +11,12 @@ from tinygrad_seq.autograd import AutogradError, Node
 from tests.conftest import rand64
 
 
+def _nodes(parents):
+    """The parent Nodes of a node (an edge (node, k) is output k of a node with several outputs)."""
+    nodes = (p[0] if p.__class__ is tuple else p for p in parents)
+    return [p for p in nodes if p.__class__ is Node]
+
+
 def node_counts(t):
     """{op name: how many nodes} in the graph that produced t."""
     counts, seen, stack = {}, set(), [t._ctx]
@@ -20,7 +26,7 @@ def node_counts(t):
             continue
         seen.add(id(n))
         counts[n.fn.__name__] = counts.get(n.fn.__name__, 0) + 1
-        stack.extend(p for p in n.parents if p.__class__ is Node)
+        stack.extend(_nodes(n.parents))
     return counts
 
 
@@ -34,7 +40,7 @@ def sequence_splits(t, seq_len):
         seen.add(id(n))
         if n.fn.__name__ == "Split" and n.shapes[0][0] == seq_len and n.axis == 0:
             found.append(n)
-        stack.extend(p for p in n.parents if p.__class__ is Node)
+        stack.extend(_nodes(n.parents))
     return found
 
 
@@ -72,7 +78,8 @@ def test_unbind_and_split_give_views_and_one_node():
     x = rand64(5, 3)
     rows = x.unbind(0)
     assert len(rows) == 5 and rows[2].shape == (3,) and np.shares_memory(rows[2].data, x.data)
-    assert {r._ctx.parents[0] for r in rows} == {rows[0]._ctx.parents[0]}     # one Split node
+    assert {r._ctx for r in rows} == {rows[0]._ctx} and rows[0]._ctx.n_out == 5   # one Split node
+    assert [r._out for r in rows] == [0, 1, 2, 3, 4]
     assert [p.shape for p in x.split([1, 4])] == [(1, 3), (4, 3)]
     assert [p.shape for p in x.split(2, dim=-1)] == [(5, 2), (5, 1)]
     assert [p.shape for p in tg.unbind(x, 1)] == [(5,)] * 3
@@ -98,7 +105,13 @@ def test_pieces_backpropagate_separately_like_slices():
     want = np.zeros((4, 2))
     want[0], want[1], want[2] = 2, 2 * x.numpy()[2], 2 * x.numpy()[1]
     np.testing.assert_allclose(x.grad.numpy(), want)
+    (b * 3).sum().backward()                    # Split saved no arrays: it can run again, as in torch
+    want[1] += 3
+    np.testing.assert_allclose(x.grad.numpy(), want)
+    e = x.exp()
+    p, q = e.unbind(0)[:2]
+    (p * q).sum().backward()
     with pytest.raises(AutogradError, match="backward through the graph a second time"):
-        (b * 3).sum().backward()                # b's piece was released by the last backward
+        (p * 3).sum().backward()                # Exp saved its output: released by the last backward
     with tg.no_grad():
         assert all(not p.requires_grad and p._ctx is None for p in x.split(2))

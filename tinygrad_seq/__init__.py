@@ -13,7 +13,7 @@ from .factories import (tensor, zeros, ones, full, randn, rand, randint, arange,
                         zeros_like, ones_like, randn_like, cat, concatenate, stack)
 from .backend import (manual_seed, cuda_available, get_rng_state, set_rng_state,  # noqa: F401
                       flush_checks)
-from .gradcheck import gradcheck  # noqa: F401
+from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from .serialization import save, load  # noqa: F401
 from . import nn, optim, data, models, utils  # noqa: F401,E402  (tg.nn, tg.optim, tg.data, ...)
 

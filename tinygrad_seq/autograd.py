@@ -108,7 +108,7 @@ class Node:
     accumulated into its .grad) or the Node that produced input i.
     """
     __slots__ = ("fn", "parents", "shapes", "dtypes", "saved", "needs_input_grad", "xp",
-                 "versions", "retained", "released", "__dict__", "__weakref__")
+                 "versions", "retained", "released", "n_out", "__dict__", "__weakref__")
 
     def __init__(self, fn, xp):
         self.fn = fn
@@ -117,10 +117,19 @@ class Node:
         self.versions = None
         self.retained = None
         self.released = False
+        self.n_out = 1
 
     # torch.autograd.Function's ctx interface
     def save_for_backward(self, *arrays):
         self.saved = arrays
+
+    def mark_non_differentiable(self, *arrays):
+        """Outputs (the arrays forward returns) that get no gradient, such as indices."""
+        self.non_differentiable = arrays
+
+    def set_materialize_grads(self, value):
+        """False: backward receives None (not zeros) for outputs that did not reach the loss."""
+        self.materialize_grads = bool(value)
 
     @property
     def saved_tensors(self):
@@ -137,15 +146,25 @@ class Node:
         return not _RETAINING
 
     def release(self):
-        """Drop everything forward saved, so the arrays can be freed."""
-        self.__dict__.clear()
+        """Drop everything forward saved, so the arrays can be freed. A node that saved no
+        arrays stays usable: a second backward through it works, as in torch."""
+        fields = self.__dict__
+        saved_arrays = bool(self.saved) or any(_holds_array(v) for v in fields.values())
         self.saved = ()
-        self.parents = None
         self.versions = None
-        self.released = True
+        if saved_arrays:
+            fields.clear()
+            self.parents = None
+            self.released = True
 
     def __repr__(self):
         return f"<{self.fn.__name__}Backward>"
+
+
+def _holds_array(v):
+    if isinstance(v, (tuple, list)):
+        return any(backend.is_array(a) or isinstance(a, Tensor) for a in v)
+    return backend.is_array(v) or isinstance(v, Tensor)
 
 
 class Function:
@@ -172,6 +191,8 @@ class Function:
     need a gradient.
     """
 
+    composed = None   # optional: the same forward from differentiable ops, for create_graph
+
     @staticmethod
     def forward(ctx, *args):
         raise NotImplementedError
@@ -182,24 +203,29 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        raw = []
-        needs = []
+        raw, needs, parents, shapes = [], [], [], []
         device = None
         requires = False
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
+                shapes.append(a.data.shape)
                 if device is None:
                     device = a.device
                 elif a.device != device:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, "
                                        f"got {device} and {a.device}")
-                r = a.requires_grad
-                needs.append(r)
-                requires = requires or r
+                if a.requires_grad:   # where its gradient goes: see _edge
+                    c = a._ctx
+                    parents.append(a if c is None else (c if c.n_out == 1 else (c, a._out)))
+                    needs.append(True)
+                    requires = True
+                    continue
             else:
                 raw.append(a)
-                needs.append(False)
+                shapes.append(None)
+            parents.append(None)
+            needs.append(False)
         xp = backend.xp(device or "cpu")
         ctx = Node(cls, xp)
         ctx.needs_input_grad = needs
@@ -207,55 +233,93 @@ class Function:
             out = cls.forward(ctx, *raw, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from e
-        if not backend.is_array(out):
-            out = xp.asarray(out)
-        if _ANOMALY:
-            _check_finite(out, f"forward of {cls.__name__}")
-        t = Tensor.__new__(Tensor)
-        t.data = out
-        t.device = device or "cpu"
-        t.grad = None
-        t._vc = None
-        if requires and _GRAD_ENABLED:
-            ctx.parents = tuple((a._ctx or a) if (isinstance(a, Tensor) and a.requires_grad) else None
-                                for a in args)
-            ctx.shapes = tuple(a.data.shape if isinstance(a, Tensor) else None for a in args)
-            if ctx.saved:
-                ctx.versions = _saved_versions(ctx.saved, args, t)
-            t.requires_grad = True
-            t._ctx = ctx
+        device = device or "cpu"
+        multi = isinstance(out, tuple)
+        if not multi and not backend.is_array(out):   # NumPy gives scalars for 0-d results
+            arr = xp.asarray(out)
+            if ctx.saved:   # a saved output must stay the very array the tensor holds
+                ctx.saved = tuple(arr if s is out else s for s in ctx.saved)
+            out = arr
+        record = requires and _GRAD_ENABLED
+        if multi:   # several outputs: one Tensor each, all hanging off this node
+            ctx.n_out = len(out)
+            skip = getattr(ctx, "non_differentiable", ())
+            result = tuple(_output(cls, xp.asarray(o) if not backend.is_array(o) else o, device,
+                                   ctx if record and not any(o is n for n in skip) else None, k)
+                           for k, o in enumerate(out))
         else:
-            t.requires_grad = False
-            t._ctx = None
-        return t
+            result = _output(cls, out, device, ctx if record else None, 0)
+        if record:
+            ctx.parents = tuple(parents)
+            ctx.shapes = tuple(shapes)
+            if multi:
+                ctx.out_meta = tuple((o.shape, o.dtype) for o in result)
+            if ctx.saved:
+                _note_saved(ctx, args, result)
+            if cls.composed is not None:   # kept for create_graph (see _graph_backward)
+                ctx.inputs, ctx.kwargs = args, kwargs
+        return result
 
 
-def _saved_versions(saved, args, out):
-    """(version counter, its value now) of each input or output whose array forward saved, so the
-    engine can catch an in-place change made after forward, through any view (views share
-    their base's counter). A counter, not the tensor, is kept: no reference cycle to the output."""
-    versions = []
+def _note_saved(ctx, args, outs):
+    """What forward saved: for each saved input or output array, (its version counter, the
+    value now), so the engine can catch an in-place change made after forward through any
+    view (views share their base's counter; a counter, not the tensor, is kept for outputs:
+    no reference cycle); the saved input tensors themselves, and whether an output was
+    saved, so that create_graph can hand them back as Tensors with their graphs."""
+    versions, inputs = [], []
+    single = not isinstance(outs, tuple)
     for a in args:
         if isinstance(a, Tensor):
             d = a.data
-            for s in saved:
+            for s in ctx.saved:
                 if s is d:
                     c = a._counter()
                     versions.append((c, c[0]))
+                    inputs.append(a)
                     break
-    d = out.data
-    for s in saved:
-        if s is d:
-            out._vc = c = [0]
-            versions.append((c, 0))
-            break
-    return versions or None
+    for o in ((outs,) if single else outs):
+        d = o.data
+        for s in ctx.saved:
+            if s is d:
+                o._vc = c = [0]
+                versions.append((c, 0))
+                if single:
+                    ctx.out_data = d
+                break
+    ctx.versions = versions or None
+    if inputs:
+        ctx.saved_inputs = inputs
 
 
 def add_saved_versions(node, tensors):
     """Also check, before `node`'s backward, that `tensors` (index tensors, say) kept their values."""
     if node is not None and tensors:
         node.versions = (node.versions or []) + [(c, c[0]) for c in (t._counter() for t in tensors)]
+
+
+def _output(cls, out, device, ctx, k):
+    """The Tensor around output k of a Function; ctx is its node, or None when nothing is recorded."""
+    if _ANOMALY:
+        _check_finite(out, f"forward of {cls.__name__}")
+    t = Tensor.__new__(Tensor)
+    t.data = out
+    t.device = device
+    t.grad = None
+    t._vc = None
+    t._out = k
+    t.requires_grad = ctx is not None
+    t._ctx = ctx
+    return t
+
+
+def _edge(t):
+    """Where the gradient of tensor t goes: a leaf tensor, the Node that made it, or
+    (node, k) for output k of a node with several outputs."""
+    node = t._ctx
+    if node is None:
+        return t
+    return node if node.n_out == 1 else (node, t._out)
 
 
 def _op_error(cls, args, err):
@@ -301,7 +365,8 @@ def _hooked_leaf_uses(order):
     uses = {}
     for node in order:
         for p in node.parents:
-            if p is not None and p.__class__ is not Node and id(p) in _POST_ACCUMULATE_HOOKS:
+            if p is not None and p.__class__ is not Node and p.__class__ is not tuple \
+                    and id(p) in _POST_ACCUMULATE_HOOKS:
                 uses.setdefault(id(p), [0, False, p])[0] += 1
     return uses
 
@@ -310,7 +375,7 @@ def _leaf_edges_done(parents, uses):
     """Count down the hooked leaves among a processed node's inputs; call the hooks of a leaf
     whose last edge this was, if it got a gradient."""
     for p in parents:
-        u = uses.get(id(p)) if p is not None and p.__class__ is not Node else None
+        u = uses.get(id(p)) if p is not None and p.__class__ is not Node and p.__class__ is not tuple else None
         if u is not None:
             u[0] -= 1
             if u[0] == 0 and u[1]:
@@ -319,10 +384,11 @@ def _leaf_edges_done(parents, uses):
 
 
 # ------------------------------------------------------------------ the engine
-def _toposort(root):
-    """Nodes reachable from `root`, each after every node that consumes it
+def _toposort(roots):
+    """Nodes reachable from `roots`, each after every node that consumes it
     (reverse post-order of an iterative depth-first search)."""
-    order, visited, stack = [], set(), [(root, False)]
+    order, visited = [], set()
+    stack = [(r, False) for r in roots]
     while stack:
         node, done = stack.pop()
         if done:
@@ -337,6 +403,8 @@ def _toposort(root):
                 f"{node.fn.__name__}: trying to backward through the graph a second time: its saved "
                 "arrays were freed by the first backward; pass retain_graph=True to the first call")
         for p in node.parents:
+            if p.__class__ is tuple:
+                p = p[0]
             if p.__class__ is Node and p not in visited:
                 stack.append((p, False))
     order.reverse()
@@ -344,6 +412,9 @@ def _toposort(root):
 
 
 def _accumulate_leaf(t, g, fresh):
+    if g.__class__ is Tensor:   # create_graph: .grad is a Tensor with a graph, summed out of place
+        t.grad = g if t.grad is None else t.grad + g
+        return
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     elif not fresh:  # the array may be shared with another gradient: own a copy
@@ -358,25 +429,63 @@ def _accumulate_leaf(t, g, fresh):
 _RETAINING = False   # retain_graph of the backward pass now running (see Node.last_backward)
 
 
-def run_backward(root, grad, retain_graph=False):
-    """Backpropagate `grad` (a backend array shaped like root) from tensor `root`."""
+def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=None):
+    """Backpropagate `grads` (backend arrays, or Tensors with create_graph) from tensors `roots`.
+    Leaves get their .grad accumulated; or, with `inputs`, the gradients of those tensors are
+    returned (a list, None where no gradient arrived) and no .grad is touched."""
     global _RETAINING
     prev, _RETAINING = _RETAINING, retain_graph
     try:
-        _run_backward(root, grad, retain_graph)
+        if create_graph:
+            with enable_grad():
+                return _run_backward(roots, grads, retain_graph, True, inputs)
+        return _run_backward(roots, grads, retain_graph, False, inputs)
     finally:
         _RETAINING = prev
 
 
-def _run_backward(root, grad, retain_graph):
-    if root._ctx is None:  # a leaf: its gradient is the seed itself
-        _accumulate_leaf(root, _call_hooks(root, grad), fresh=False)
-        for hook in list(_POST_ACCUMULATE_HOOKS.get(id(root), ())):
-            hook(root)
-        return
-    order = _toposort(root._ctx)
-    uses = _hooked_leaf_uses(order) if _POST_ACCUMULATE_HOOKS else None
-    grads = {root._ctx: grad}
+def _plus(a, b, xp):
+    """a + b for gradients; NumPy adds two 0-d arrays into a scalar, made an array again."""
+    s = a + b
+    return s if s.__class__ is Tensor or s.ndim else xp.asarray(s)
+
+
+def _add(grads, edge, gi, xp):
+    """Add gradient gi into the slot of node `edge` (or output k of (node, k))."""
+    if edge.__class__ is tuple:
+        node, k = edge
+        slots = grads.get(node)
+        if slots is None:
+            slots = grads[node] = [None] * node.n_out
+        slots[k] = gi if slots[k] is None else _plus(slots[k], gi, xp)
+    else:
+        prev = grads.get(edge)
+        grads[edge] = gi if prev is None else _plus(prev, gi, xp)
+
+
+def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
+    grads = {}
+    captured = slot_pos = None
+    if inputs is not None:   # autograd.grad: leaves by identity, non-leaves by their graph slot
+        captured = [None] * len(inputs)
+        leaf_pos = {id(t): i for i, t in enumerate(inputs) if t._ctx is None}
+        slot_pos = {(id(t._ctx), t._out): i for i, t in enumerate(inputs) if t._ctx is not None}
+    nodes = []
+    for root, g in zip(roots, seeds):
+        if root._ctx is None:   # a leaf: its gradient is the seed itself
+            if captured is not None:
+                i = leaf_pos.get(id(root))
+                if i is not None:
+                    captured[i] = g if captured[i] is None else captured[i] + g
+            else:
+                _accumulate_leaf(root, _call_hooks(getattr(root, "_hooks", None), g), fresh=False)
+                for hook in list(_POST_ACCUMULATE_HOOKS.get(id(root), ())):
+                    hook(root)
+            continue
+        _add(grads, _edge(root), g, backend.xp(root.device))
+        nodes.append(root._ctx)
+    order = _toposort(nodes)
+    uses = _hooked_leaf_uses(order) if _POST_ACCUMULATE_HOOKS and captured is None else None
     hooked = {}   # leaf -> its summed gradient, when it has hooks: they see the total once
     for node in order:
         g = grads.pop(node, None)
@@ -384,8 +493,12 @@ def _run_backward(root, grad, retain_graph):
             if uses:
                 _leaf_edges_done(node.parents, uses)
             continue
-        if "_hooks" in node.__dict__:
-            g = _call_hooks(node, g)
+        multi = node.n_out > 1
+        if not multi and "_hooks" in node.__dict__:
+            g = _call_hooks(node._hooks, g)
+        elif multi and "out_hooks" in node.__dict__:
+            g = [gk if gk is None or k not in node.out_hooks else _call_hooks(node.out_hooks[k], gk)
+                 for k, gk in enumerate(g)]
         if node.versions:
             for c, v in node.versions:
                 if c[0] != v:
@@ -393,11 +506,14 @@ def _run_backward(root, grad, retain_graph):
                         f"{node.fn.__name__}: an input saved for backward was modified in place after "
                         f"forward (or the output it saved; version {v} -> {c[0]}), directly or through "
                         "a view; use an out-of-place op instead")
-        if node.retained is not None:
-            t = node.retained()
-            if t is not None:
-                _accumulate_leaf(t, g, fresh=False)
-        in_grads = node.fn.backward(node, g)
+        if node.retained is not None or captured is not None:
+            _retained_and_captured(node, g if multi else (g,), captured, slot_pos)
+        if create_graph:
+            in_grads = _graph_backward(node, _materialize(node, g, True) if multi else (g,))
+        elif multi:
+            in_grads = node.fn.backward(node, *_materialize(node, g, False))
+        else:
+            in_grads = node.fn.backward(node, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,) if not isinstance(in_grads, list) else tuple(in_grads)
         parents = node.parents
@@ -412,30 +528,35 @@ def _run_backward(root, grad, retain_graph):
                 full[i] = gi
             in_grads = full
         seen = set()
+        xp = node.xp
         for parent, gi, shape in zip(parents, in_grads, node.shapes):
             if parent is None or gi is None:
                 continue
-            if not backend.is_array(gi):
-                gi = node.xp.asarray(gi)
+            if create_graph:
+                gi = _as_graph_grad(node, gi)
+            elif not backend.is_array(gi):
+                gi = xp.asarray(gi)
             if gi.shape != shape:
                 try:
                     gi = unbroadcast(gi, shape)
                 except ValueError as e:
                     raise AutogradError(f"{node.fn.__name__}.backward: {e}") from None
             if _ANOMALY:
-                _check_finite(gi, f"backward of {node.fn.__name__}")
+                _check_finite(gi.data if create_graph else gi, f"backward of {node.fn.__name__}")
             if parent.__class__ is Node:
                 prev = grads.get(parent)
-                if prev is not None:
-                    gi = prev + gi
-                    if not gi.ndim:   # 0-d + 0-d is a NumPy scalar
-                        gi = node.xp.asarray(gi)
-                grads[parent] = gi
+                grads[parent] = gi if prev is None else _plus(prev, gi, xp)
+            elif parent.__class__ is tuple:
+                _add(grads, parent, gi, xp)
+            elif captured is not None:
+                i = leaf_pos.get(id(parent))
+                if i is not None:
+                    captured[i] = gi if captured[i] is None else captured[i] + gi
             elif getattr(parent, "_hooks", None):
                 prev = hooked.get(parent)
                 hooked[parent] = gi if prev is None else prev + gi
             else:
-                fresh = gi is not g and id(gi) not in seen and gi.base is None
+                fresh = gi is not g and id(gi) not in seen and getattr(gi, "base", None) is None
                 seen.add(id(gi))
                 _accumulate_leaf(parent, gi, fresh)
                 if uses and id(parent) in uses:
@@ -445,21 +566,188 @@ def _run_backward(root, grad, retain_graph):
         if not retain_graph:
             node.release()
     for t, g in hooked.items():
-        _accumulate_leaf(t, _call_hooks(t, g), fresh=False)
+        _accumulate_leaf(t, _call_hooks(t._hooks, g), fresh=False)
+    return captured
 
 
-def _call_hooks(owner, g):
-    """Run the register_hook hooks of a leaf tensor or of the node of a non-leaf one on its
-    gradient; a hook that returns a tensor replaces the gradient."""
-    for hook in list(getattr(owner, "_hooks", None) or ()):
-        out = hook(Tensor._wrap(g, backend.device_of(g)))
+def _call_hooks(hooks, g):
+    """Run register_hook hooks (of a leaf tensor, or of the node that made a non-leaf one) on
+    its gradient; a hook that returns a tensor replaces the gradient."""
+    for hook in list(hooks or ()):
+        graph = g.__class__ is Tensor   # create_graph: the gradient is already a Tensor
+        out = hook(g if graph else Tensor._wrap(g, backend.device_of(g)))
         if out is not None:
-            new = out.data if isinstance(out, Tensor) else out
-            if not backend.is_array(new) or new.shape != g.shape:
+            new = out if graph else (out.data if isinstance(out, Tensor) else out)
+            if tuple(new.shape) != tuple(g.shape) or not (graph or backend.is_array(new)):
                 raise AutogradError(f"register_hook: a hook returned {type(out).__name__} "
-                                    f"{getattr(new, 'shape', '')}; expected a tensor of shape {g.shape}")
+                                    f"{getattr(new, 'shape', '')}; expected a tensor of shape {tuple(g.shape)}")
             g = new
     return g
 
 
+def _retained_and_captured(node, outs, captured, slot_pos):
+    """The gradients arriving at node's outputs, for tensors that retain_grad() and for the
+    non-leaf inputs of autograd.grad."""
+    for k, ref in node.retained or ():
+        t = ref()
+        if t is not None and outs[k] is not None:
+            _accumulate_leaf(t, outs[k], fresh=False)
+    if captured is not None:
+        for k, gk in enumerate(outs):
+            i = slot_pos.get((id(node), k))
+            if i is not None and gk is not None:
+                captured[i] = gk
+
+
+def _materialize(node, slots, create_graph):
+    """Gradients of a node with several outputs: zeros for outputs that got none (or None
+    when the Function asked for set_materialize_grads(False))."""
+    if not getattr(node, "materialize_grads", True):
+        return slots
+    out = []
+    for g, (shape, dtype) in zip(slots, node.out_meta):
+        if g is None:
+            g = node.xp.zeros(shape, dtype=dtype)
+            if create_graph:
+                g = Tensor._wrap(g, backend.device_of(g))
+        out.append(g)
+    return out
+
+
+# ------------------------------------------------------------------ gradients of gradients
+class _GraphCtx:
+    """What a backward sees under create_graph=True: the node's fields, but saved arrays
+    come back as the Tensors they were (inputs and outputs, with their graphs) and ctx.xp
+    is `tensor_xp`, array functions on Tensors, so the backward itself is recorded."""
+
+    def __init__(self, node):
+        self._node = node
+        self.xp = TensorXP(_node_device(node))
+        self.saved = tuple(_saved_tensor(node, a) for a in node.saved)
+        self.saved_tensors = self.saved
+
+    def __getattr__(self, name):
+        return getattr(self._node, name)
+
+
+def _node_device(node):
+    return "cpu" if node.xp is backend.xp("cpu") else "cuda"
+
+
+def _saved_tensor(node, arr):
+    """A saved array as a Tensor: the input tensor it is (with its graph), an output of the
+    node (a tensor whose grad_fn is the node), or else a constant."""
+    if not backend.is_array(arr):
+        return arr
+    for t in getattr(node, "saved_inputs", ()):
+        if t.data is arr:
+            return t
+    device = backend.device_of(arr)
+    if node.n_out == 1:
+        if getattr(node, "out_data", None) is arr:
+            return _output(node.fn, arr, device, node, 0)
+    t = Tensor._wrap(arr, device)
+    return t
+
+
+def _graph_backward(node, grads):
+    """node's backward, recorded as a graph (create_graph=True)."""
+    fn = node.fn
+    if fn.composed is not None:
+        # a fused op: differentiate its composed form (the same math from primitive ops)
+        args = node.inputs
+        tensors = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+        with enable_grad():
+            outs = fn.composed(*args, **node.kwargs)
+        outs = outs if isinstance(outs, tuple) else (outs,)
+        pairs = [(o, g) for o, g in zip(outs, grads) if g is not None and o.requires_grad]
+        got = run_backward([o for o, _ in pairs], [g for _, g in pairs], True, True, tensors)
+        it = iter(got)
+        return tuple(next(it) if (isinstance(a, Tensor) and a.requires_grad) else None for a in args)
+    try:
+        return fn.backward(_GraphCtx(node), *grads)
+    except AutogradError:
+        raise
+    except Exception as e:
+        raise AutogradError(_not_twice(fn, f"its backward failed on Tensors with {type(e).__name__}: {e}")) from e
+
+
+def _as_graph_grad(node, gi):
+    if gi.__class__ is Tensor:
+        return gi
+    if isinstance(gi, (int, float)):
+        return gi
+    raise AutogradError(_not_twice(node.fn, f"its backward returned a {type(gi).__name__}, not a Tensor"))
+
+
+def _not_twice(fn, why):
+    return (f"{fn.__name__} is not twice differentiable (create_graph=True): {why}. Under create_graph "
+            "its backward receives Tensors (gradients and ctx.saved_tensors) and ctx.xp is "
+            "tinygrad_seq.tensor_xp; write it with Tensor operators and ctx.xp functions so the "
+            "backward is itself recorded, or give the Function a `composed` staticmethod that "
+            "computes the same output from differentiable ops")
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """torch.autograd.grad: the gradients of `outputs` with respect to `inputs`, returned as a
+    tuple (nothing is accumulated into .grad). grad_outputs weigh the outputs (None: ones,
+    for scalar outputs); create_graph=True records the backward so the result can be
+    differentiated again; retain_graph defaults to create_graph."""
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for t in inputs:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise AutogradError("grad: every input must be a Tensor that requires grad")
+    roots, seeds = [], []
+    for o, go in zip(outputs, grad_outputs):
+        if not o.requires_grad:
+            raise AutogradError("grad: an output does not require grad and has no graph")
+        roots.append(o)
+        seeds.append(_seed(o, go, create_graph))
+    if retain_graph is None:
+        retain_graph = create_graph
+    got = run_backward(roots, seeds, retain_graph, create_graph, inputs)
+    for i, g in enumerate(got):
+        if g is None:
+            if not allow_unused:
+                raise AutogradError(f"grad: input {i} (shape {inputs[i].shape}) was not used to compute "
+                                    "the outputs; pass allow_unused=True to get None for it")
+        elif not create_graph:
+            got[i] = Tensor._wrap(g, inputs[i].device)
+        elif g.__class__ is not Tensor:
+            got[i] = Tensor._wrap(g, inputs[i].device)
+    return tuple(got)
+
+
+def _seed(root, grad, create_graph):
+    """The gradient backward starts from at `root`: ones for a scalar, else the given grad
+    (a Tensor when create_graph, so it may carry a graph of its own; else an array)."""
+    xp = backend.xp(root.device)
+    if grad is None:
+        if root.data.size != 1:
+            raise AutogradError(f"backward: grad can be implicitly created only for scalar outputs, "
+                                f"got shape {root.shape}; pass grad= of that shape")
+        g = xp.ones(root.data.shape, dtype=root.dtype)
+        return Tensor._wrap(g, root.device) if create_graph else g
+    if create_graph and isinstance(grad, Tensor):
+        if grad.shape != root.shape:
+            raise AutogradError(f"backward: grad has shape {grad.shape}, expected {root.shape}")
+        return grad
+    g = grad.data if isinstance(grad, Tensor) else grad
+    if backend.is_array(g):   # onto our device first: NumPy cannot read a CuPy array
+        g = backend.to_device(g, root.device)
+    g = xp.asarray(g, dtype=root.dtype)
+    if g.shape != root.data.shape:
+        raise AutogradError(f"backward: grad has shape {g.shape}, expected {root.shape}")
+    g = g.copy()
+    return Tensor._wrap(g, root.device) if create_graph else g
+
+
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module's names first)
+from .tensor_xp import TensorXP  # noqa: E402

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import backend
-from .autograd import Function, no_grad
+from .autograd import Function, no_grad, enable_grad
 from .tensor import Tensor, float64
 
 MAX_ELEMENTWISE = 512   # inputs up to this size are checked element by element
@@ -55,8 +55,11 @@ def _projection(fn, args, vs):
     return total, outs
 
 
-def gradcheck_report(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, params=None, names=None, seed=0):
-    """Per checked tensor, an InputResult; see gradcheck for the arguments."""
+def gradcheck_report(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, params=None, names=None, seed=0,
+                     constant_ok=False):
+    """Per checked tensor, an InputResult; see gradcheck for the arguments. constant_ok: an
+    output with no graph is allowed (its analytic gradient is zero), as for the gradient of a
+    piecewise-linear function in gradgradcheck."""
     if isinstance(fn, type) and issubclass(fn, Function):
         fn = fn.apply
     args = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -79,9 +82,10 @@ def gradcheck_report(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, params=None, na
         outs = [o for o in _flatten(fn(*args)) if o.dtype.kind == "f"]
     vs = [Tensor(backend.to_device(rng.standard_normal(o.shape), o.device)) for o in outs]
     L, _ = _projection(fn, args, vs)
-    if not isinstance(L, Tensor) or not L.requires_grad:
+    if isinstance(L, Tensor) and L.requires_grad:
+        L.backward()
+    elif not constant_ok:
         raise ValueError("gradcheck: the function's output does not depend on any checked input")
-    L.backward()
     analytic = [backend.to_numpy(t.grad.data) if t.grad is not None else np.zeros(t.shape)
                 for _, t in checked]
     for (_, t), g in zip(checked, saved_grads):
@@ -161,4 +165,40 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, 
     if raise_exception:
         bad = [r for r in results if not r.ok]
         raise GradcheckError(f"gradcheck failed for {', '.join(r.name for r in bad)}\n" + format_report(results))
+    return False
+
+
+def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True, seed=0):
+    """Second derivatives, as torch.autograd.gradgradcheck: the analytic gradient of fn,
+    G(x) = Σ_k v_k · d fn(x)_k / dx for a fixed random v (recorded with create_graph=True),
+    is itself checked by gradcheck: its own analytic gradient (a backward through the
+    recorded backward) against central differences of G. A mismatch names the input and
+    its worst element, as gradcheck does."""
+    from .autograd import grad
+    if isinstance(fn, type) and issubclass(fn, Function):
+        fn = fn.apply
+    args = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    diff = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
+    rng = np.random.default_rng(seed + 1)
+    with no_grad():
+        outs = [o for o in _flatten(fn(*args)) if o.dtype.kind == "f"]
+    vs = [Tensor(backend.to_device(rng.standard_normal(o.shape), o.device)) for o in outs]
+
+    def first_grad(*xs):
+        outs = [o for o in _flatten(fn(*xs)) if o.dtype.kind == "f" and o.requires_grad]
+        live = [(o, v) for o, v in zip(outs, vs)]
+        xs_diff = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+        return grad([o for o, _ in live], xs_diff, [v for _, v in live], create_graph=True, allow_unused=True)
+
+    def checked(*xs):
+        with enable_grad():   # gradcheck evaluates under no_grad; G itself needs a graph
+            return tuple(g for g in first_grad(*xs) if g is not None)
+
+    results = gradcheck_report(checked, args, eps, atol, rtol, seed=seed, constant_ok=True)
+    if all(r.ok for r in results):
+        return True
+    if raise_exception:
+        bad = [r for r in results if not r.ok]
+        raise GradcheckError(f"gradgradcheck failed for {', '.join(r.name for r in bad)} (second derivatives)\n"
+                             + format_report(results, "gradgradcheck"))
     return False

@@ -5,6 +5,7 @@ import math
 
 from . import backend
 from .autograd import Function, unbroadcast
+from .tensor import Tensor
 
 
 class View(Function):
@@ -81,12 +82,12 @@ class Pow(Function):
         ga = gb = None
         if na:   # a ** -0.5 as 1 / sqrt(a), as torch does (-0.0 gives -inf, -inf NaN)
             ga = g * (b * (1 / xp.sqrt(a) if b.__class__ is float and b == 0.5 else a ** (b - 1)))
-            if backend.is_array(b):
+            if _is_array(b):
                 ga = xp.where(b == 0, xp.zeros((), dtype=ga.dtype), ga)
             elif b == 0:
                 ga = xp.zeros_like(ga)
         if nb:
-            if backend.is_array(a):
+            if _is_array(a):
                 with _quiet(xp):
                     gb = g * xp.where((a == 0) & (b >= 0), xp.zeros((), dtype=out.dtype), out * xp.log(a))
             else:   # a Python number (2 ** x)
@@ -97,6 +98,11 @@ class Pow(Function):
                     gb = xp.where(b >= 0, xp.zeros((), dtype=gb.dtype), gb)
                 gb = g * gb
         return ga, gb
+
+
+def _is_array(v):
+    """An array operand (a Tensor under create_graph), not a Python number."""
+    return backend.is_array(v) or isinstance(v, Tensor)
 
 
 def _quiet(xp):
@@ -201,9 +207,7 @@ class Abs(Function):
     @staticmethod
     def backward(ctx, g):
         a = ctx.saved[0]
-        sign = (a > 0).astype(g.dtype)
-        sign -= a < 0
-        return g * sign
+        return g * ((a > 0).astype(g.dtype) - (a < 0).astype(g.dtype))   # sign(a), 0 at 0 and NaN
 
 
 class Tanh(Function):
@@ -294,7 +298,8 @@ class ToDevice(Function):
         return backend.to_device(a, device)
 
     @staticmethod
-    def backward(ctx, g): return backend.to_device(g, ctx.src), None
+    def backward(ctx, g):
+        return (g.to(ctx.src) if isinstance(g, Tensor) else backend.to_device(g, ctx.src)), None
 
     @classmethod
     def apply(cls, x, device):
@@ -420,16 +425,17 @@ class Var(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdims, correction):
         d, scale = _centered(ctx, a, axis, correction)
-        ctx.save_for_backward(d)
+        ctx.save_for_backward(a)   # not d: a saved input keeps its graph under create_graph
         ctx.info = (a.shape, axis, keepdims)
         with _quiet(ctx.xp):
             return (d * d).sum(axis=axis, keepdims=keepdims) * scale
 
     @staticmethod
     def backward(ctx, g):
-        d, = ctx.saved
+        a, = ctx.saved
         shape, axis, keepdims = ctx.info
         with _quiet(ctx.xp):
+            d = a - a.mean(axis=axis, keepdims=True)
             return _var_grad(ctx, _expand_back(g, shape, axis, keepdims), d), None, None, None
 
 
@@ -441,16 +447,19 @@ class Std(Function):
         d, scale = _centered(ctx, a, axis, correction)
         with _quiet(ctx.xp):
             out = ctx.xp.sqrt((d * d).sum(axis=axis, keepdims=True) * scale)
-        ctx.save_for_backward(d, out)
+        out = out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+        ctx.save_for_backward(a, out)   # the input and the output: both keep their graphs
         ctx.info = (a.shape, axis, keepdims)
-        return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        d, out = ctx.saved
+        a, out = ctx.saved
         shape, axis, keepdims = ctx.info
         xp = ctx.xp
         with _quiet(xp):
+            d = a - a.mean(axis=axis, keepdims=True)
+            out = _expand_back(out, shape, axis, keepdims)
             g = _expand_back(g, shape, axis, keepdims)
             g = xp.where(out == 0, xp.zeros((), dtype=g.dtype), g / (2 * out))
             return _var_grad(ctx, g, d), None, None, None
@@ -494,14 +503,16 @@ class LogSumExp(Function):
         e = xp.exp(a - m)
         s = e.sum(axis=axis, keepdims=True)
         out = xp.log(s) + m
-        ctx.save_for_backward(e / s)
+        out = out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+        ctx.save_for_backward(a, out)   # the input and the output: both keep their graphs
         ctx.info = (a.shape, axis, keepdims)
-        return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
+        return out
 
     @staticmethod
     def backward(ctx, g):
-        p, = ctx.saved
+        a, out = ctx.saved
         shape, axis, keepdims = ctx.info
+        p = ctx.xp.exp(a - _expand_back(out, shape, axis, keepdims))   # softmax of a along axis
         return _expand_back(g, shape, axis, keepdims) * p, None, None
 
 
@@ -566,7 +577,7 @@ class Permute(View):
         inv = [0] * len(ctx.dims)
         for i, d in enumerate(ctx.dims):
             inv[d] = i
-        return g.transpose(inv), None
+        return ctx.xp.transpose(g, inv), None
 
 
 class Expand(View):
@@ -592,12 +603,35 @@ class GetItem(View):
     @staticmethod
     def backward(ctx, g):
         shape, basic, adv = ctx.info
-        out = ctx.xp.zeros(shape, dtype=g.dtype)
-        if adv is None:
-            out[basic] = g
-        else:  # repeated indices must add up
-            backend.scatter_add(ctx.xp, out[basic], adv, g)
-        return out, None, None
+        if isinstance(g, Tensor):   # create_graph: the scatter is an op whose backward is GetItem
+            return IndexScatter.apply(g, shape, basic, adv), None, None
+        return _scatter(ctx.xp, shape, basic, adv, g), None, None
+
+
+def _scatter(xp, shape, basic, adv, g):
+    """zeros(shape) with g placed at [basic][adv] (added up where integer indices repeat)."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    if adv is None:
+        out[basic] = g
+    else:  # repeated indices must add up
+        backend.scatter_add(xp, out[basic], adv, g)
+    return out
+
+
+class IndexScatter(Function):
+    """GetItem's backward as an op of its own (used under create_graph): g placed into zeros
+    of `shape` at [basic][adv]. Its backward reads the gradient back there: a GetItem."""
+    @staticmethod
+    def forward(ctx, g, shape, basic, adv):
+        ctx.basic, ctx.adv = basic, adv
+        return _scatter(ctx.xp, shape, basic, adv, g)
+
+    @staticmethod
+    def backward(ctx, gg):
+        if isinstance(gg, Tensor):
+            return GetItem.apply(gg, ctx.basic, ctx.adv), None, None, None
+        view = gg[ctx.basic]
+        return (view if ctx.adv is None else view[ctx.adv]), None, None, None
 
 
 class Cat(Function):
@@ -625,7 +659,8 @@ class Stack(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return tuple(g.take(i, axis=ctx.axis) for i in range(g.shape[ctx.axis]))
+        lead = (slice(None),) * ctx.axis
+        return tuple(g[lead + (i,)] for i in range(g.shape[ctx.axis]))
 
 
 class Pad(Function):

@@ -38,7 +38,7 @@ class Tensor:
     Tensor(data, requires_grad=False, dtype=None, device=None). Python data
     becomes float32 (ints int64); a NumPy or CuPy array keeps its dtype.
     """
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_vc", "_hooks", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_out", "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -65,12 +65,13 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self._ctx = None
         self._vc = None
+        self._out = 0      # which output of _ctx this is (Functions may have several)
 
     @staticmethod
     def _wrap(arr, device):
         """A tensor around an existing backend array, without checks (internal fast path)."""
         t = Tensor.__new__(Tensor)
-        t.data, t.device, t.grad, t.requires_grad, t._ctx, t._vc = arr, device, None, False, None, None
+        t.data, t.device, t.grad, t.requires_grad, t._ctx, t._out, t._vc = arr, device, None, False, None, 0, None
         return t
 
     # ------------------------------------------------------------ version counter
@@ -188,7 +189,7 @@ class Tensor:
     def long(self):
         return self.to(dtype=int64)
 
-    def astype(self, dtype):
+    def astype(self, dtype, copy=True):
         return self.to(dtype=dtype)
 
     type = astype
@@ -212,7 +213,7 @@ class Tensor:
     def retain_grad(self):
         """Keep .grad for this non-leaf tensor after backward (leaves always keep theirs)."""
         if self._ctx is not None:
-            self._ctx.retained = weakref.ref(self)
+            self._ctx.retained = (self._ctx.retained or []) + [(self._out, weakref.ref(self))]
         return self
 
     def register_post_accumulate_grad_hook(self, hook):
@@ -220,26 +221,16 @@ class Tensor:
         into .grad. Returns a handle whose remove() unregisters it."""
         return autograd.register_post_accumulate_grad_hook(self, hook)
 
-    def backward(self, grad=None, retain_graph=False):
-        """Accumulate d(self)/d(leaf) into every leaf's .grad, in one reverse pass."""
+    def backward(self, grad=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's .grad, in one reverse pass.
+        create_graph=True records the backward itself, so .grad holds Tensors with a graph
+        that can be differentiated again (retain_graph then defaults to True)."""
         if not self.requires_grad:
             raise AutogradError("backward: this tensor does not require grad and has no graph "
                                 "(was it made under no_grad, or from inputs without requires_grad=True?)")
-        xp = backend.xp(self.device)
-        if grad is None:
-            if self.data.size != 1:
-                raise AutogradError(f"backward: grad can be implicitly created only for scalar outputs, "
-                                    f"got shape {self.shape}; pass grad= of that shape")
-            g = xp.ones(self.data.shape, dtype=self.dtype)
-        else:
-            g = grad.data if isinstance(grad, Tensor) else grad
-            if backend.is_array(g):   # onto our device first: NumPy cannot read a CuPy array
-                g = backend.to_device(g, self.device)
-            g = xp.asarray(g, dtype=self.dtype)
-            if g.shape != self.data.shape:
-                raise AutogradError(f"backward: grad has shape {g.shape}, expected {self.shape}")
-            g = g.copy()
-        run_backward(self, g, retain_graph)
+        if retain_graph is None:
+            retain_graph = create_graph
+        run_backward([self], [autograd._seed(self, grad, create_graph)], retain_graph, create_graph)
 
     def graph(self):
         """The autograd graph that produced this tensor (see tinygrad_seq.viz)."""
@@ -341,6 +332,21 @@ class Tensor:
     def __gt__(self, o): return self._cmp(o, lambda a, b: a > b)
     def __ge__(self, o): return self._cmp(o, lambda a, b: a >= b)
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    # bitwise / logical on bool and integer tensors, no gradient (as torch)
+    def __and__(self, o): return self._cmp(o, lambda a, b: a & b)
+    def __or__(self, o): return self._cmp(o, lambda a, b: a | b)
+    def __xor__(self, o): return self._cmp(o, lambda a, b: a ^ b)
+    __rand__, __ror__, __rxor__ = __and__, __or__, __xor__
+
+    def __invert__(self):
+        if self.dtype.kind not in "biu":
+            raise TypeError(f"~: bitwise not is only for bool and integer tensors, got dtype {self.dtype}")
+        return Tensor._wrap(~self.data, self.device)
+
+    def logical_and(self, o): return (self != 0) & (_as_bool(o) if isinstance(o, Tensor) else bool(o))
+    def logical_or(self, o): return (self != 0) | (_as_bool(o) if isinstance(o, Tensor) else bool(o))
+    def logical_not(self): return ~(self != 0)
 
     # ------------------------------------------------------------ elementwise
     # these give floats: an integer or bool input is first cast to float32, as torch does
@@ -444,6 +450,9 @@ class Tensor:
         dims[d0], dims[d1] = dims[d1], dims[d0]
         return ops.Permute.apply(self, tuple(dims))
 
+    def swapaxes(self, dim0, dim1):
+        return self.transpose(dim0, dim1)
+
     def expand(self, *shape):
         """Broadcast to `shape` (-1 keeps a dim) without copying."""
         shape = _shape_args(shape)
@@ -497,7 +506,7 @@ class Tensor:
             sizes = [int(s) for s in split_size_or_sections]
             if sum(sizes) != n or min(sizes, default=0) < 0:
                 raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim} of shape {self.shape})")
-        return Split.apply(self, sizes, dim)
+        return Split.apply(self, sizes, dim, False)
 
     def unbind(self, dim=0):
         """torch.unbind: the slices along `dim`, each without that dim; for a sequence (T, B, I),
@@ -507,7 +516,7 @@ class Tensor:
         dim = _dim(dim, self.ndim, "unbind")
         if self.shape[dim] == 0:
             return ()
-        return Split.apply(self, [1] * self.shape[dim], dim, squeeze=True)
+        return Split.apply(self, [1] * self.shape[dim], dim, True)
 
     def chunk(self, chunks, dim=0):
         """torch.chunk: at most `chunks` pieces of equal size (the last may be smaller)."""
@@ -518,7 +527,7 @@ class Tensor:
         dim = _dim(dim, self.ndim, "chunk")
         n = self.shape[dim]
         if n == 0:   # torch: `chunks` empty pieces
-            return Split.apply(self, [0] * int(chunks), dim)
+            return Split.apply(self, [0] * int(chunks), dim, False)
         return self.split(-(-n // chunks), dim)
 
     # ------------------------------------------------------------ everyday PyTorch API
@@ -912,10 +921,14 @@ class Tensor:
         replaces the gradient. Returns a handle whose remove() takes the hook off."""
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not require grad")
-        owner = self._ctx if self._ctx is not None else self
-        hooks = getattr(owner, "_hooks", None)
-        if hooks is None:
-            hooks = owner._hooks = []
+        node = self._ctx
+        if node is not None and node.n_out > 1:   # one output of several: hooks per output
+            hooks = node.__dict__.setdefault("out_hooks", {}).setdefault(self._out, [])
+        else:
+            owner = node if node is not None else self
+            hooks = getattr(owner, "_hooks", None)
+            if hooks is None:
+                hooks = owner._hooks = []
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
@@ -926,86 +939,44 @@ class Tensor:
 # ---------------------------------------------------------------- split / unbind: one node, many outputs
 class Split(autograd.Function):
     """x cut along `axis` into pieces of the given sizes (views, no copy; with squeeze, pieces
-    of size 1 without that axis: unbind). Backward concatenates the pieces' gradients ONCE,
-    with zeros for pieces that got none.
+    of size 1 without that axis: unbind). One node with one output per piece: backward gets
+    every piece's gradient (zeros for pieces that got none) and concatenates them ONCE.
 
     Why not x[t] for every t: each GetItem's backward fills a zero array the size of x to
     place its slice, and the engine adds the T arrays up, so a sequence of T steps costs
-    O(T^2) memory traffic. Here it is O(T).
-
-    A Function has one output, so each piece hangs off this node through its own SplitPiece
-    node, which hands its gradient over (the engine runs this node after all of them)."""
+    O(T^2) memory traffic. Here it is O(T)."""
 
     @staticmethod
     def forward(ctx, a, sizes, axis, squeeze):
+        ctx.axis, ctx.squeeze = axis, squeeze
         bounds, start = [], 0
         for n in sizes[:-1]:
             start += n
             bounds.append(start)
         pieces = ctx.xp.split(a, bounds, axis=axis)
-        return [p.squeeze(axis) for p in pieces] if squeeze else pieces
+        return tuple(p.squeeze(axis) for p in pieces) if squeeze else tuple(pieces)
 
     @staticmethod
-    def backward(ctx, _placeholder):
-        xp, axis, squeeze = ctx.xp, ctx.axis, ctx.squeeze
-        full = ctx.grads
-        if any(g is None for g in full):   # pieces that got no gradient: zeros, not allocated
-            zero = xp.zeros((), dtype=next(g.dtype for g in full if g is not None))
-            full = [g if g is not None else xp.broadcast_to(zero, shape) for g, shape in zip(full, ctx.piece_shapes)]
-        # the engine releases this node now; pieces this backward did not use (or all of them,
-        # with retain_graph) may be backpropagated later, as x[t] could: give them a fresh one
-        fresh = _split_node(ctx.xp, ctx.parents[0], ctx.shapes[0], axis, squeeze, ctx.piece_shapes, ctx.pieces)
-        for ref in ctx.pieces:
-            piece = ref()
-            if piece is not None and not piece.released and piece.parents[0] is ctx:
-                piece.parents = (fresh,)
-        return xp.stack(full, axis=axis) if squeeze else xp.concatenate(full, axis=axis)
+    def backward(ctx, *grads):
+        xp = ctx.xp
+        g = xp.stack(grads, axis=ctx.axis) if ctx.squeeze else xp.concatenate(grads, axis=ctx.axis)
+        return g, None, None, None
 
     @classmethod
-    def apply(cls, x, sizes, axis, squeeze=False):
+    def apply(cls, x, sizes, axis, squeeze):
         if not sizes:   # no pieces (an empty list of sections)
             return ()
-        xp = backend.xp(x.device)
-        pieces = cls.forward(autograd.Node(cls, xp), x.data, sizes, axis, squeeze)
-        outs = tuple(Tensor._wrap(p, x.device) for p in pieces)
-        for t in outs:   # views of x: one version counter
+        pieces = super().apply(x, sizes, axis, squeeze)
+        for t in pieces:   # views of x: one version counter
             t._vc = x._counter()
-        if x.requires_grad and autograd._GRAD_ENABLED:
-            refs = []
-            ctx = _split_node(xp, x._ctx or x, x.shape, axis, squeeze, [p.shape for p in pieces], refs)
-            for i, t in enumerate(outs):
-                node = autograd.Node(SplitPiece, xp)
-                node.needs_input_grad, node.parents, node.shapes, node.index = [True], (ctx,), ((),), i
-                t.requires_grad, t._ctx = True, node
-                refs.append(weakref.ref(node))
-        return outs
-
-
-def _split_node(xp, parent, shape, axis, squeeze, piece_shapes, pieces):
-    """The Split node: its input, where the pieces came from, and room for their gradients."""
-    ctx = autograd.Node(Split, xp)
-    ctx.needs_input_grad, ctx.parents, ctx.shapes = [True], (parent,), (shape,)
-    ctx.axis, ctx.squeeze, ctx.piece_shapes, ctx.pieces = axis, squeeze, piece_shapes, pieces
-    ctx.grads, ctx.received = [None] * len(piece_shapes), 0
-    return ctx
-
-
-class SplitPiece(autograd.Function):
-    """One output of a Split. Backward stores the piece's gradient on the Split node and passes
-    the engine a 0-d placeholder (only the first piece to run, so nothing is ever added up),
-    which makes the engine run the Split node once, after every piece. The placeholder is a
-    NumPy scalar on every device: Split.backward never reads it, so it costs no GPU work."""
-    _placeholder = np.zeros(())
-
-    @staticmethod
-    def backward(ctx, g):
-        split = ctx.parents[0]
-        split.grads[ctx.index] = g
-        split.received += 1
-        return SplitPiece._placeholder if split.received == 1 else None
+        return pieces
 
 
 # ---------------------------------------------------------------- helpers
+def _as_bool(t):
+    return t != 0
+
+
 def _scalar(o):
     """NumPy scalars act like Python numbers (they do not promote float32 to float64)."""
     if isinstance(o, np.generic):

@@ -15,6 +15,11 @@ def _label(obj):
     return f"[green]leaf[/green] {obj.shape} {obj.dtype}"
 
 
+def _node_of(edge):
+    """A parent edge is a leaf, a Node, or (node, k) for output k of a node with several outputs."""
+    return edge[0] if edge.__class__ is tuple else edge
+
+
 def graph(t):
     """A rich Tree of the ops that produced tensor `t` (shared nodes shown once)."""
     root = Tree(f"{t.shape} {t.dtype}" + ("" if t._ctx else " (leaf)"))
@@ -33,7 +38,7 @@ def graph(t):
         seen.add(id(obj))
         branch = parent.add(_label(obj))
         if isinstance(obj, Node):
-            for p in reversed([p for p in obj.parents if p is not None]):
+            for p in reversed([_node_of(p) for p in obj.parents if p is not None]):
                 stack.append((p, branch))
     return root
 
@@ -55,7 +60,7 @@ def to_dot(t, path=None):
             lines.append(f'  {seen[id(obj)]} [label="{name}"{style}];')
         lines.append(f"  {seen[id(obj)]} -> {child};")
         if new and isinstance(obj, Node) and not obj.released:
-            stack.extend((p, seen[id(obj)]) for p in obj.parents if p is not None)
+            stack.extend((_node_of(p), seen[id(obj)]) for p in obj.parents if p is not None)
     lines.append("}")
     text = "\n".join(lines) + "\n"
     if path:

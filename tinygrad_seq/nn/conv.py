@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..factories import stack
 from ..tensor import Tensor
 from . import init
 from .module import Module, Parameter, check_size
@@ -237,6 +238,33 @@ class ConvNd(Function):
                 gx = gx[:, :, 0, :]
         return gx, gw, gb, None, None, None, None
 
+    @staticmethod
+    def composed(x, w, b, stride, pads, dilation, groups):
+        """The same convolution from differentiable ops (what create_graph differentiates):
+        every kernel offset's strided slice of the padded input, stacked into windows, times
+        the weights."""
+        one_d = x.ndim == 3
+        if one_d:
+            x, w = x.unsqueeze(2), w.unsqueeze(2)
+        N, C, H, W = x.shape
+        O, Cg, kh, kw = w.shape
+        (pt, pb), (pl, pr) = pads
+        out = (out_size(H, kh, stride[0], pads[0], dilation[0]), out_size(W, kw, stride[1], pads[1], dilation[1]))
+        windows = stack(window_slices(x.pad((pl, pr, pt, pb)), (kh, kw), stride, dilation, out), dim=2)
+        cols = windows.reshape(N, groups, Cg * kh * kw, out[0] * out[1])       # rows (C, i, j) per group
+        y = (w.reshape(groups, O // groups, Cg * kh * kw) @ cols).reshape(N, O, out[0], out[1])
+        if b is not None:
+            y = y + b.reshape(1, O, 1, 1)
+        return y[:, :, 0, :] if one_d else y
+
+
+def window_slices(x, k, stride, dilation, out):
+    """The kh*kw strided slices of a padded (N, C, Hp, Wp) tensor, one per kernel offset
+    (i, j), each (N, C, OH, OW): slice (i, j) holds every window's cell (i, j)."""
+    (kh, kw), (sh, sw), (dh, dw), (OH, OW) = k, stride, dilation, out
+    return [x[:, :, i * dh:i * dh + sh * (OH - 1) + 1:sh, j * dw:j * dw + sw * (OW - 1) + 1:sw]
+            for i in range(kh) for j in range(kw)]
+
 
 class Conv1dShifted(Function):
     """Conv1d with stride 1 (any padding and dilation, groups 1) on an input whose channels
@@ -299,6 +327,11 @@ class Conv1dShifted(Function):
                 gX[i * d:i * d + M] += G @ w[:, :, i]
             gx = gX.reshape(N, Lp, C)[:, pl:pl + L].transpose(0, 2, 1)
         return gx, gw, gb, None, None
+
+    @staticmethod
+    def composed(x, w, b, pads, dilation):
+        """The same convolution from differentiable ops (see ConvNd.composed)."""
+        return ConvNd.composed(x, w, b, (1, 1), ((0, 0), pads), (1, dilation), 1)
 
 
 def _channels_innermost(x):

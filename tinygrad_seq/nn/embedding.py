@@ -4,7 +4,7 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..factories import cat
-from ..tensor import Tensor
+from ..tensor import Tensor, where
 from . import init
 from .module import Module, Parameter, check_size
 
@@ -33,6 +33,16 @@ class EmbeddingFn(Function):
         if ctx.padding_idx is not None:
             gw[ctx.padding_idx] = 0
         return gw, None, None
+
+    @staticmethod
+    def composed(weight, indices, padding_idx):
+        """The same lookup from differentiable ops: rows of the table (the padding row's
+        copies detached, so it gets no gradient)."""
+        idx = indices.data if isinstance(indices, Tensor) else indices
+        rows = weight[idx]
+        if padding_idx is None:
+            return rows
+        return where(Tensor._wrap((idx != padding_idx)[..., None], weight.device), rows, rows.detach())
 
 
 def _padding_idx(padding_idx, num_embeddings, name):

@@ -12,6 +12,7 @@ from .. import backend
 from ..autograd import Function
 from ..kernels import kernel, on_gpu
 from ..ops import sigmoid as _sigmoid
+from ..factories import stack
 from ..tensor import Tensor
 from .module import Module
 
@@ -51,6 +52,33 @@ def _upstream(xp, g, reduction, denom, M):
     return xp.broadcast_to(g, (M,))
 
 
+def _arr(v):
+    return v.data if isinstance(v, Tensor) else v
+
+
+def _rows_t(x):
+    """_rows for a Tensor: (N, C, d1, ...) -> (N*d1*..., C)."""
+    if x.ndim == 2:
+        return x
+    return x.permute(0, *range(2, x.ndim), 1).reshape(-1, x.shape[1])
+
+
+def _targets(xp, target, weight, ignore_index, M, dtype):
+    """Class index per row (0 where ignored), the not-ignored mask, and each row's weight."""
+    t = target.reshape(-1)
+    valid = t != ignore_index
+    tc = xp.where(valid, t, 0)
+    wt = (weight[tc] if weight is not None else xp.ones(M, dtype=dtype)) * valid
+    return tc, valid, wt.astype(dtype, copy=False)
+
+
+def _reduce_t(loss, wt, reduction, tshape):
+    """_reduce for a Tensor of per-row losses."""
+    if reduction == "none":
+        return loss.reshape(tshape)
+    return loss.sum() if reduction == "sum" else loss.sum() / wt.sum()
+
+
 class CrossEntropyFn(Function):
     """cross_entropy on class indices in one node: log-softmax via the max-shifted
     log-sum-exp (no overflow for logits of 1e4), then the picked entries.
@@ -64,16 +92,13 @@ class CrossEntropyFn(Function):
         xp = ctx.xp
         C = logits.shape[1]
         x = _rows(xp, logits)
-        t = target.reshape(-1)
-        M = t.shape[0]
-        valid = t != ignore_index
-        tc = xp.where(valid, t, 0)
+        M = x.shape[0]
+        tc, valid, wt = _targets(xp, target, weight, ignore_index, M, x.dtype)
         z = x - x.max(axis=1, keepdims=True)
         e = xp.exp(z)
         s = e.sum(axis=1, keepdims=True)
         lse = xp.log(s)[:, 0]
         nll = lse - xp.take_along_axis(z, tc[:, None], axis=1)[:, 0]        # -log p[target]
-        wt = (weight[tc] if weight is not None else xp.ones(M, dtype=x.dtype)) * valid
         loss = wt * nll
         eps = label_smoothing
         if eps > 0:
@@ -108,6 +133,20 @@ class CrossEntropyFn(Function):
             grad -= ((eps / C) * gl * valid)[:, None] * w[None, :]
         return _unrows(xp, grad, shape), None, None, None, None, None
 
+    @staticmethod
+    def composed(logits, target, weight, ignore_index, reduction, label_smoothing):
+        """The same loss from differentiable ops (what create_graph differentiates)."""
+        logp = _rows_t(logits).log_softmax(dim=1)
+        M, C = logp.shape
+        xp = backend.xp(logits.device)
+        tc, valid, wt = _targets(xp, _arr(target), _arr(weight), ignore_index, M, logp.dtype)
+        loss = -logp[xp.arange(M), tc] * wt
+        eps = label_smoothing
+        if eps > 0:
+            w = _arr(weight) if weight is not None else xp.ones(C, dtype=logp.dtype)
+            loss = (1 - eps) * loss - (eps / C) * (logp * w).sum(dim=1) * valid
+        return _reduce_t(loss, wt, reduction, _arr(target).shape)
+
 
 class NLLLossFn(Function):
     """nll_loss: -weight[t] * input[t] for log-probabilities input."""
@@ -116,10 +155,7 @@ class NLLLossFn(Function):
     def forward(ctx, logp, target, weight, ignore_index, reduction):
         xp = ctx.xp
         x = _rows(xp, logp)
-        t = target.reshape(-1)
-        valid = t != ignore_index
-        tc = xp.where(valid, t, 0)
-        wt = (weight[tc] if weight is not None else xp.ones(t.shape[0], dtype=x.dtype)) * valid
+        tc, _, wt = _targets(xp, target, weight, ignore_index, x.shape[0], x.dtype)
         loss = -wt * xp.take_along_axis(x, tc[:, None], axis=1)[:, 0]
         out, denom = _reduce(xp, loss, wt, reduction, target.shape)
         ctx.info = (tc, wt, denom, reduction, logp.shape, x.shape)
@@ -133,6 +169,14 @@ class NLLLossFn(Function):
         grad = xp.zeros((M, C), dtype=g.dtype)
         grad[xp.arange(M), tc] = -gl * wt
         return _unrows(xp, grad, shape), None, None, None, None
+
+    @staticmethod
+    def composed(logp, target, weight, ignore_index, reduction):
+        """The same loss from differentiable ops (what create_graph differentiates)."""
+        x = _rows_t(logp)
+        xp = backend.xp(logp.device)
+        tc, _, wt = _targets(xp, _arr(target), _arr(weight), ignore_index, x.shape[0], x.dtype)
+        return _reduce_t(-x[xp.arange(x.shape[0]), tc] * wt, wt, reduction, _arr(target).shape)
 
 
 class BCEWithLogitsFn(Function):
@@ -171,6 +215,17 @@ class BCEWithLogitsFn(Function):
             gx = g * (lw * sig - pos_weight * t) if nx else None
             gt = g * ((pos_weight - 1) * sp - x) if nt else None
         return gx, gt, None, None, None
+
+    @staticmethod
+    def composed(x, t, weight, pos_weight, reduction):
+        """The same loss from differentiable ops (what create_graph differentiates)."""
+        sp = stack([x * 0, -x], dim=-1).logsumexp(dim=-1)       # softplus(-x) = log(e^0 + e^-x): stable, smooth
+        loss = (1 - t) * x + (sp if pos_weight is None else (1 + (pos_weight - 1) * t) * sp)
+        if weight is not None:
+            loss = loss * weight
+        if reduction == "none":
+            return loss
+        return loss.sum() if reduction == "sum" else loss.mean()
 
 
 # ---------------------------------------------------------------- functional forms

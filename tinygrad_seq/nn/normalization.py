@@ -44,6 +44,18 @@ class LayerNormFn(Function):
                          - xhat * (gh * xhat).mean(axis=axes, keepdims=True))
         return gx, gw, gb, None, None
 
+    @staticmethod
+    def composed(x, weight, bias, nd, eps):
+        """The same normalisation from differentiable ops (what create_graph differentiates)."""
+        axes = tuple(range(x.ndim - nd, x.ndim))
+        d = x - x.mean(dim=axes, keepdim=True)
+        y = d / ((d * d).mean(dim=axes, keepdim=True) + eps).sqrt()
+        if weight is not None:
+            y = y * weight
+        if bias is not None:
+            y = y + bias
+        return y
+
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, _name="layer_norm"):
     """torch.nn.functional.layer_norm over the trailing dims `normalized_shape`."""

@@ -15,7 +15,8 @@ import numpy as np
 from .. import backend
 from ..autograd import Function
 from ..tensor import Tensor
-from .conv import _ntuple, alloc_like, in_order, memory_order, out_size, pad_input
+from ..factories import cat, stack
+from .conv import _ntuple, alloc_like, in_order, memory_order, out_size, pad_input, window_slices
 from .module import Module
 
 
@@ -145,6 +146,17 @@ class MaxPoolNd(Function):
         gx = gpad[:, :, pt:pt + xshape[2], pl:pl + xshape[3]]
         return (gx[:, :, 0, :] if one_d else gx), None, None, None, None, None
 
+    @staticmethod
+    def composed(x, k, stride, pads, dilation, out):
+        """The same pooling from differentiable ops (what create_graph differentiates): the max
+        over the stacked kernel-offset slices of the input padded with -inf."""
+        one_d = x.ndim == 3
+        x4 = x.unsqueeze(2) if one_d else x
+        (pt, pb), (pl, pr) = pads
+        windows = stack(window_slices(x4.pad((pl, pr, pt, pb), value=-np.inf), k, stride, dilation, out), dim=-1)
+        y = windows.amax(dim=-1)
+        return y[:, :, 0, :] if one_d else y
+
 
 def _spread(xp, g, axis, k, out, stride, size):
     """Backward of a window sum along `axis`: add g back at every offset onto an axis of `size`."""
@@ -207,6 +219,19 @@ class AvgPoolNd(Function):
         gx = gpad[:, :, pt:pt + xshape[2], pl:pl + xshape[3]]
         return (gx[:, :, 0, :] if one_d else gx), None, None, None, None, None
 
+    @staticmethod
+    def composed(x, k, stride, pads, out, divisor):
+        """The same pooling from differentiable ops: the sum of the kernel-offset slices of the
+        zero-padded input, over the divisor."""
+        one_d = x.ndim == 3
+        x4 = x.unsqueeze(2) if one_d else x
+        (pt, pb), (pl, pr) = pads
+        total = None
+        for v in window_slices(x4.pad((pl, pr, pt, pb)), k, stride, (1, 1), out):
+            total = v if total is None else total + v
+        y = total / divisor
+        return y[:, :, 0, :] if one_d else y
+
 
 def _sum_along(x, axis, k, out, stride):
     """Window sums over the k offsets of one axis."""
@@ -250,6 +275,13 @@ class AdaptiveMaxPool1dFn(Function):
         index += (ctx.pos,)
         backend.scatter_add(xp, gx, index, g)                # adaptive windows may overlap: add
         return gx, None
+
+    @staticmethod
+    def composed(x, out):
+        """The same pooling from differentiable ops: the max of each window's slice."""
+        L = x.shape[-1]
+        return cat([x[..., (o * L) // out:-((-(o + 1) * L) // out)].amax(dim=-1, keepdim=True)
+                    for o in range(out)], dim=-1)
 
 
 # ---------------------------------------------------------------- functional forms

@@ -28,6 +28,9 @@ direction starts at each sequence's last valid step) and receive no gradient.
 """
 from .. import backend
 from ..autograd import Function
+from ..factories import stack
+from ..tensor import Tensor, where
+from .rnn_cells import gru_cell, lstm_cell, rnn_cell
 
 # ---------------------------------------------------------------- CuPy kernels (built on first use)
 _PREAMBLE = r"""
@@ -347,6 +350,12 @@ class RNNSequence(Function):
         dh0 = dh if ctx.needs_input_grad[1] else None
         return dx, dh0, dw_ih, dw_hh, db, db, None, None, None
 
+    @staticmethod
+    def composed(x, h0, w_ih, w_hh, b_ih, b_hh, mask, reverse, nonlinearity):
+        """The same P from the cell of rnn_cells.py stepped over time (what create_graph differentiates)."""
+        step = lambda x_t, s: [rnn_cell(x_t, s[0], w_ih, w_hh, b_ih, b_hh, nonlinearity)]  # noqa: E731
+        return _composed_states(x, [h0], w_hh.shape[1], step, mask, reverse)
+
 
 class LSTMSequence(Function):
     """A whole LSTM layer-direction (plain, peephole or coupled); see rnn_cells.lstm_cell."""
@@ -416,6 +425,13 @@ class LSTMSequence(Function):
         return (dx, dh if needs[1] else None, dc if needs[2] else None, dw_ih, dw_hh, db, db,
                 *dpeep, None, None, None)
 
+    @staticmethod
+    def composed(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co, mask, reverse, coupled):
+        """The same P from the cell of rnn_cells.py stepped over time (what create_graph differentiates)."""
+        step = lambda x_t, s: list(lstm_cell(x_t, tuple(s), w_ih, w_hh, b_ih, b_hh,  # noqa: E731
+                                             w_ci, w_cf, w_co, coupled=coupled))
+        return _composed_states(x, [h0, c0], w_hh.shape[1], step, mask, reverse)
+
 
 class GRUSequence(Function):
     """A whole GRU layer-direction; see rnn_cells.gru_cell."""
@@ -474,3 +490,29 @@ class GRUSequence(Function):
         db_ih = dgx2.sum(axis=0) if with_bias else None
         db_hh = dgh2.sum(axis=0) if with_bias else None
         return dx, dh if needs[1] else None, dw_ih, dw_hh, db_ih, db_hh, None, None
+
+    @staticmethod
+    def composed(x, h0, w_ih, w_hh, b_ih, b_hh, mask, reverse):
+        """The same P from the cell of rnn_cells.py stepped over time (what create_graph differentiates)."""
+        step = lambda x_t, s: [gru_cell(x_t, s[0], w_ih, w_hh, b_ih, b_hh)]  # noqa: E731
+        return _composed_states(x, [h0], w_hh.shape[1], step, mask, reverse)
+
+
+def _composed_states(x, init, H, step, mask, reverse):
+    """P (see the module docstring) built by stepping a cell: the h rows in time order, then,
+    for two states (LSTM), the final C."""
+    T, B = x.shape[0], x.shape[1]
+    xp = backend.xp(x.device)
+    state = [s if s is not None else Tensor._wrap(xp.zeros((B, H), dtype=x.dtype), x.device) for s in init]
+    rows = [None] * (T + 1)
+    xs = x.unbind(0)
+    for t, prev, cur in _steps(T, reverse):
+        rows[prev] = rows[prev] if rows[prev] is not None else state[0]
+        new = step(xs[t], state)
+        if mask is not None:   # padded steps keep the previous state
+            new = [where(Tensor._wrap(mask[t], x.device), n, s) for n, s in zip(new, state)]
+        state = new
+        rows[cur] = state[0]
+    if T == 0:
+        rows[0] = state[0]
+    return stack(rows + state[1:], dim=0)
