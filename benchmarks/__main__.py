@@ -34,6 +34,7 @@ from rich.table import Table
 
 from benchmarks import lenet, overhead, rnn, textcnn
 from benchmarks.common import machine_info, torch
+from tinygrad_seq.backend import set_host_malloc
 
 KEYS = ("char-LSTM", "char-GRU", "char-RNN", "deep-LSTM", "textcnn", "lenet", "overhead",
         "bptt-full", "bptt-truncated")
@@ -154,6 +155,7 @@ def print_table(title, rows, device):
 
 
 def main(argv=None):
+    set_host_malloc("cached")   # keep freed host memory, as a training program would (README)
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["distributed"]:
         from benchmarks import distributed
