@@ -68,7 +68,7 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = _padding_idx(padding_idx, num_embeddings, "Embedding")
         if _weight is None:
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
+            self.weight = init.parameter(num_embeddings, embedding_dim)
             init.normal_(self.weight)
             if self.padding_idx is not None:
                 self.weight.data[self.padding_idx] = 0
