@@ -5,6 +5,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+import tinygrad_seq as tg
 from demos import DEMOS
 
 
@@ -26,6 +27,11 @@ def main(argv=None):
     name, rest = argv[0], argv[1:]
     if name not in DEMOS:
         console.print(f"[red]unknown demo {name!r}[/red]; choose one of: {', '.join(DEMOS)}")
+        return 2
+    wants_cuda = "--device=cuda" in rest or any(a == "--device" and b == "cuda" for a, b in zip(rest, rest[1:]))
+    why = tg.backend.devices.cuda_unavailable_reason() if wants_cuda else None
+    if why is not None:   # one line, no traceback: the machine has no GPU to run on
+        console.print(f"{name}: --device cuda: {why}; run with --device cpu", markup=False, soft_wrap=True)
         return 2
     importlib.import_module(DEMOS[name]).main(rest)
     return 0

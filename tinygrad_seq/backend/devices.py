@@ -17,12 +17,19 @@ _CUDA_HINT = "install CuPy with `pip install \"tinygrad-seq[cuda12]\"` (or [cuda
 def cuda_available():
     """True when CuPy is installed AND a CUDA driver reports a GPU (CuPy alone is not enough:
     it imports fine on a machine without a GPU or driver)."""
+    return cuda_unavailable_reason() is None
+
+
+def cuda_unavailable_reason():
+    """None when device 'cuda' can be used, else why not, in a few words."""
     if _cupy is None:
-        return False
+        return "CuPy is not installed"
     try:
-        return _cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+        if _cupy.cuda.runtime.getDeviceCount() > 0:
+            return None
+        return "CuPy finds no NVIDIA GPU"
+    except Exception as e:   # no driver, or no device: CUDA's error name says which
+        return f"CuPy finds no NVIDIA GPU ({str(e).split(':')[0] or type(e).__name__})"
 
 
 class device(str):
@@ -61,8 +68,8 @@ def normalize_device(device):
     if d == "cpu":
         return _CPU
     if d == "cuda" or d.startswith("cuda:"):
-        if not cuda_available():
-            why = "CuPy is not installed" if _cupy is None else "CuPy found no CUDA GPU"
+        why = cuda_unavailable_reason()
+        if why is not None:
             raise RuntimeError(f"device 'cuda' requested but {why}: {_CUDA_HINT}")
         return _CUDA
     raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
