@@ -35,6 +35,7 @@ from rich.table import Table
 
 from benchmarks import lenet, overhead, rnn, textcnn
 from benchmarks.common import console as common_console, machine_info, torch
+from tinygrad_seq.backend import set_host_malloc
 
 KEYS = ("char-LSTM", "char-GRU", "char-RNN", "deep-LSTM", "textcnn", "lenet", "overhead",
         "bptt-full", "bptt-truncated")
@@ -202,6 +203,7 @@ def print_table(title, rows, device, console=None):
 
 
 def main(argv=None):
+    set_host_malloc("cached")   # keep freed host memory, as a training program would (README)
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["distributed"]:
         from benchmarks import distributed

@@ -225,6 +225,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_common_args(ap, steps=50, warmup=5)
     args = ap.parse_args(argv)
+    tg.backend.set_host_malloc("cached")   # keep freed host memory, as a training program would
     threads = pin_threads(args.threads, "benchmarks.lenet")
 
     report(f"LeNet: ours vs PyTorch (ms per train step, batch 64, {threads})",

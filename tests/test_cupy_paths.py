@@ -38,7 +38,7 @@ def fake_cupy(monkeypatch):
     """backend sees DeviceArray as the CuPy array type; asnumpy is the explicit copy."""
     copies = []
     fake = types.SimpleNamespace(ndarray=DeviceArray, asnumpy=lambda a: copies.append(a) or a.host.copy())
-    monkeypatch.setattr(backend, "_cupy", fake)
+    monkeypatch.setattr(backend.devices, "_cupy", fake)
     return copies
 
 
@@ -66,8 +66,8 @@ def test_manual_seed_needs_no_gpu_and_seeds_the_gpu_generator_lazily(monkeypatch
     on a machine without a GPU), rng("cuda") makes it from the last seed, once."""
     made = []
     fake = types.SimpleNamespace(random=types.SimpleNamespace(RandomState=lambda seed: made.append(seed) or object()))
-    monkeypatch.setattr(backend, "_cupy", fake)
-    monkeypatch.setattr(backend, "_cp_rng", None)
+    monkeypatch.setattr(backend.devices, "_cupy", fake)
+    monkeypatch.setattr(backend.random_numbers, "_cp_rng", None)
     tg.manual_seed(5)
     assert made == []
     g = backend.rng("cuda")

@@ -1,7 +1,7 @@
 """Deferred validity checks (backend.check / flush_checks): on the GPU an index or target
 check must not wait for the device, yet a bad value must never pass unnoticed; it raises at
 the next host read. On the CPU the checks raise at once (their messages are tested with the
-layers); DEFER_CHECKS_ON_CPU makes NumPy take the GPU's deferred path, so it is tested here.
+layers); monkeypatching checks._deferred makes NumPy take the GPU's deferred path, so it is tested here.
 Negative indices are used on the CPU because NumPy, like CuPy for every out-of-range index,
 wraps them around silently: without the check the result would just be wrong."""
 import contextlib
@@ -14,6 +14,7 @@ import tinygrad_seq as tg
 import tinygrad_seq.nn as nn
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import backend, optim
+from tinygrad_seq.backend import checks
 
 gpu = pytest.mark.gpu
 
@@ -21,10 +22,10 @@ gpu = pytest.mark.gpu
 @pytest.fixture
 def deferred(monkeypatch):
     """NumPy takes the deferred (GPU) path; nothing is left pending afterwards."""
-    monkeypatch.setattr(backend, "DEFER_CHECKS_ON_CPU", True)
+    monkeypatch.setattr(checks, "_deferred", lambda xp: True)
     yield
-    backend._pending.clear()
-    backend._pending_limit = backend.MAX_PENDING_CHECKS
+    checks._pending.clear()
+    checks._pending_limit = checks.MAX_PENDING_CHECKS
 
 
 def test_check_raises_at_once_on_cpu_by_default():
@@ -109,8 +110,8 @@ def test_many_distinct_messages_are_all_kept(deferred):
 def test_gpu_flush_path_with_a_stand_in_for_cupy(monkeypatch, deferred):
     """The CuPy branch of flush_checks (one stacked copy of the flags), run on NumPy arrays."""
     fake = types.SimpleNamespace(stack=np.stack, asnumpy=np.asarray, ndarray=np.ndarray)
-    monkeypatch.setattr(backend, "DEFER_CHECKS_ON_CPU", False)
-    monkeypatch.setattr(backend, "_cupy", fake)
+    monkeypatch.setattr(checks, "_deferred", lambda xp: xp is fake)
+    monkeypatch.setattr(backend.devices, "_cupy", fake)
     backend.check(fake, np.array(False), "fine {}", (np.array(1),))
     backend.check(fake, np.array(True), "op: index {} is bad", (np.array(7),), error=IndexError)
     backend.check(fake, np.array(True), "op: later {}", (np.array(8),))

@@ -275,25 +275,3 @@ def test_cuda_round_trip_and_grad_through_to():
     a = tg.randn(4, device="cuda").numpy()
     tg.manual_seed(1)
     np.testing.assert_array_equal(a, tg.randn(4, device="cuda").numpy())
-
-
-def test_host_malloc_setting():
-    """Keeping freed host memory (the default on glibc) is a process-wide malloc setting, so it
-    can be switched back and opted out of with an environment variable."""
-    import ctypes.util
-    import subprocess
-    import sys
-    from tinygrad_seq import backend
-    glibc = sys.platform.startswith("linux") and "libc.so" in str(ctypes.util.find_library("c"))
-    with pytest.raises(ValueError, match="set_host_malloc: mode must be 'cached' or 'system', got 'fast'"):
-        backend.set_host_malloc("fast")
-    assert backend.set_host_malloc("system") == glibc
-    assert backend.set_host_malloc("cached") == glibc
-    # the opt-out: importing with TINYGRAD_SEQ_MALLOC=system never calls mallopt
-    code = "import tinygrad_seq.backend as b; print(b._HOST_MALLOC)"
-    env = {"TINYGRAD_SEQ_MALLOC": "system", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "system"
-    out = subprocess.run([sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin"}, capture_output=True,
-                         text=True, check=True)
-    assert out.stdout.strip() == ("cached" if glibc else "system")

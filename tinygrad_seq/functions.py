@@ -3,7 +3,7 @@ most are the Tensor methods of the same name, as functions."""
 import numpy as np
 
 from . import autograd, ops
-from .tensor import Tensor, _check_matmul
+from .tensor import Tensor
 from .ops import _einsum_spec
 
 

@@ -178,7 +178,6 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tr
     if isinstance(fn, type) and issubclass(fn, Function):
         fn = fn.apply
     args = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-    diff = [a for a in args if isinstance(a, Tensor) and a.requires_grad]
     rng = np.random.default_rng(seed + 1)
     with no_grad():
         outs = [o for o in _flatten(fn(*args)) if o.dtype.kind == "f"]

@@ -94,7 +94,6 @@ def pad_input(xp, x, pads, value=0):
 # batch-last. The output keeps the layout (an (N, O, OH, OW)-shaped view of it), so the next
 # layers see it too and a stack of convs never converts.
 BATCH_LAST, CHANNELS_LAST = (1, 2, 3, 0), (0, 2, 3, 1)
-SHIFTED_CONV1D = True   # Conv1dShifted for stride-1 Conv1d on channels-innermost input (tests compare both)
 
 
 def _pick_layout(x, groups):
@@ -401,7 +400,7 @@ def conv_nd(x, weight, bias, stride, padding, dilation, groups, n, name):
     unbatched = x.ndim == n + 1
     if unbatched:
         x = x.unsqueeze(0)
-    if n == 1 and stride == (1,) and groups == 1 and SHIFTED_CONV1D and _channels_innermost(x.data):
+    if n == 1 and stride == (1,) and groups == 1 and _channels_innermost(x.data):
         out = Conv1dShifted.apply(x, weight, bias, pads[0], dilation[0])   # a text CNN's conv
     else:
         if n == 1:
@@ -448,10 +447,10 @@ class _ConvNd(Module):
         elif min(self.padding) < 0:
             raise ValueError(f"{name}: padding must be non-negative, got {padding!r}")
         shape = (out_channels, in_channels // groups) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype=np.float32))
+        self.weight = init.parameter(*shape)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if bias:
-            self.bias = Parameter(np.empty((out_channels,), dtype=np.float32))
+            self.bias = init.parameter(out_channels)
             init.fan_in_uniform_(self.bias, (in_channels // groups) * math.prod(self.kernel_size))
         else:
             self.register_parameter("bias", None)

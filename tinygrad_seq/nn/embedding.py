@@ -63,13 +63,10 @@ def embedding(input, weight, padding_idx=None, _name="embedding"):
     if weight.ndim != 2:
         raise ValueError(f"{_name}: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
     V = weight.shape[0]
-    if input.numel():   # on the GPU a deferred check: no wait for the device (backend.check)
-        xp, idx = backend.xp(input.device), input.data
-        lo, hi = idx.min(), idx.max()
-        backend.check(xp, (lo < 0) | (hi >= V),
-                      f"{_name}: index {{}} is out of range for num_embeddings={V} "
-                      f"(valid indices are 0..{V - 1}); indices of shape {input.shape}",
-                      lambda: (xp.where(lo < 0, lo, hi),), error=IndexError)
+    # on the GPU a deferred check: no wait for the device (backend.checks)
+    backend.check_indices(backend.xp(input.device), input.data, V,
+                          f"{_name}: index {{}} is out of range for num_embeddings={V} "
+                          f"(valid indices are 0..{V - 1}); indices of shape {input.shape}")
     return EmbeddingFn.apply(weight, input, _padding_idx(padding_idx, V, _name))
 
 
@@ -84,7 +81,7 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.padding_idx = _padding_idx(padding_idx, num_embeddings, "Embedding")
         if _weight is None:
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
+            self.weight = init.parameter(num_embeddings, embedding_dim)
             init.normal_(self.weight)
             if self.padding_idx is not None:
                 self.weight.data[self.padding_idx] = 0

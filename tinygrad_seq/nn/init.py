@@ -1,8 +1,17 @@
 """Weight initialisers, in place, drawing from the generator `manual_seed` seeds."""
 import math
 
+import numpy as np
+
 from .. import backend
 from ..autograd import no_grad
+from .module import Parameter
+
+
+def parameter(*shape):
+    """A new float32 Parameter of `shape`, on the CPU and not yet initialised: every layer makes
+    its parameters here, then fills them with one of the functions below (and .to() moves them)."""
+    return Parameter(np.empty(shape, dtype=np.float32))
 
 
 @no_grad()

@@ -1,12 +1,10 @@
 """Linear: y = x W^T + b, as one fused op (one node instead of transpose, matmul and add)."""
 import math
 
-import numpy as np
-
 from ..autograd import Function
 from ..tensor import Tensor
 from . import init
-from .module import Module, Parameter, check_size
+from .module import Module, check_size
 
 
 class LinearFn(Function):
@@ -60,10 +58,10 @@ class Linear(Module):
         in_features = check_size("Linear", "in_features", in_features)
         out_features = check_size("Linear", "out_features", out_features)
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Parameter(np.empty((out_features, in_features), dtype=np.float32))
+        self.weight = init.parameter(out_features, in_features)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if bias:
-            self.bias = Parameter(np.empty((out_features,), dtype=np.float32))
+            self.bias = init.parameter(out_features)
             init.fan_in_uniform_(self.bias, in_features)
         else:
             self.register_parameter("bias", None)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Function
-from ..kernels import kernel, on_gpu
+from .. import kernels
 from ..ops import sigmoid as _sigmoid
 from ..factories import stack
 from ..tensor import Tensor
@@ -79,13 +79,22 @@ def _reduce_t(loss, wt, reduction, tshape):
     return loss.sum() if reduction == "sum" else loss.sum() / wt.sum()
 
 
+@kernels.fused("cross_entropy_bwd")
+def onehot_grad(xp, probs, scale, target):
+    """scale_row * (probs - onehot(target_row)): the gradient of scale * (-log p[target])
+    with respect to the logits, probs (M, C) the softmax rows."""
+    grad = probs * scale[:, None]
+    grad[xp.arange(probs.shape[0]), target] -= scale
+    return grad
+
+
 class CrossEntropyFn(Function):
     """cross_entropy on class indices in one node: log-softmax via the max-shifted
     log-sum-exp (no overflow for logits of 1e4), then the picked entries.
     With label smoothing e, loss = (1-e) * nll + e/C * sum_c w_c * (-log p_c).
-    On CuPy the backward without label smoothing is one kernel (kernels.py); the forward
-    stays composed: its ~8 launches are row reductions (max, sum) that CuPy already runs
-    as one kernel each, and fusing them would mean a hand-written RawKernel."""
+    The backward without label smoothing is onehot_grad, one fused kernel on CuPy (kernels.py);
+    the forward stays composed: its ~8 launches are row reductions (max, sum) that CuPy
+    already runs as one kernel each."""
 
     @staticmethod
     def forward(ctx, logits, target, weight, ignore_index, reduction, label_smoothing):
@@ -118,8 +127,8 @@ class CrossEntropyFn(Function):
         tc, valid, wt, weight, denom, reduction, eps, shape = ctx.info
         M, C = p.shape
         gl = _upstream(xp, g, reduction, denom, M)
-        if eps == 0 and on_gpu(xp):  # the common case in one CuPy kernel: (p - onehot) * gl * w_t
-            grad = kernel("cross_entropy_bwd")(p, (gl * wt).astype(p.dtype, copy=False), tc, C)
+        if eps == 0:   # the common case: w_t (p - onehot_t), times the upstream gradient
+            grad = onehot_grad(xp, p, (gl * wt).astype(p.dtype, copy=False), tc)
             return _unrows(xp, grad, shape), None, None, None, None, None
         # d nll / dx = w_t (p - onehot_t);  d smooth / dx = sum(w) p - w
         a = (1 - eps) * wt

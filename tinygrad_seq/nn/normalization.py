@@ -88,9 +88,9 @@ class LayerNorm(Module):
                                       for n in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(np.ones(self.normalized_shape, dtype=np.float32))
+            self.weight = init.ones_(init.parameter(*self.normalized_shape))
             if bias:
-                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=np.float32))
+                self.bias = init.zeros_(init.parameter(*self.normalized_shape))
             else:
                 self.register_parameter("bias", None)
         else:

@@ -70,7 +70,9 @@ def _max_along(xp, x, axis, k, out, stride, dilation, payload=None, scale=1):
     return (best.copy() if k == 1 else best), idx.astype(dt, copy=False)
 
 
-SIDE_BY_SIDE = True   # _max_side_by_side for small windows with stride == kernel (tests compare both)
+def _fits_side_by_side(k, stride, dilation):
+    """Small windows (2 to 4 cells) that sit side by side (stride == kernel): _max_side_by_side's case."""
+    return tuple(stride) == tuple(k) and tuple(dilation) == (1, 1) and 1 < k[0] * k[1] <= 4
 
 
 def _max_side_by_side(xp, x, k, out):
@@ -111,7 +113,7 @@ class MaxPoolNd(Function):
             x = x[:, :, None, :]
         xpad = pad_input(xp, x, pads, value=-np.inf)
         (kh, kw), (sh, sw), (dh, dw), (OH, OW) = k, stride, dilation, out
-        if SIDE_BY_SIDE and (sh, sw, dh, dw) == (kh, kw, 1, 1) and 1 < kh * kw <= 4:
+        if _fits_side_by_side(k, stride, dilation):
             y, win = _max_side_by_side(xp, xpad, k, out)   # the usual 2x2 pooling: fewer passes
         else:
             rows, jw = _max_along(xp, xpad, 3, kw, OW, sw, dw)    # (N, C, Hp, OW), column of each row max

@@ -31,8 +31,9 @@ import numpy as np
 from .. import backend
 from ..factories import stack, cat
 from ..tensor import Tensor, where
+from . import init
 from .dropout import dropout as _dropout
-from .module import Module, Parameter
+from .module import Module
 from .rnn_cells import _GATES, check_input, check_state, gru_cell, lstm_cell, rnn_cell
 from .rnn_fused import GRUSequence, LSTMSequence, RNNSequence
 from .utils.rnn import PackedSequence, pad_packed_sequence, pad_sequence, _pack  # noqa: F401 (pad_sequence)
@@ -67,28 +68,26 @@ class RNNBase(Module):
         self.recorded_hidden = {}   # (layer, direction) -> [h_t for t in time order], when recording
         G = (3 if self.coupled else _GATES[self.mode]) * self.hidden_size
         H, D = self.hidden_size, self.num_directions
-        empty = backend.xp("cpu").empty
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else H * D
             for direction in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if direction else "")
-                setattr(self, "weight_ih" + sfx, Parameter(empty((G, in_size), dtype="float32")))
-                setattr(self, "weight_hh" + sfx, Parameter(empty((G, H), dtype="float32")))
+                setattr(self, "weight_ih" + sfx, init.parameter(G, in_size))
+                setattr(self, "weight_hh" + sfx, init.parameter(G, H))
                 if self.bias:
-                    setattr(self, "bias_ih" + sfx, Parameter(empty((G,), dtype="float32")))
-                    setattr(self, "bias_hh" + sfx, Parameter(empty((G,), dtype="float32")))
+                    setattr(self, "bias_ih" + sfx, init.parameter(G))
+                    setattr(self, "bias_hh" + sfx, init.parameter(G))
                 if self.peephole:
                     if not self.coupled:
-                        setattr(self, "weight_ci" + sfx, Parameter(empty((H,), dtype="float32")))
-                    setattr(self, "weight_cf" + sfx, Parameter(empty((H,), dtype="float32")))
-                    setattr(self, "weight_co" + sfx, Parameter(empty((H,), dtype="float32")))
+                        setattr(self, "weight_ci" + sfx, init.parameter(H))
+                    setattr(self, "weight_cf" + sfx, init.parameter(H))
+                    setattr(self, "weight_co" + sfx, init.parameter(H))
         self.reset_parameters()
 
     num_directions = property(lambda self: 2 if self.bidirectional else 1)
 
     def reset_parameters(self):
         """Every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), like torch."""
-        from . import init
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             init.uniform_(p, -bound, bound)

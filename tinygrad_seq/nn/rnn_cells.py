@@ -15,7 +15,8 @@ import math
 
 from .. import backend
 from ..tensor import Tensor
-from .module import Module, Parameter
+from . import init
+from .module import Module
 
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
@@ -161,18 +162,17 @@ class _CellBase(Module):
                              f"got {input_size} and {hidden_size}")
         self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)
         G = (gates or _GATES[self.mode]) * hidden_size
-        self.weight_ih = Parameter(backend.xp("cpu").empty((G, input_size), dtype="float32"))
-        self.weight_hh = Parameter(backend.xp("cpu").empty((G, hidden_size), dtype="float32"))
+        self.weight_ih = init.parameter(G, input_size)
+        self.weight_hh = init.parameter(G, hidden_size)
         if bias:
-            self.bias_ih = Parameter(backend.xp("cpu").empty((G,), dtype="float32"))
-            self.bias_hh = Parameter(backend.xp("cpu").empty((G,), dtype="float32"))
+            self.bias_ih = init.parameter(G)
+            self.bias_hh = init.parameter(G)
         else:
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
 
     def reset_parameters(self):
         """U(-1/sqrt(H), 1/sqrt(H)) for every parameter, like torch."""
-        from . import init
         bound = 1.0 / math.sqrt(self.hidden_size)
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
@@ -248,11 +248,10 @@ class LSTMCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, gates=3 if coupled else 4)
         self.peephole, self.coupled = bool(peephole), bool(coupled)
         if peephole:
-            xp = backend.xp("cpu")
             if not coupled:
-                self.weight_ci = Parameter(xp.empty((hidden_size,), dtype="float32"))
-            self.weight_cf = Parameter(xp.empty((hidden_size,), dtype="float32"))
-            self.weight_co = Parameter(xp.empty((hidden_size,), dtype="float32"))
+                self.weight_ci = init.parameter(hidden_size)
+            self.weight_cf = init.parameter(hidden_size)
+            self.weight_co = init.parameter(hidden_size)
         self.reset_parameters()
 
     def peepholes(self):

@@ -13,8 +13,9 @@ The composed path (rnn_cells.py) records ~15 graph nodes per time step. Here:
 
 The gate math lives in small helpers (`lstm_step_forward`, ...) written with plain
 `xp` ufuncs on gate-major (n_gates, B, H) copies of the step's (B, n_gates*H) block, so
-every gate is a contiguous array; on CuPy the plain LSTM and GRU use fused
-`cupy.ElementwiseKernel`s instead (one launch per step and direction, instead of ~15).
+every gate is a contiguous array. They are the references of the fused GPU kernels in
+kernels.py: on CuPy the plain LSTM and GRU steps run those instead (one launch per step and
+direction, instead of ~15).
 
 Layout of what a Function returns (one array, so autograd sees one output):
   P = hidden states in time order, (T+1, B, H): forward direction [h0, h_1 .. h_T],
@@ -26,84 +27,11 @@ Variable lengths come as a (T, B, 1) boolean mask (t < length_b): padded steps k
 previous state (so the final state is each sequence's last valid one, and the reverse
 direction starts at each sequence's last valid step) and receive no gradient.
 """
-from .. import backend
+from .. import kernels
 from ..autograd import Function
-from ..factories import stack
+from ..factories import stack, zeros
 from ..tensor import Tensor, where
 from .rnn_cells import gru_cell, lstm_cell, rnn_cell
-
-# ---------------------------------------------------------------- CuPy kernels (built on first use)
-_PREAMBLE = r"""
-template <typename U> __device__ __forceinline__ U sigmoid_f(U x) {
-    return U(0.5) * tanh(U(0.5) * x) + U(0.5);
-}
-"""
-
-# LSTM, one step. zi..zo: pre-activations (strided (B, H) views of the step's (B, 4H) block);
-# gi..go: the gate activations, written to the saved gate-major buffer.
-_LSTM_FWD = ("T zi, T zf, T zg, T zo, T c_prev", "T gi, T gf, T gg, T go, T c, T tc, T h", """
-    gi = sigmoid_f(zi);
-    gf = sigmoid_f(zf);
-    gg = tanh(zg);
-    go = sigmoid_f(zo);
-    c = gf * c_prev + gi * gg;
-    tc = tanh(c);
-    h = go * tc;
-""")
-
-# dh: dL/dh_t; dc: dL/dC_t from later steps on entry, dL/dC_{t-1} on exit (CuPy binds
-# outputs by reference, so dc is read before it is written); dzi..dzo: strided views of dZ_t.
-_LSTM_BWD = ("T gi, T gf, T gg, T go, T c_prev, T tc, T dh", "T dc, T dzi, T dzf, T dzg, T dzo", """
-    const T one = 1;
-    const T dC = dc + dh * go * (one - tc * tc);
-    dzo = dh * tc * go * (one - go);
-    dzi = dC * gg * gi * (one - gi);
-    dzf = dC * c_prev * gf * (one - gf);
-    dzg = dC * gi * (one - gg * gg);
-    dc = dC * gf;
-""")
-
-# GRU, one step: x-parts (W_i x + b_i) and h-parts (W_h h_{t-1} + b_h) of r, z, n.
-_GRU_FWD = ("T xr, T xz, T xn, T hr, T hz, T hn, T h_prev", "T r, T z, T n, T hn_saved, T h", """
-    r = sigmoid_f(xr + hr);
-    z = sigmoid_f(xz + hz);
-    n = tanh(xn + r * hn);
-    hn_saved = hn;
-    h = n + z * (h_prev - n);
-""")
-
-_GRU_BWD = ("T r, T z, T n, T hn, T h_prev, T dh",
-            "T dxr, T dxz, T dxn, T dhr, T dhz, T dhn, T dh_direct", """
-    const T one = 1;
-    const T dan = dh * (one - z) * (one - n * n);
-    const T dar = dan * hn * r * (one - r);
-    const T daz = dh * (h_prev - n) * z * (one - z);
-    dxr = dar;
-    dhr = dar;
-    dxz = daz;
-    dhz = daz;
-    dxn = dan;
-    dhn = dan * r;
-    dh_direct = dh * z;
-""")
-
-_kernels = {}
-
-
-def _kernel(name):
-    """The CuPy ElementwiseKernel `name`, compiled on first use (never touched on CPU)."""
-    k = _kernels.get(name)
-    if k is None:
-        import cupy
-        ins, outs, body = {"lstm_fwd": _LSTM_FWD, "lstm_bwd": _LSTM_BWD,
-                           "gru_fwd": _GRU_FWD, "gru_bwd": _GRU_BWD}[name]
-        k = _kernels[name] = cupy.ElementwiseKernel(ins, outs, body, "tinygrad_seq_" + name,
-                                                    preamble=_PREAMBLE)
-    return k
-
-
-def _on_gpu(xp):
-    return xp is not backend.xp("cpu")
 
 
 def _sigmoid_(xp, a):
@@ -132,14 +60,12 @@ def gate_major(z, n_gates):
 
 
 # ---------------------------------------------------------------- gate math of one step
+@kernels.fused("lstm_fwd")
 def lstm_step_forward(xp, z, c_prev, acts, c, tc, h, peep=None, coupled=False):
     """z (B, G): pre-activations W·[h_{t-1}, x_t] + b in PyTorch's layout (only read). Writes the
     gate activations to acts (n, B, H), gate-major: i, f, g, o (coupled: f, g, o), and
     c = C_t, tc = tanh(C_t), h = h_t. peep = (w_ci, w_cf, w_co) or None."""
     plain = peep is None and not coupled
-    if _on_gpu(xp) and plain:
-        _kernel("lstm_fwd")(*gate_major(z, 4), c_prev, *acts, c, tc, h)
-        return
     xp.copyto(acts, gate_major(z, len(acts)))
     i, f, g, o = (None, *acts) if coupled else acts
     if plain:
@@ -167,13 +93,11 @@ def lstm_step_forward(xp, z, c_prev, acts, c, tc, h, peep=None, coupled=False):
     xp.multiply(o, tc, out=h)                 # h_t = o_t*tanh(C_t)
 
 
+@kernels.fused("lstm_bwd")
 def lstm_step_backward(xp, acts, c_prev, tc, dh, dc, dz, scratch, peep=None, coupled=False):
     """One step back: acts (n, B, H) gate activations, dh = dL/dh_t, dc = dL/dC_t from later
     steps (overwritten with dL/dC_{t-1}); writes dz (B, G) = dL/d(pre-activations) in PyTorch's
     layout, using scratch (n, B, H)."""
-    if _on_gpu(xp) and peep is None and not coupled:
-        _kernel("lstm_bwd")(*acts, c_prev, tc, dh, dc, *gate_major(dz, 4))
-        return
     i, f, g, o = (None, *acts) if coupled else acts
     di, df, dg, do = (None, *scratch) if coupled else scratch
     # dL/dC_t = dc (later steps) + dh*o_t*(1 - tanh²C_t) (this step's h_t = o_t*tanh(C_t))
@@ -206,12 +130,10 @@ def lstm_step_backward(xp, acts, c_prev, tc, dh, dc, dz, scratch, peep=None, cou
     xp.copyto(gate_major(dz, len(acts)), scratch)
 
 
+@kernels.fused("gru_fwd")
 def gru_step_forward(xp, gx, gh, h_prev, acts, hn, h):
     """gx (B, 3H) = W_i x_t + b_i and gh (B, 3H) = W_h h_{t-1} + b_h, PyTorch's layout (r, z, n).
     Writes acts (3, B, H) = r, z, n (gate-major), hn = gh's n part (backward needs it) and h = h_t."""
-    if _on_gpu(xp):
-        _kernel("gru_fwd")(*gate_major(gx, 3), *gate_major(gh, 3), h_prev, *acts, hn, h)
-        return
     ghm = gate_major(gh, 3)
     xp.copyto(acts, gate_major(gx, 3))
     acts[:2] += ghm[:2]                        # r and z: the x and h parts just add
@@ -225,13 +147,11 @@ def gru_step_forward(xp, gx, gh, h_prev, acts, hn, h):
     h += n
 
 
+@kernels.fused("gru_bwd")
 def gru_step_backward(xp, acts, hn, h_prev, dh, dgx, dgh, dh_direct, scratch):
     """One step back: acts = (r, z, n), hn = W_hn h_{t-1} + b_hn; writes dgx = dL/d(W_i x + b_i) and
     dgh = dL/d(W_h h + b_h) (B, 3H, PyTorch's layout) and dh_direct = z_t*dh, the part of
     dL/dh_{t-1} that skips the matmul; scratch is (3, B, H)."""
-    if _on_gpu(xp):
-        _kernel("gru_bwd")(*acts, hn, h_prev, dh, *gate_major(dgx, 3), *gate_major(dgh, 3), dh_direct)
-        return
     r, z, n = acts
     dar, daz, dan = scratch
     xp.multiply(dh, 1 - z, out=dan)            # through n
@@ -502,8 +422,7 @@ def _composed_states(x, init, H, step, mask, reverse):
     """P (see the module docstring) built by stepping a cell: the h rows in time order, then,
     for two states (LSTM), the final C."""
     T, B = x.shape[0], x.shape[1]
-    xp = backend.xp(x.device)
-    state = [s if s is not None else Tensor._wrap(xp.zeros((B, H), dtype=x.dtype), x.device) for s in init]
+    state = [s if s is not None else zeros(B, H, dtype=x.dtype, device=x.device) for s in init]
     rows = [None] * (T + 1)
     xs = x.unbind(0)
     for t, prev, cur in _steps(T, reverse):

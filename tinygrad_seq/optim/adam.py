@@ -2,7 +2,7 @@
 and of its square, with bias correction for the zero-initialised averages."""
 import math
 
-from ..kernels import kernel, on_gpu
+from .. import kernels
 from .optimizer import Optimizer
 
 
@@ -41,37 +41,41 @@ class Adam(Optimizer):
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
         step_size, bias2_sqrt = lr / (1 - beta1 ** t), math.sqrt(1 - beta2 ** t)
-        if on_gpu(xp) and not group["amsgrad"]:  # the whole step below in one CuPy kernel
-            kernel("adam")(g, lr, beta1, beta2, eps, wd, step_size, bias2_sqrt, self.decoupled,
-                           bool(group["maximize"]), p, m, v)
-            return
-        # The same equations as the docstring, in place: `s` is one preallocated work array,
-        # so a step allocates nothing (fresh temporaries cost NumPy page faults, not just math).
-        s = scratch_like(self, xp, p)
-        if group["maximize"]:
-            g = -g
-        if wd != 0 and self.decoupled:
-            p *= 1 - lr * wd                        # AdamW: shrink the weights themselves
-        elif wd != 0:
-            g = g + wd * p                          # Adam: out of place, never write into a .grad array
-        m *= beta1                                  # m = beta1 * m + (1 - beta1) * g
-        xp.multiply(g, 1 - beta1, out=s)
-        m += s
-        v *= beta2                                  # v = beta2 * v + (1 - beta2) * g^2
-        xp.multiply(g, g, out=s)
-        s *= 1 - beta2
-        v += s
-        if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"]
-            xp.maximum(v_max, v, out=v_max)         # v_max = max(v_max, v)
-            v = v_max
-        # p = p - lr/(1 - beta1^t) * m / (sqrt(v)/sqrt(1 - beta2^t) + eps); multiplying the
-        # fraction through by sqrt(1 - beta2^t) saves a pass over the array
-        xp.sqrt(v, out=s)
-        s += eps * bias2_sqrt
-        xp.divide(m, s, out=s)
-        s *= step_size * bias2_sqrt
-        p -= s
+        adam_step(xp, p, g, m, v, state["max_exp_avg_sq"] if group["amsgrad"] else None, lambda: scratch_like(self, xp, p), lr, beta1,
+                  beta2, eps, wd, step_size, bias2_sqrt, self.decoupled, bool(group["maximize"]))
+
+
+@kernels.fused("adam")
+def adam_step(xp, p, g, m, v, v_max, scratch, lr, beta1, beta2, eps, wd, step_size, bias2_sqrt, decoupled,
+              maximize):
+    """One Adam step on p, m, v in place (the equations of Adam's docstring); v_max is the amsgrad
+    state or None; step_size = lr / (1 - beta1^t), bias2_sqrt = sqrt(1 - beta2^t). scratch()
+    gives one preallocated work array, so a step allocates nothing (fresh temporaries cost NumPy
+    page faults, not just math). On CuPy, without amsgrad, one fused kernel (kernels.py)."""
+    s = scratch()
+    if maximize:
+        g = -g
+    if wd != 0 and decoupled:
+        p *= 1 - lr * wd                        # AdamW: shrink the weights themselves
+    elif wd != 0:
+        g = g + wd * p                          # Adam: out of place, never write into a .grad array
+    m *= beta1                                  # m = beta1 * m + (1 - beta1) * g
+    xp.multiply(g, 1 - beta1, out=s)
+    m += s
+    v *= beta2                                  # v = beta2 * v + (1 - beta2) * g^2
+    xp.multiply(g, g, out=s)
+    s *= 1 - beta2
+    v += s
+    if v_max is not None:
+        xp.maximum(v_max, v, out=v_max)         # v_max = max(v_max, v)
+        v = v_max
+    # p = p - lr/(1 - beta1^t) * m / (sqrt(v)/sqrt(1 - beta2^t) + eps); multiplying the
+    # fraction through by sqrt(1 - beta2^t) saves a pass over the array
+    xp.sqrt(v, out=s)
+    s += eps * bias2_sqrt
+    xp.divide(m, s, out=s)
+    s *= step_size * bias2_sqrt
+    p -= s
 
 
 def _check_betas(name, betas):
