@@ -158,6 +158,21 @@ def _erf(xp, a):
     return erf(a).astype(a.dtype, copy=False)
 
 
+class NormalCDF(Function):
+    """Φ(x) = (1 + erf(x / √2)) / 2; d/dx = φ(x) = e^(-x²/2) / √(2π), written with ctx.xp on the
+    saved input, so the backward is itself differentiable (gelu's second derivative)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return 0.5 * (1.0 + _erf(ctx.xp, x * (1.0 / math.sqrt(2.0))))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return g * ctx.xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+
+
 class GELUFn(Function):
     """gelu(x) = x Φ(x), Φ the standard normal CDF; d/dx = Φ(x) + x φ(x)."""
 
@@ -172,6 +187,11 @@ class GELUFn(Function):
         x = ctx.x
         pdf = ctx.xp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
         return g * (ctx.cdf + x * pdf)
+
+    @staticmethod
+    def composed(x):
+        """The same from differentiable ops, for create_graph=True (ctx.cdf is a constant there)."""
+        return x * NormalCDF.apply(x)
 
 
 def gelu(input, approximate="none"):

@@ -491,6 +491,12 @@ class BCEFn(Function):
         gt = g * (log_1mx - log_x) if nt else None
         return gx, gt, None
 
+    @staticmethod
+    def composed(x, t, w):
+        """The same from differentiable ops, for create_graph=True (the saved logs are constants)."""
+        loss = -(t * x.log().maximum(-100.0) + (1 - t) * (1 - x).log().maximum(-100.0))
+        return loss if w is None else loss * w
+
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """torch.nn.functional.binary_cross_entropy on probabilities in [0, 1] (for logits use
