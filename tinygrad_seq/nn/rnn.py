@@ -221,20 +221,14 @@ class RNNBase(Module):
     def _run_fused(self, x, init, layer, d, mask):
         """One layer-direction as one Function. Returns (output (T, B, H), [h_n(, c_n)])."""
         w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co = self.layer_weights(layer, d)
-        T = x.shape[0]
         reverse = d == 1
         if self.mode == "LSTM":
-            P = LSTMSequence.apply(x, init[0], init[1], w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co,
-                                   mask, reverse, self.coupled)
+            out, *last = LSTMSequence.apply(x, init[0], init[1], w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co,
+                                            mask, reverse, self.coupled)
         elif self.mode == "GRU":
-            P = GRUSequence.apply(x, init[0], w_ih, w_hh, b_ih, b_hh, mask, reverse)
+            out, *last = GRUSequence.apply(x, init[0], w_ih, w_hh, b_ih, b_hh, mask, reverse)
         else:
-            P = RNNSequence.apply(x, init[0], w_ih, w_hh, b_ih, b_hh, mask, reverse, self.nonlinearity)
-        # P's rows: h states in time order (see rnn_fused), then C_n for LSTM
-        out = P[0:T] if reverse else P[1:T + 1]
-        last = [P[0] if reverse else P[T]]
-        if self.mode == "LSTM":
-            last.append(P[T + 1])
+            out, *last = RNNSequence.apply(x, init[0], w_ih, w_hh, b_ih, b_hh, mask, reverse, self.nonlinearity)
         return out, last
 
     def _run_composed(self, x, init, layer, d, mask):

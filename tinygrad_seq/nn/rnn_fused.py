@@ -17,12 +17,11 @@ every gate is a contiguous array. They are the references of the fused GPU kerne
 kernels.py: on CuPy the plain LSTM and GRU steps run those instead (one launch per step and
 direction, instead of ~15).
 
-Layout of what a Function returns (one array, so autograd sees one output):
-  P = hidden states in time order, (T+1, B, H): forward direction [h0, h_1 .. h_T],
-      reverse direction [h_1 .. h_T, h0] (it runs from t=T down to 1);
-      the layer's output is P[1:] (forward) or P[:T] (reverse), its final state P[T] or P[0],
-      and the h_{t-1} of every step is the other T rows, already stacked for dW_hh.
-  LSTM adds one more row, P[T+1] = C_n.
+Each Function returns (output, h_n), LSTM (output, h_n, c_n), as separate outputs. Inside,
+the h states live in one buffer in time order, P (T+1, B, H): forward direction
+[h0, h_1 .. h_T], reverse direction [h_1 .. h_T, h0] (it runs from t=T down to 1); output is
+the view P[1:] (forward) or P[:T] (reverse), h_n the row P[T] or P[0], and the h_{t-1} of every
+step is the other T rows, already stacked for dW_hh.
 Variable lengths come as a (T, B, 1) boolean mask (t < length_b): padded steps keep the
 previous state (so the final state is each sequence's last valid one, and the reverse
 direction starts at each sequence's last valid step) and receive no gradient.
@@ -210,6 +209,23 @@ def _weight_grads(ctx, dz, x2, hprev, w_ih, with_bias, i_w):
     return dx, dw_ih, dw_hh, db
 
 
+def _outputs(P, T, reverse):
+    """(output, h_n): views of the state buffer P (see the module docstring)."""
+    return (P[0:T], P[0]) if reverse else (P[1:T + 1], P[T])
+
+
+def _state_grads(xp, d_out, d_hn, T, reverse):
+    """The gradient of every row of P from those of output and h_n (the initial row gets none)."""
+    dP = xp.zeros((T + 1,) + d_hn.shape, dtype=d_hn.dtype)
+    if reverse:
+        dP[0:T] = d_out
+        dP[0] += d_hn
+    else:
+        dP[1:T + 1] = d_out
+        dP[T] += d_hn
+    return dP
+
+
 def _hprev(P, T, reverse):
     """The stacked h_{t-1} of every step, (T, B, H), in time order."""
     return P[1:T + 1] if reverse else P[0:T]
@@ -238,16 +254,19 @@ class RNNSequence(Function):
                 xp.maximum(a[t], 0, out=P[cur])
             if mask is not None:               # padded steps keep the previous state
                 xp.copyto(P[cur], P[prev], where=~mask[t])
-        ctx.save_for_backward(x, x2, P, w_ih, w_hh)   # x itself: autograd then notices in-place edits
-        ctx.info = (mask, reverse, nonlinearity, b_ih is not None)
-        return P
+        out, h_n = _outputs(P, T, reverse)
+        # x and the outputs themselves: autograd then notices in-place edits of any of them
+        ctx.save_for_backward(x, x2, P, out, h_n, w_ih, w_hh)
+        ctx.mask, ctx.reverse, ctx.nonlinearity, ctx.with_bias = mask, reverse, nonlinearity, b_ih is not None
+        return out, h_n
 
     @staticmethod
-    def backward(ctx, dP):
-        _, x2, P, w_ih, w_hh = ctx.saved_tensors
-        mask, reverse, nonlinearity, with_bias = ctx.info
+    def backward(ctx, d_out, d_hn):
+        _, x2, P, _, _, w_ih, w_hh = ctx.saved_tensors
+        mask, reverse, nonlinearity, with_bias = ctx.mask, ctx.reverse, ctx.nonlinearity, ctx.with_bias
         xp = ctx.xp
         T = P.shape[0] - 1
+        dP = _state_grads(xp, d_out, d_hn, T, reverse)
         m, keep = _masks(mask, P.dtype)
         dz = xp.empty(P[1:].shape, dtype=P.dtype)
         dh = dP[0 if reverse else T].copy()     # dL/dh_T (output and h_n both land here)
@@ -272,7 +291,8 @@ class RNNSequence(Function):
 
     @staticmethod
     def composed(x, h0, w_ih, w_hh, b_ih, b_hh, mask, reverse, nonlinearity):
-        """The same P from the cell of rnn_cells.py stepped over time (what create_graph differentiates)."""
+        """The same (output, h_n) from the cell of rnn_cells.py stepped over time (what
+        create_graph differentiates)."""
         step = lambda x_t, s: [rnn_cell(x_t, s[0], w_ih, w_hh, b_ih, b_hh, nonlinearity)]  # noqa: E731
         return _composed_states(x, [h0], w_hh.shape[1], step, mask, reverse)
 
@@ -289,7 +309,7 @@ class LSTMSequence(Function):
         peep = None if w_cf is None else (w_ci, w_cf, w_co)
         x2, a = _project(xp, x, w_ih, None if b_ih is None else b_ih + b_hh)
         acts = xp.empty((T, G // H, B, H), dtype=dt)   # gate activations, gate-major, for backward
-        P = xp.empty((T + 2, B, H), dtype=dt)   # h states (time order) + C_n
+        P = xp.empty((T + 1, B, H), dtype=dt)   # h states (time order)
         cs = xp.empty((T + 1, B, H), dtype=dt)  # C states, same rows as P
         tcs = xp.empty((T, B, H), dtype=dt)     # tanh(C_t)
         first = T if reverse else 0
@@ -305,22 +325,24 @@ class LSTMSequence(Function):
                 keep = ~mask[t]
                 xp.copyto(P[cur], P[prev], where=keep)
                 xp.copyto(cs[cur], cs[prev], where=keep)
-        P[T + 1] = cs[0 if reverse else T]
-        ctx.save_for_backward(x, x2, acts, P, cs, tcs, w_ih, w_hh)
-        ctx.info = (peep, mask, reverse, coupled, b_ih is not None)
-        return P
+        out, h_n = _outputs(P, T, reverse)
+        c_n = cs[0 if reverse else T]
+        ctx.save_for_backward(x, x2, acts, P, cs, tcs, out, h_n, c_n, w_ih, w_hh)
+        ctx.peep, ctx.mask, ctx.reverse, ctx.coupled, ctx.with_bias = peep, mask, reverse, coupled, b_ih is not None
+        return out, h_n, c_n
 
     @staticmethod
-    def backward(ctx, dP):
-        _, x2, acts, P, cs, tcs, w_ih, w_hh = ctx.saved_tensors
-        peep, mask, reverse, coupled, with_bias = ctx.info
+    def backward(ctx, d_out, d_hn, d_cn):
+        _, x2, acts, P, cs, tcs, _, _, _, w_ih, w_hh = ctx.saved_tensors
+        peep, mask, reverse, coupled, with_bias = ctx.peep, ctx.mask, ctx.reverse, ctx.coupled, ctx.with_bias
         xp = ctx.xp
         T, n, B, H = acts.shape
+        dP = _state_grads(xp, d_out, d_hn, T, reverse)
         m, keep = _masks(mask, P.dtype)
         dz = xp.empty((T, B, n * H), dtype=P.dtype)
         scratch = xp.empty(acts.shape[1:], dtype=P.dtype)
         dh = dP[0 if reverse else T].copy()
-        dc = dP[T + 1].copy()
+        dc = d_cn.copy()
         for t, prev, cur in _steps(T, reverse)[::-1]:
             if m is not None:
                 dh_pass, dc_pass = dh * keep[t], dc * keep[t]
@@ -347,7 +369,8 @@ class LSTMSequence(Function):
 
     @staticmethod
     def composed(x, h0, c0, w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co, mask, reverse, coupled):
-        """The same P from the cell of rnn_cells.py stepped over time (what create_graph differentiates)."""
+        """The same (output, h_n, c_n) from the cell of rnn_cells.py stepped over time (what
+        create_graph differentiates)."""
         step = lambda x_t, s: list(lstm_cell(x_t, tuple(s), w_ih, w_hh, b_ih, b_hh,  # noqa: E731
                                              w_ci, w_cf, w_co, coupled=coupled))
         return _composed_states(x, [h0, c0], w_hh.shape[1], step, mask, reverse)
@@ -376,16 +399,18 @@ class GRUSequence(Function):
             gru_step_forward(xp, a[t], gh, P[prev], acts[t], hns[t], P[cur])
             if mask is not None:
                 xp.copyto(P[cur], P[prev], where=~mask[t])
-        ctx.save_for_backward(x, x2, acts, hns, P, w_ih, w_hh)
-        ctx.info = (mask, reverse, b_ih is not None)
-        return P
+        out, h_n = _outputs(P, T, reverse)
+        ctx.save_for_backward(x, x2, acts, hns, P, out, h_n, w_ih, w_hh)
+        ctx.mask, ctx.reverse, ctx.with_bias = mask, reverse, b_ih is not None
+        return out, h_n
 
     @staticmethod
-    def backward(ctx, dP):
-        _, x2, acts, hns, P, w_ih, w_hh = ctx.saved_tensors
-        mask, reverse, with_bias = ctx.info
+    def backward(ctx, d_out, d_hn):
+        _, x2, acts, hns, P, _, _, w_ih, w_hh = ctx.saved_tensors
+        mask, reverse, with_bias = ctx.mask, ctx.reverse, ctx.with_bias
         xp = ctx.xp
         T, _, B, H = acts.shape
+        dP = _state_grads(xp, d_out, d_hn, T, reverse)
         m, keep = _masks(mask, P.dtype)
         dgx = xp.empty((T, B, 3 * H), dtype=P.dtype)
         dgh = xp.empty_like(dgx)
@@ -413,25 +438,23 @@ class GRUSequence(Function):
 
     @staticmethod
     def composed(x, h0, w_ih, w_hh, b_ih, b_hh, mask, reverse):
-        """The same P from the cell of rnn_cells.py stepped over time (what create_graph differentiates)."""
+        """The same (output, h_n) from the cell of rnn_cells.py stepped over time (what
+        create_graph differentiates)."""
         step = lambda x_t, s: [gru_cell(x_t, s[0], w_ih, w_hh, b_ih, b_hh)]  # noqa: E731
         return _composed_states(x, [h0], w_hh.shape[1], step, mask, reverse)
 
 
 def _composed_states(x, init, H, step, mask, reverse):
-    """P (see the module docstring) built by stepping a cell: the h rows in time order, then,
-    for two states (LSTM), the final C."""
+    """(output, h_n[, c_n]) (see the module docstring) built by stepping a cell."""
     T, B = x.shape[0], x.shape[1]
     state = [s if s is not None else zeros(B, H, dtype=x.dtype, device=x.device) for s in init]
-    rows = [None] * (T + 1)
+    outs = [None] * T
     xs = x.unbind(0)
-    for t, prev, cur in _steps(T, reverse):
-        rows[prev] = rows[prev] if rows[prev] is not None else state[0]
+    for t, _, _ in _steps(T, reverse):
         new = step(xs[t], state)
         if mask is not None:   # padded steps keep the previous state
             new = [where(Tensor._wrap(mask[t], x.device), n, s) for n, s in zip(new, state)]
         state = new
-        rows[cur] = state[0]
-    if T == 0:
-        rows[0] = state[0]
-    return stack(rows + state[1:], dim=0)
+        outs[t] = state[0]
+    output = stack(outs, dim=0) if T else zeros(0, B, H, dtype=x.dtype, device=x.device)
+    return (output, *state)
