@@ -117,14 +117,16 @@ class CrossEntropyFn(Function):
             loss = (1 - eps) * loss + (eps / C) * smooth
         out, denom = _reduce(xp, loss, wt, reduction, target.shape)
         ctx.save_for_backward(e / s)
-        ctx.info = (tc, valid, wt, weight, denom, reduction, eps, logits.shape)
+        ctx.target, ctx.valid, ctx.target_weight, ctx.weight = tc, valid, wt, weight
+        ctx.denom, ctx.reduction, ctx.label_smoothing, ctx.shape = denom, reduction, eps, logits.shape
         return out
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
         p, = ctx.saved_tensors
-        tc, valid, wt, weight, denom, reduction, eps, shape = ctx.info
+        tc, valid, wt, weight = ctx.target, ctx.valid, ctx.target_weight, ctx.weight
+        denom, reduction, eps, shape = ctx.denom, ctx.reduction, ctx.label_smoothing, ctx.shape
         M, C = p.shape
         gl = _upstream(xp, g, reduction, denom, M)
         if eps == 0:   # the common case: w_t (p - onehot_t), times the upstream gradient
@@ -167,17 +169,19 @@ class NLLLossFn(Function):
         tc, _, wt = _targets(xp, target, weight, ignore_index, x.shape[0], x.dtype)
         loss = -wt * xp.take_along_axis(x, tc[:, None], axis=1)[:, 0]
         out, denom = _reduce(xp, loss, wt, reduction, target.shape)
-        ctx.info = (tc, wt, denom, reduction, logp.shape, x.shape)
+        ctx.target, ctx.target_weight, ctx.denom, ctx.reduction = tc, wt, denom, reduction
+        ctx.shape, ctx.rows = logp.shape, x.shape
         return out
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        tc, wt, denom, reduction, shape, (M, C) = ctx.info
+        tc, wt, denom, reduction = ctx.target, ctx.target_weight, ctx.denom, ctx.reduction
+        M, C = ctx.rows
         gl = _upstream(xp, g, reduction, denom, M)
         grad = xp.zeros((M, C), dtype=g.dtype)
         grad[xp.arange(M), tc] = -gl * wt
-        return _unrows(xp, grad, shape), None, None, None, None
+        return _unrows(xp, grad, ctx.shape), None, None, None, None
 
     @staticmethod
     def composed(logp, target, weight, ignore_index, reduction):
@@ -201,7 +205,7 @@ class BCEWithLogitsFn(Function):
         if weight is not None:
             loss = loss * weight
         ctx.save_for_backward(x, t)
-        ctx.info = (sp, lw, weight, pos_weight, reduction)
+        ctx.softplus, ctx.log_weight, ctx.weight, ctx.pos_weight, ctx.reduction = sp, lw, weight, pos_weight, reduction
         if reduction == "none":
             return loss
         return loss.sum() if reduction == "sum" else loss.mean()
@@ -210,7 +214,8 @@ class BCEWithLogitsFn(Function):
     def backward(ctx, g):
         xp = ctx.xp
         x, t = ctx.saved_tensors
-        sp, lw, weight, pos_weight, reduction = ctx.info
+        sp, lw, weight, pos_weight = ctx.softplus, ctx.log_weight, ctx.weight, ctx.pos_weight
+        reduction = ctx.reduction
         if reduction == "mean":
             g = g / x.size
         if weight is not None:
@@ -476,14 +481,14 @@ class BCEFn(Function):
         with np.errstate(divide="ignore"):
             log_x, log_1mx = xp.maximum(xp.log(x), -100.0), xp.maximum(xp.log1p(-x), -100.0)
         ctx.save_for_backward(x, t)
-        ctx.logs, ctx.w = (log_x, log_1mx), w
+        ctx.log_x, ctx.log_1mx, ctx.w = log_x, log_1mx, w
         loss = -(t * log_x + (1 - t) * log_1mx)
         return loss if w is None else loss * w
 
     @staticmethod
     def backward(ctx, g):
         x, t = ctx.saved_tensors
-        log_x, log_1mx = ctx.logs
+        log_x, log_1mx = ctx.log_x, ctx.log_1mx
         if ctx.w is not None:
             g = g * ctx.w
         nx, nt = ctx.needs_input_grad[:2]
