@@ -9,8 +9,9 @@ from demos.exercises import EXERCISES, check, check_all, checker, solutions
 ALL = list(EXERCISES)
 
 
-def test_all_eight_exercises_are_there():
-    assert ALL == ["sigmoid", "tanh", "softmax_ce", "matmul", "conv1d", "maxpool1d", "lstm_step", "gru_step"]
+def test_all_nine_exercises_are_there():
+    assert ALL == ["sigmoid", "tanh", "softmax_ce", "matmul", "conv1d", "maxpool1d", "lstm_step", "gru_step",
+                   "softplus"]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -18,7 +19,8 @@ def test_solution_passes(name):
     res = check(name, getattr(solutions, EXERCISES[name].cls).apply)
     assert res.status == "pass", res.message
     # every tensor argument was checked, under its forward name
-    assert [r.name for r in res.inputs] == [n for n in EXERCISES[name].args if n not in ("target", "kernel_size",
+    first = [r.name for r in res.inputs if not r.name.endswith("(2nd)")]
+    assert first == [n for n in EXERCISES[name].args if n not in ("target", "kernel_size",
                                                                                        "stride")]
     assert all(r.abs_err < 1e-6 for r in res.inputs)
 
@@ -118,6 +120,55 @@ def test_changed_forward_is_reported():
     assert res.status == "error" and "forward differs" in res.message
 
 
+def test_softplus_is_also_checked_to_second_order():
+    res = check("softplus", solutions.Softplus.apply)
+    assert [r.name for r in res.inputs] == ["x", "x (2nd)"] and res.status == "pass"
+
+
+class SoftplusSavedSigma(solutions.Softplus):
+    """Right first derivative from σ computed in forward: a constant under create_graph."""
+    @staticmethod
+    def forward(ctx, x):
+        y = solutions.Softplus.forward(ctx, x)
+        ctx.sigma = 1 / (1 + ctx.xp.exp(-x))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * ctx.sigma
+
+
+def test_softplus_with_a_constant_sigma_fails_at_second_order_naming_the_element():
+    res = check("softplus", SoftplusSavedSigma.apply)
+    assert res.status == "FAIL"
+    bad, = res.failing
+    assert bad.name == "x (2nd)" and isinstance(bad.index, tuple) and bad.analytic == 0.0
+    assert abs(bad.numeric) > 1e-3 and "x (2nd)[" in res.message and "ctx.xp.exp" in res.hint
+    assert all(r.ok for r in res.inputs if r.name == "x")        # the first derivative was right
+
+
+class SoftplusRawArrays(solutions.Softplus):
+    @staticmethod
+    def backward(ctx, grad):
+        import numpy as np
+        x, = ctx.saved_tensors
+        return grad * (1 / (1 + np.exp(-np.asarray(x))))         # leaves the graph
+
+
+class SoftplusWrongFirst(solutions.Softplus):
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / (1 + ctx.xp.exp(x))                        # σ(-x)
+
+
+def test_softplus_raw_arrays_and_a_wrong_first_derivative_fail():
+    res = check("softplus", SoftplusRawArrays.apply)
+    assert res.status == "FAIL" and [r.name for r in res.failing] == ["x (2nd)"]   # a constant: 0
+    res = check("softplus", SoftplusWrongFirst.apply)
+    assert res.status == "FAIL" and [r.name for r in res.failing] == ["x"] and "σ(x)" in res.hint
+
+
 SOLVED_SIGMOID = '''
 import tinygrad_seq as tg
 from demos.exercises.sigmoid import Sigmoid as Given
@@ -153,10 +204,10 @@ def test_command_reports_failures_with_hint(tmp_path):
 
 def test_command_all_solutions_and_stubs():
     con = common.make_console(record=True)
-    assert checker.main(["--solutions"], console=con)["passed"] == 8
+    assert checker.main(["--solutions"], console=con)["passed"] == 9
     out = checker.main([], console=con)
     assert out["passed"] == 0 and set(out["status"].values()) == {"not attempted"}
-    assert "8 not attempted" in con.export_text()
+    assert "9 not attempted" in con.export_text()
 
 
 @pytest.mark.gpu

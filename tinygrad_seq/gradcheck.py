@@ -174,6 +174,18 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tr
     is itself checked by gradcheck: its own analytic gradient (a backward through the
     recorded backward) against central differences of G. A mismatch names the input and
     its worst element, as gradcheck does."""
+    results = gradgradcheck_report(fn, inputs, eps, atol, rtol, seed)
+    if all(r.ok for r in results):
+        return True
+    if raise_exception:
+        bad = [r for r in results if not r.ok]
+        raise GradcheckError(f"gradgradcheck failed for {', '.join(r.name for r in bad)} (second derivatives)\n"
+                             + format_report(results, "gradgradcheck"))
+    return False
+
+
+def gradgradcheck_report(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """gradgradcheck's InputResults (one per input that requires grad), without raising."""
     from .autograd import grad
     if isinstance(fn, type) and issubclass(fn, Function):
         fn = fn.apply
@@ -193,11 +205,4 @@ def gradgradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=Tr
         with enable_grad():   # gradcheck evaluates under no_grad; G itself needs a graph
             return tuple(g for g in first_grad(*xs) if g is not None)
 
-    results = gradcheck_report(checked, args, eps, atol, rtol, seed=seed, constant_ok=True)
-    if all(r.ok for r in results):
-        return True
-    if raise_exception:
-        bad = [r for r in results if not r.ok]
-        raise GradcheckError(f"gradgradcheck failed for {', '.join(r.name for r in bad)} (second derivatives)\n"
-                             + format_report(results, "gradgradcheck"))
-    return False
+    return gradcheck_report(checked, args, eps, atol, rtol, seed=seed, constant_ok=True)

@@ -16,11 +16,12 @@ from rich.table import Table
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn
-from tinygrad_seq.gradcheck import gradcheck_report
+from tinygrad_seq.gradcheck import gradcheck_report, gradgradcheck_report
 
 from demos import common
 
-DESCRIPTION = "write the backward passes yourself (sigmoid ... LSTM/GRU step); gradcheck says where you are wrong"
+DESCRIPTION = ("write the backward passes yourself (sigmoid ... LSTM/GRU step, a twice-differentiable "
+               "softplus); gradcheck says where you are wrong")
 
 
 # ---------------------------------------------------------------- the exercises
@@ -33,6 +34,8 @@ class Exercise:
     library: object      # the library's own op with the same interface: library(*inputs) -> Tensor
     hint: str            # what learners most often get wrong
     diagnose: object = None   # optional (failing InputResults, inputs) -> a more precise hint
+    second_hint: str = ""     # set for an exercise whose backward must be twice differentiable:
+    #                           gradgradcheck then also runs, and this is its hint
 
 
 def _leaf(a, device):
@@ -162,6 +165,13 @@ EXERCISES = {ex.name: ex for ex in [
                              ["dr = d(pre_n)·b_n and d_r = dr·r(1-r), in both da and db",
                               "dz = grad·(h - n) and d_z = dz·z(1-z)",
                               "d(pre_n) = grad·(1-z)·(1-n²); the hidden part is d(pre_n)·r"])),
+    Exercise("softplus", "Softplus", ("x",),
+             lambda rng, d: [_leaf(rng.normal(0, 2, (3, 4)), d)],
+             lambda x: F.softplus(x),
+             "d softplus/dx = σ(x) = 1 / (1 + e^-x): multiply grad by it",
+             second_hint="the first derivative is right but its own derivative is not: compute σ(x) in "
+                         "backward from the saved input x with operators and ctx.xp.exp, not from a value "
+                         "made in forward (a constant under create_graph=True)"),
 ]}
 
 
@@ -241,13 +251,35 @@ def check(ex, fn, seed=0, device="cpu"):
     for r, n in zip(results, tensor_args):
         r.name = n
     bad = [r for r in results if not r.ok]
+    if not bad and ex.second_hint:
+        return _check_second_order(ex, fn, inputs, results, tensor_args)
     if not bad:
         return ExerciseResult(ex.name, "pass", results)
-    where = "; ".join(f"{r.name}{list(r.index) if isinstance(r.index, tuple) else ' ' + str(r.index)}: "
-                      f"analytic {r.analytic:.6g} vs numeric {r.numeric:.6g} (off by {r.abs_err:.2g})"
-                      for r in bad)
+    where = _where(bad)
     hint = (ex.diagnose(bad, inputs) if ex.diagnose else None) or ex.hint
     return ExerciseResult(ex.name, "FAIL", results, message=where, hint=hint)
+
+
+def _check_second_order(ex, fn, inputs, first, tensor_args):
+    """gradgradcheck, once the first derivatives are right: the backward, recorded with
+    create_graph=True, differentiated again against central differences of the gradient."""
+    try:
+        results = gradgradcheck_report(fn, inputs)
+    except Exception as e:  # noqa: BLE001 - e.g. a backward that leaves the graph (raw arrays)
+        return ExerciseResult(ex.name, "FAIL", first, message=f"second order: {type(e).__name__}: {e}",
+                              hint=ex.second_hint)
+    for r, n in zip(results, tensor_args):
+        r.name = f"{n} (2nd)"
+    bad = [r for r in results if not r.ok]
+    if not bad:
+        return ExerciseResult(ex.name, "pass", first + results)
+    return ExerciseResult(ex.name, "FAIL", first + results, message=_where(bad), hint=ex.second_hint)
+
+
+def _where(bad):
+    return "; ".join(f"{r.name}{list(r.index) if isinstance(r.index, tuple) else ' ' + str(r.index)}: "
+                     f"analytic {r.analytic:.6g} vs numeric {r.numeric:.6g} (off by {r.abs_err:.2g})"
+                     for r in bad)
 
 
 def check_all(names=None, source="exercises", module=None, seed=0, device="cpu"):

@@ -6,7 +6,7 @@ exercise's forward and adds the backward.
 """
 from tinygrad_seq import backend
 
-from . import conv1d, gru_step, lstm_step, matmul, maxpool1d, sigmoid, softmax_ce, tanh
+from . import conv1d, gru_step, lstm_step, matmul, maxpool1d, sigmoid, softmax_ce, softplus, tanh
 
 
 class Sigmoid(sigmoid.Sigmoid):
@@ -95,3 +95,10 @@ class GRUStep(gru_step.GRUStep):
         da = xp.concatenate([d_r, d_z, d_pre_n], axis=1)
         db = xp.concatenate([d_r, d_z, d_pre_n * r], axis=1)
         return (da @ w_ih, db @ w_hh + grad * z, da.T @ x, db.T @ h, da.sum(axis=0), db.sum(axis=0))
+
+
+class Softplus(softplus.Softplus):
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        return grad / (1 + ctx.xp.exp(-x))        # σ(x), from the input: differentiable again
