@@ -1,6 +1,9 @@
 """Gradient check of every op: analytic backward against central differences, in float64.
+--second-order also checks second derivatives (gradgradcheck: the backward, recorded with
+create_graph=True, differentiated again); for piecewise linear ops (relu, max, ...) they are
+zero and the check passes trivially.
 
-    python -m demos gradcheck [--quick] [--seed N] [--device cpu|cuda] [--op NAME]
+    python -m demos gradcheck [--quick] [--seed N] [--device cpu|cuda] [--op NAME] [--second-order]
 """
 import numpy as np
 from rich.table import Table
@@ -8,7 +11,7 @@ from rich.table import Table
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn
-from tinygrad_seq.gradcheck import gradcheck_report
+from tinygrad_seq.gradcheck import gradcheck_report, gradgradcheck_report
 from demos import common
 
 DESCRIPTION = "gradcheck every op and layer (float64): analytic vs numeric gradient, worst error and verdict"
@@ -102,8 +105,9 @@ def make_input(shape, kind, rng, device):
     return tg.Tensor(a, requires_grad=True, device=device)
 
 
-def run(ops=None, seed=0, device="cpu"):
-    """[(op, shapes, worst abs error, worst rel error, ok)] for each op."""
+def run(ops=None, seed=0, device="cpu", second_order=False):
+    """[(op, shapes, worst abs error, worst rel error, ok, second)] for each op; second is
+    (worst abs error, worst rel error, ok) of gradgradcheck with second_order, else None."""
     rng = np.random.default_rng(seed)
     rows = []
     for name, (fn, shapes, kind) in OPS.items():
@@ -112,13 +116,22 @@ def run(ops=None, seed=0, device="cpu"):
         inputs = [make_input(s, kind, rng, device) for s in shapes]
         results = gradcheck_report(fn, inputs)
         worst = max(results, key=lambda r: r.abs_err)
-        rows.append((name, shapes, worst.abs_err, worst.rel_err, all(r.ok for r in results)))
+        second = None
+        if second_order:
+            tg.manual_seed(seed)
+            results2 = gradgradcheck_report(fn, inputs)
+            worst2 = max(results2, key=lambda r: r.abs_err)
+            second = (worst2.abs_err, worst2.rel_err, all(r.ok for r in results2))
+        ok = all(r.ok for r in results) and (second is None or second[2])
+        rows.append((name, shapes, worst.abs_err, worst.rel_err, ok, second))
     return rows
 
 
 def main(argv=None, console=None):
     p = common.parser("gradcheck", __doc__)
     p.add_argument("--op", action="append", help="check only this op (repeatable)")
+    p.add_argument("--second-order", action="store_true",
+                   help="also check second derivatives (gradgradcheck) of each op")
     a = p.parse_args(argv)
     console = console or common.make_console()
     common.check_device(a.device)
@@ -126,12 +139,18 @@ def main(argv=None, console=None):
     if unknown:
         p.error(f"unknown op(s) {unknown}; choose from: {', '.join(OPS)}")
     ops = a.op or (list(OPS)[::3] if a.quick else None)
-    rows = run(ops, a.seed, a.device)
-    table = Table(title=f"gradcheck on {a.device}, float64, central differences (eps=1e-6)")
-    for col in ("op", "input shapes", "worst abs error", "worst rel error", "verdict"):
+    rows = run(ops, a.seed, a.device, a.second_order)
+    title = f"gradcheck on {a.device}, float64, central differences (eps=1e-6)"
+    cols = ("op", "input shapes", "worst abs error", "worst rel error", "verdict")
+    if a.second_order:
+        title = f"gradcheck and gradgradcheck on {a.device}, float64, central differences (eps=1e-6)"
+        cols = ("op", "input shapes", "1st: abs err", "rel err", "2nd: abs err", "rel err", "verdict")
+    table = Table(title=title)
+    for col in cols:
         table.add_column(col)
-    for name, shapes, abs_err, rel_err, ok in rows:
-        table.add_row(name, " ".join(str(s) for s in shapes), f"{abs_err:.1e}", f"{rel_err:.1e}",
+    for name, shapes, abs_err, rel_err, ok, second in rows:
+        errs = [f"{abs_err:.1e}", f"{rel_err:.1e}"] + ([f"{e:.1e}" for e in second[:2]] if second else [])
+        table.add_row(name, " ".join(str(s) for s in shapes), *errs,
                       "[green]ok[/green]" if ok else "[red]FAIL[/red]")
     console.print(table)
     n_ok = sum(r[4] for r in rows)

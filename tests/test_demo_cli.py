@@ -52,7 +52,7 @@ def test_exercise_checker_exit_status(tmp_path):
     """0 only when every checked exercise passes: a failing or not-attempted one is 1."""
     assert demos("exercises", "--solutions").returncode == 0
     stubs = demos("exercises")                                    # the shipped files: nothing written
-    assert stubs.returncode == 1 and "0/8 pass, 8 not attempted" in stubs.stdout
+    assert stubs.returncode == 1 and "0/9 pass, 9 not attempted" in stubs.stdout
     wrong = tmp_path / "my_sigmoid.py"
     src = (ROOT / "demos" / "exercises" / "sigmoid.py").read_text()
     wrong.write_text(src.replace('raise NotImplementedError("write Sigmoid.backward")',

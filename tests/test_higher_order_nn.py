@@ -131,3 +131,35 @@ def test_create_graph_gives_the_same_first_order_gradient(name):
         else:
             assert b.requires_grad
             np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
+
+
+# ---------------------------------------------------------------- shown to users
+def test_gradcheck_demo_second_order_column():
+    from demos import common, gradcheck as demo
+    con = common.make_console(record=True)
+    out = demo.main(["--second-order", "--op", "tanh", "--op", "relu", "--op", "LSTM layer (fused, 2 layers, "
+                     "bidirectional)"], console=con)
+    assert out["passed"] == out["total"] == 3
+    assert all(row[5] is not None and row[5][2] for row in out["rows"])
+    text = con.export_text()
+    assert "gradgradcheck" in text and "2nd: abs err" in text and "3/3 ops pass" in text
+    assert max(len(line) for line in text.splitlines()) <= common.WIDTH
+
+
+def test_gradcheck_demo_second_order_fails_a_wrong_second_derivative(monkeypatch):
+    from demos import gradcheck as demo
+
+    class BadSquare(tg.Function):      # right first derivative, from a saved constant
+        @staticmethod
+        def forward(ctx, x):
+            ctx.two_x = 2 * x
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * ctx.two_x
+    monkeypatch.setitem(demo.OPS, "bad square", (BadSquare.apply, [(3, 4)], "any"))
+    (_, _, _, _, ok, second), = demo.run(["bad square"], second_order=True)
+    assert not ok and not second[2] and second[0] > 1e-3
+    (_, _, _, _, ok, second), = demo.run(["bad square"])
+    assert ok and second is None
