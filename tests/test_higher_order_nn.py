@@ -46,6 +46,8 @@ def _cases():
         "softplus": (lambda x: F.softplus(x, beta=2.0, threshold=3.0), [(3, 4)]),
         "glu": (lambda x: F.glu(x, dim=1), [(3, 4)]),
         "dropout2d": (lambda x: F.dropout2d(x, 0.5, training=True).tanh(), [(2, 4, 3, 3)]),
+        "flip/roll (conv_transpose's kernel flip)": (lambda x: x.flip(0, 2).roll((1, -2), (1, 2)) ** 3,
+                                                     [(2, 3, 4)]),
         "conv_transpose1d": (lambda x, w, b: F.conv_transpose1d(x, w, b, stride=2, padding=1).tanh(),
                              [(2, 3, 4), (3, 2, 3), (2,)]),
         "conv_transpose2d": (lambda x, w: F.conv_transpose2d(x, w, stride=2).tanh(), [(1, 2, 3, 3), (2, 2, 2, 2)]),

@@ -46,6 +46,8 @@ class TensorXP:
     def expand_dims(self, a, axis): return self._t(a).unsqueeze(axis)
     def stack(self, arrays, axis=0): return stack([self._t(a) for a in arrays], axis)
     def concatenate(self, arrays, axis=0): return cat([self._t(a) for a in arrays], axis)
+    def flip(self, a, axes): return self._t(a).flip(axes)
+    def roll(self, a, shifts, axes=None): return self._t(a).roll(shifts, axes)
 
     # constants
     def zeros(self, shape, dtype=None):
