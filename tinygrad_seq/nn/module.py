@@ -270,9 +270,20 @@ class Module:
 
     # ------------------------------------------------------------ state
     def state_dict(self):
-        """name -> Tensor for every parameter and buffer, with PyTorch's dotted names."""
-        sd = OrderedDict(self.named_parameters())
-        sd.update(self.named_buffers())
+        """name -> Tensor for every parameter and buffer, with PyTorch's dotted names, in
+        PyTorch's order (each module's parameters, then its buffers, then its children). Unlike
+        named_parameters, a shared tensor is listed under every name (tied encoder/decoder
+        weights save and load as in PyTorch)."""
+        sd = OrderedDict()
+        stack = [("", self)]
+        while stack:
+            name, m = stack.pop()
+            for store in (m._parameters, m._buffers):
+                for n, t in store.items():
+                    if t is not None:
+                        sd[f"{name}.{n}" if name else n] = t
+            children = [(f"{name}.{n}" if name else n, c) for n, c in m._modules.items() if c is not None]
+            stack.extend(reversed(children))
         return sd
 
     def load_state_dict(self, state_dict, strict=True):
