@@ -136,6 +136,13 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """An integer one-element tensor indexes like an int (`letters[topi]`), as in torch."""
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"got dtype {self.dtype} shape {self.shape}")
+        return int(self.item())
+
     def __bool__(self):
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
@@ -832,6 +839,14 @@ class Tensor:
         p = self._raw(p)
         self.data[...] = backend.rand(self.shape, _draw_dtype(self, "bernoulli_"), self.device) < p
         return self
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        from .factories import multinomial   # factories builds on this module
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+    def bernoulli(self, p=None, *, generator=None):
+        from .factories import bernoulli
+        return bernoulli(self, p, generator=generator)
 
     # gradient hooks
     def register_hook(self, hook):
