@@ -46,12 +46,15 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        # a name changes kind by leaving the other stores; re-assigning the same kind keeps its
+        # place, so state_dict's order survives `decoder.weight = encoder.weight` as in PyTorch
+        kind = (self._parameters if isinstance(value, Parameter) else
+                self._modules if isinstance(value, Module) else None)
         for d in (self._parameters, self._modules, self._buffers):
-            d.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+            if d is not kind:
+                d.pop(name, None)
+        if kind is not None:
+            kind[name] = value
         else:
             object.__setattr__(self, name, value)
             return
