@@ -155,3 +155,96 @@ def test_multinomial_and_bernoulli_methods():
     assert set(np.unique(draws)) <= {0.0, 1.0} and abs(draws.mean() - 0.3) < 0.05
     with pytest.raises(ValueError, match="multinomial"):
         w.multinomial(3)
+
+
+FUNCTIONAL_FORMS = {   # name -> (call in either library, number of float inputs)
+    "add_alpha": (lambda lib, a, b: lib.add(a, b, alpha=-0.5), 2),
+    "sub_alpha": (lambda lib, a, b: lib.sub(a, b, alpha=2.0), 2),
+    "mul": (lambda lib, a, b: lib.mul(a, b), 2),
+    "div": (lambda lib, a, b: lib.div(a, b.abs() + 1), 2),
+    "pow_scalar_base": (lambda lib, a: lib.pow(2.0, a), 1),
+    "pow_tensor": (lambda lib, a: lib.pow(a.abs() + 0.5, 1.5), 1),
+    "var_dim": (lambda lib, a: lib.var(a, 1, keepdim=True), 1),
+    "std_unbiased_false": (lambda lib, a: lib.std(a, 0, unbiased=False), 1),
+    "t": (lambda lib, a: lib.t(a) * lib.t(a).sin(), 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONAL_FORMS))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_functional_forms_gradcheck_and_torch(name, seed):
+    fn, n = FUNCTIONAL_FORMS[name]
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((3, 4)) for _ in range(n)]
+    ours = [tinygrad_seq.tensor(a, requires_grad=True) for a in arrays]
+    assert tinygrad_seq.gradcheck(lambda *t: fn(tinygrad_seq, *t), ours)
+    torch = pytest.importorskip("torch")
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = fn(tinygrad_seq, *ours), fn(torch, *theirs)
+    np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-12, atol=1e-12)
+    out.sum().backward()
+    ref.sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_comparison_and_logical_forms_match_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(-2, 3, (4, 5)), rng.integers(-2, 3, (4, 5))
+    for name in ["eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor"]:
+        out = getattr(tinygrad_seq, name)(tinygrad_seq.tensor(a), tinygrad_seq.tensor(b))
+        ref = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
+        assert out.dtype == np.bool_ and (out.numpy() == ref.numpy()).all(), name
+        meth = getattr(tinygrad_seq.tensor(a).double(), name)(tinygrad_seq.tensor(b).double())
+        assert (meth.numpy() == ref.numpy()).all(), name
+    assert (tinygrad_seq.logical_not(tinygrad_seq.tensor(a)).numpy() == torch.logical_not(torch.tensor(a)).numpy()).all()
+    assert tinygrad_seq.is_tensor(tinygrad_seq.zeros(1)) and not tinygrad_seq.is_tensor(np.zeros(1))
+    assert tinygrad_seq.zeros(2, 3, 4).ndimension() == 3
+    with pytest.raises(TypeError, match="add: expected a Tensor"):
+        tinygrad_seq.add([1.0], tinygrad_seq.zeros(1))
+    with pytest.raises(NotImplementedError, match="rounding_mode"):
+        tinygrad_seq.div(tinygrad_seq.ones(2), 2, rounding_mode="floor")
+
+
+def test_module_apply_visits_children_first():
+    nn = tinygrad_seq.nn
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.Tanh(), nn.Linear(3, 1)))
+    seen = []
+    assert model.apply(lambda m: seen.append(type(m).__name__)) is model
+    assert seen == ["Linear", "Tanh", "Linear", "Sequential", "Sequential"]
+
+    def init_weights(m):   # the everyday use: re-initialise every Linear
+        if isinstance(m, nn.Linear):
+            nn.init.zeros_(m.weight)
+    model.apply(init_weights)
+    assert all((m.weight.numpy() == 0).all() for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def test_non_persistent_buffers_stay_out_of_state_dict():
+    nn = tinygrad_seq.nn
+
+    class Pos(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("pe", tinygrad_seq.ones(3), persistent=False)
+            self.register_buffer("steps", tinygrad_seq.zeros(1))
+    m = Pos()
+    assert list(m.state_dict()) == ["steps"] and [n for n, _ in m.named_buffers()] == ["pe", "steps"]
+    assert m.double().pe.dtype == np.float64   # still moved and cast with the module
+    m.load_state_dict({"steps": np.ones(1)})
+    m.register_buffer("pe", tinygrad_seq.ones(3))   # re-registered as persistent
+    assert list(m.state_dict()) == ["pe", "steps"]
+
+
+def test_save_and_load_through_a_file_object():
+    import io
+    model = tinygrad_seq.nn.Linear(3, 2)
+    buf = io.BytesIO()
+    tinygrad_seq.save({"model": model.state_dict(), "epoch": 3}, buf)
+    buf.seek(0)
+    ckpt = tinygrad_seq.load(buf)
+    assert ckpt["epoch"] == 3
+    np.testing.assert_array_equal(ckpt["model"]["weight"].numpy(), model.weight.numpy())
+    with pytest.raises(ValueError, match="corrupt or truncated checkpoint '<BytesIO>'"):
+        tinygrad_seq.load(io.BytesIO(b"not a checkpoint"))

@@ -87,6 +87,9 @@ class Tensor:
     def numel(self):
         return int(self.data.size)
 
+    def ndimension(self):
+        return self.ndim
+
     def dim(self):
         return self.ndim
 
@@ -314,6 +317,12 @@ class Tensor:
     def __gt__(self, o): return self._cmp(o, lambda a, b: a > b)
     def __ge__(self, o): return self._cmp(o, lambda a, b: a >= b)
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
+
+    # logical ops: any dtype, nonzero is True; boolean results, no gradient
+    def logical_and(self, o): return self._cmp(o, lambda a, b: (a != 0) & (b != 0))
+    def logical_or(self, o): return self._cmp(o, lambda a, b: (a != 0) | (b != 0))
+    def logical_xor(self, o): return self._cmp(o, lambda a, b: (a != 0) ^ (b != 0))
+    def logical_not(self): return Tensor._wrap(self.data == 0, self.device)
 
     # ------------------------------------------------------------ elementwise
     def exp(self): return ops.Exp.apply(self)

@@ -85,10 +85,13 @@ class Module:
         else:
             setattr(self, name, param)
 
-    def register_buffer(self, name, tensor):
-        """State saved in state_dict but not learned (e.g. running statistics)."""
+    def register_buffer(self, name, tensor, persistent=True):
+        """State saved in state_dict but not learned (e.g. running statistics); with
+        persistent=False it moves with the module (to, double) but stays out of state_dict."""
         self.__dict__.pop(name, None)
         self._buffers[name] = tensor
+        transient = self.__dict__.setdefault("_non_persistent_buffers", set())
+        (transient.discard if persistent else transient.add)(name)
 
     def add_module(self, name, module):
         setattr(self, name, module)
@@ -182,6 +185,14 @@ class Module:
             yield name, m
             children = [(f"{name}.{n}" if name else n, c) for n, c in m._modules.items() if c is not None]
             stack.extend(reversed(children))
+
+    def apply(self, fn):
+        """Call fn(m) on every submodule and then on self (children first, as in PyTorch),
+        e.g. model.apply(init_weights). Returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     def modules(self):
         return (m for _, m in self.named_modules())
@@ -281,9 +292,10 @@ class Module:
         stack = [("", self)]
         while stack:
             name, m = stack.pop()
+            transient = m.__dict__.get("_non_persistent_buffers", ())
             for store in (m._parameters, m._buffers):
                 for n, t in store.items():
-                    if t is not None:
+                    if t is not None and not (store is m._buffers and n in transient):
                         sd[f"{name}.{n}" if name else n] = t
             children = [(f"{name}.{n}" if name else n, c) for n, c in m._modules.items() if c is not None]
             stack.extend(reversed(children))
