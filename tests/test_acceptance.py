@@ -27,10 +27,16 @@ def learns(losses, k):
     assert last < first, f"loss did not go down: first {k} mean {first:.4f}, last {k} mean {last:.4f}"
 
 
-@pytest.mark.parametrize("rnn_type", ["LSTM", "GRU", "RNN_TANH"])
-def test_word_language_model_matches_torch(rnn_type):
-    ref, ours = parity(word_language_model, rnn_type=rnn_type)
+# at lr 10 LSTM and GRU anneal the learning rate once; the tanh RNN at lr 10 is chaotic
+# enough to amplify rounding differences, so it runs at lr 5 (no annealing)
+@pytest.mark.parametrize("rnn_type,lr,annealed", [("LSTM", 10.0, 2.5), ("GRU", 10.0, 2.5),
+                                                  ("RNN_TANH", 5.0, 5.0)])
+def test_word_language_model_matches_torch(rnn_type, lr, annealed):
+    ref, ours = parity(word_language_model, rnn_type=rnn_type, epochs=3, lr=lr)
     np.testing.assert_allclose(ours["val_losses"], ref["val_losses"], **TOL)
+    np.testing.assert_allclose(ours["best_val_loss"], ref["best_val_loss"], **TOL)
+    np.testing.assert_allclose(ours["best_val_loss"], min(ours["val_losses"]), **TOL)
+    assert ours["lr"] == ref["lr"] == annealed
 
 
 def test_word_language_model_learns_with_dropout():

@@ -1,7 +1,11 @@
 """The word-level language model, in the shape of PyTorch's examples/word_language_model:
 RNNModel (embedding -> LSTM/GRU/RNN_TANH -> tied decoder), batchify with narrow/view/t(),
 truncated BPTT with repackage_hidden, manual SGD with p.add_ under no_grad, clip_grad_norm_,
-and an evaluation loop under no_grad. The corpus is a synthetic Markov chain."""
+an evaluation loop under no_grad, saving the best state_dict and annealing lr when the
+validation loss rises. The corpus is a synthetic Markov chain."""
+import io
+import math
+
 import numpy as np
 
 from ._common import numpy_state, load_numpy_state
@@ -67,7 +71,7 @@ def build(torch):
 
 
 def run(torch, rnn_type="LSTM", state=None, seed=0, epochs=2, ntoken=16, emsize=12, nhid=12,
-        nlayers=2, dropout=0.0, tied=True, batch_size=4, bptt=7, lr=2.0, clip=0.25):
+        nlayers=2, dropout=0.0, tied=True, batch_size=4, bptt=7, lr=10.0, clip=0.25):
     """Train for `epochs`; returns the initial weights, per-batch training losses and the
     validation loss after each epoch."""
     nn = torch.nn
@@ -113,7 +117,7 @@ def run(torch, rnn_type="LSTM", state=None, seed=0, epochs=2, ntoken=16, emsize=
                 total_loss += len(data) * criterion(output, targets).item()
         return total_loss / (len(data_source) - 1)
 
-    losses, val_losses = [], []
+    losses, val_losses, best_val_loss, best = [], [], None, io.BytesIO()
     for _ in range(epochs):
         model.train()
         hidden = model.init_hidden(batch_size)
@@ -131,5 +135,18 @@ def run(torch, rnn_type="LSTM", state=None, seed=0, epochs=2, ntoken=16, emsize=
                 for p in model.parameters():
                     p.add_(p.grad, alpha=-lr)
             losses.append(loss.item())
-        val_losses.append(evaluate(val_data))
-    return {"init_state": init_state, "losses": losses, "val_losses": val_losses}
+        val_loss = evaluate(val_data)
+        val_losses.append(val_loss)
+        # save the model if the validation loss is the best we've seen so far
+        if not best_val_loss or val_loss < best_val_loss:
+            best.seek(0)
+            best.truncate()
+            torch.save(model.state_dict(), best)
+            best_val_loss = val_loss
+        else:   # anneal the learning rate if no improvement has been seen
+            lr /= 4.0
+    best.seek(0)   # load the best saved model and evaluate it once more
+    model.load_state_dict(torch.load(best))
+    final = evaluate(val_data)
+    return {"init_state": init_state, "losses": losses, "val_losses": val_losses,
+            "best_val_loss": final, "val_ppl": math.exp(final), "lr": lr}
