@@ -262,3 +262,22 @@ def test_save_and_load_through_a_file_object():
     np.testing.assert_array_equal(ckpt["model"]["weight"].numpy(), model.weight.numpy())
     with pytest.raises(ValueError, match="corrupt or truncated checkpoint '<BytesIO>'"):
         tinygrad_seq.load(io.BytesIO(b"not a checkpoint"))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "int32", "bool"])
+def test_tensor_type_names_and_casts_match_torch(dtype):
+    torch = pytest.importorskip("torch")
+    a = np.array([1.5, -2.0, 0.0]).astype(dtype)
+    x, y = tinygrad_seq.tensor(a), torch.tensor(a)
+    assert x.type() == y.type()
+    for target in ["LongTensor", "DoubleTensor", "FloatTensor", "BoolTensor"]:
+        ours, ref = x.type(getattr(tinygrad_seq, target)), y.type(getattr(torch, target))
+        assert ours.type() == ref.type() and (ours.numpy() == ref.numpy()).all()
+        assert x.type("torch." + target).type() == ref.type()
+    assert x.type(tinygrad_seq.float64).dtype == np.float64
+    assert x.equal(x) and not x.equal(x[:2]) and x.double().allclose(x.double() + 1e-10)
+
+
+def test_tensor_type_rejects_unknown_names():
+    with pytest.raises(TypeError, match="unknown tensor type 'torch.FooTensor'"):
+        tinygrad_seq.ones(2).type("torch.FooTensor")

@@ -16,6 +16,12 @@ int32, int64, bool_ = np.dtype("int32"), np.dtype("int64"), np.dtype("bool")
 _DEFAULT_FLOAT = float32
 
 
+_LEGACY_NAMES = {np.dtype(k): v for k, v in [
+    ("float32", "FloatTensor"), ("float64", "DoubleTensor"), ("float16", "HalfTensor"),
+    ("int64", "LongTensor"), ("int32", "IntTensor"), ("int16", "ShortTensor"),
+    ("int8", "CharTensor"), ("uint8", "ByteTensor"), ("bool", "BoolTensor")]}
+
+
 def _as_dtype(dtype):
     return None if dtype is None else np.dtype(dtype)
 
@@ -184,7 +190,28 @@ class Tensor:
     def astype(self, dtype):
         return self.to(dtype=dtype)
 
-    type = astype
+    def type(self, dtype=None):
+        """As torch: with no argument the legacy type name ('torch.FloatTensor'); given a dtype,
+        a legacy class (tg.LongTensor) or its name ('torch.LongTensor'), a cast to it."""
+        if dtype is None:
+            return "torch." + _LEGACY_NAMES.get(self.dtype, str(self.dtype))
+        if callable(dtype) and not isinstance(dtype, type) and hasattr(dtype, "dtype"):
+            dtype = dtype.dtype     # a legacy constructor carries its dtype
+        elif isinstance(dtype, str) and dtype.startswith("torch."):
+            by_name = {v: k for k, v in _LEGACY_NAMES.items()}
+            if dtype[6:] not in by_name:
+                raise TypeError(f"type: unknown tensor type {dtype!r}; known: "
+                                + ", ".join("torch." + n for n in by_name))
+            dtype = by_name[dtype[6:]]
+        return self.to(dtype=dtype)
+
+    def equal(self, other):
+        from .functions import equal   # functions builds on this module
+        return equal(self, other)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        from .functions import allclose
+        return allclose(self, other, rtol, atol, equal_nan)
 
     # ------------------------------------------------------------ autograd
     def detach(self):
