@@ -489,6 +489,30 @@ class GetItem(Function):
         return out, None
 
 
+class SetItem(Function):
+    """a[idx] = v, written into a's own array (Tensor.__setitem__ and copy_ record it when v
+    needs a gradient). a's gradient is g with the overwritten places zeroed; v's is g[idx]
+    (summed back over broadcasting by the engine). Nothing is saved, so later writes into
+    the result are safe."""
+    @staticmethod
+    def forward(ctx, a, v, idx):
+        ctx.info = (idx, getattr(v, "dtype", None))
+        a[idx] = v
+        return a
+
+    @staticmethod
+    def backward(ctx, g):
+        idx, v_dtype = ctx.info
+        ga = None
+        if ctx.needs_input_grad[0]:
+            ga = g.copy()
+            ga[idx] = 0
+        gv = g[idx] if ctx.needs_input_grad[1] else None
+        if gv is not None and v_dtype is not None and gv.dtype != v_dtype:
+            gv = gv.astype(v_dtype)
+        return ga, gv, None
+
+
 class Cat(Function):
     @staticmethod
     def forward(ctx, *arrays, axis=0):

@@ -276,9 +276,30 @@ class Tensor:
         v = v.data if isinstance(v, Tensor) else v
         return backend.to_device(v, self.device) if backend.is_array(v) else v
 
+    def _assign(self, idx, value, name):
+        """self[idx] = value in place. When value needs a gradient (grad mode on), the write is
+        recorded as a SetItem node and self joins the graph, as torch does for
+        `outputs[t] = step` into a zeros buffer; repeated writes chain their nodes."""
+        value_grad = isinstance(value, Tensor) and value.requires_grad
+        if not (autograd._GRAD_ENABLED and (value_grad or self.requires_grad)):
+            self._inplace(name)
+            self.data[idx] = self._raw(value)
+            return self
+        if self.requires_grad and (self._ctx is None or self._ctx.fn is not ops.SetItem):
+            self._inplace(name)   # a leaf, or an op's output it may have saved: refused
+        if value_grad and self.data.base is not None:   # the graph would attach to this view, not its base
+            raise AutogradError(f"{name}: writing a tensor that requires grad into a view (shape {self.shape}) "
+                                "would lose its gradient; index the base tensor in one step, e.g. buf[i, j] = v")
+        if value_grad and value.device != self.device:
+            raise RuntimeError(f"{name}: the value is on {value.device}, the tensor on {self.device}")
+        # writes into self.data; the node's parents are self's old node and the value's
+        out = ops.SetItem.apply(self, value if value_grad else self._raw(value), idx)
+        self._version += 1   # ops that saved the old values must not run backward on the new ones
+        self._ctx, self.requires_grad = out._ctx, True
+        return self
+
     def __setitem__(self, idx, value):
-        self._inplace("__setitem__")
-        self.data[_index(idx, self.device)] = self._raw(value)
+        self._assign(_index(idx, self.device), value, "__setitem__")
 
     def zero_(self):
         self._inplace("zero_")
@@ -286,16 +307,22 @@ class Tensor:
         return self
 
     def fill_(self, value):
-        self._inplace("fill_")
-        self.data[...] = value
-        return self
+        if isinstance(value, Tensor) and value.numel() != 1:
+            raise ValueError(f"fill_: the value must be a number or a one-element tensor, got shape {value.shape}")
+        return self._assign(Ellipsis, value.reshape(()) if isinstance(value, Tensor) else value, "fill_")
 
     def copy_(self, src):
-        self._inplace("copy_")
-        self.data[...] = self._raw(src)
-        return self
+        return self._assign(Ellipsis, src, "copy_")
+
+    def _no_grad_operand(self, other, name):
+        """In-place arithmetic is not recorded in the graph: refuse an operand that needs a
+        gradient rather than drop it silently."""
+        if autograd._GRAD_ENABLED and isinstance(other, Tensor) and other.requires_grad:
+            raise AutogradError(f"{name}: the operand requires grad, but in-place arithmetic does not record "
+                                f"gradients; use the out-of-place form (x = x + y) or no_grad()")
 
     def add_(self, other, alpha=1):
+        self._no_grad_operand(other, "add_")
         self._inplace("add_")
         self.data += alpha * self._raw(other) if alpha != 1 else self._raw(other)
         return self
@@ -304,11 +331,13 @@ class Tensor:
         return self.add_(other, -alpha)
 
     def mul_(self, other):
+        self._no_grad_operand(other, "mul_")
         self._inplace("mul_")
         self.data *= self._raw(other)
         return self
 
     def div_(self, other):
+        self._no_grad_operand(other, "div_")
         self._inplace("div_")
         self.data /= self._raw(other)
         return self
