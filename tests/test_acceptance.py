@@ -281,3 +281,93 @@ def test_tensor_type_names_and_casts_match_torch(dtype):
 def test_tensor_type_rejects_unknown_names():
     with pytest.raises(TypeError, match="unknown tensor type 'torch.FooTensor'"):
         tinygrad_seq.ones(2).type("torch.FooTensor")
+
+
+# ---------------------------------------------------------------- writes into tensors through autograd
+SETITEM_CASES = {   # name -> writes into a zeros buffer, in either library; returns a scalar
+    "rows_in_a_loop": lambda lib, w, v: _rows(lib, w, v),
+    "overwrite_drops_old_gradient": lambda lib, w, v: _overwrite(lib, w, v),
+    "broadcast_value": lambda lib, w, v: _broadcast(lib, w, v),
+    "int_array_index": lambda lib, w, v: _int_index(lib, w, v),
+    "copy_and_fill": lambda lib, w, v: _copy_fill(lib, w, v),
+}
+
+
+def _rows(lib, w, v):
+    buf = lib.zeros(4, 3, dtype=lib.float64)
+    for i in range(2):                      # encoder_outputs[ei] = encoder_output[0, 0]
+        buf[i] = (w[i] * v[i]).tanh()
+    return (buf * buf.sin()).sum()
+
+
+def _overwrite(lib, w, v):
+    buf = lib.zeros(2, 3, dtype=lib.float64)
+    buf[0] = w[0]
+    buf[1] = v[1] * 2
+    buf[0, 1:] = 5.0                        # a plain number overwrites part of w's row
+    return (buf ** 2).sum()
+
+
+def _broadcast(lib, w, v):
+    buf = lib.zeros(2, 3, dtype=lib.float64)
+    buf[:, 1:] = w[0, :2]                   # broadcast over the rows: w's gradient sums them
+    return (buf * v).sum()
+
+
+def _int_index(lib, w, v):
+    buf = lib.zeros(5, 3, dtype=lib.float64)
+    buf[lib.tensor([4, 0])] = w
+    return (buf.exp() * 0.5).sum() + (buf[:, 0] * v[0, 0]).sum()
+
+
+def _copy_fill(lib, w, v):
+    a = lib.zeros(2, 3, dtype=lib.float64).copy_(w * v)
+    b = lib.zeros(3, dtype=lib.float64).fill_(v[1, 2])
+    return (a * a).sum() + (b * w[0]).sum()
+
+
+@pytest.mark.parametrize("name", sorted(SETITEM_CASES))
+def test_writes_into_tensors_gradcheck(name):
+    rng = np.random.default_rng(7)
+    w, v = (tinygrad_seq.tensor(rng.standard_normal((2, 3)), requires_grad=True) for _ in range(2))
+    assert tinygrad_seq.gradcheck(lambda a, b: SETITEM_CASES[name](tinygrad_seq, a, b), [w, v])
+
+
+@pytest.mark.parametrize("name", sorted(SETITEM_CASES))
+def test_writes_into_tensors_match_torch(name):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(8)
+    arrays = [rng.standard_normal((2, 3)) for _ in range(2)]
+    ours = [tinygrad_seq.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, ref = SETITEM_CASES[name](tinygrad_seq, *ours), SETITEM_CASES[name](torch, *theirs)
+    np.testing.assert_allclose(out.item(), ref.item(), rtol=1e-12)
+    out.backward()
+    ref.backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_writes_into_tensors_refuse_what_would_be_wrong():
+    w = tinygrad_seq.randn(3, requires_grad=True)
+    with pytest.raises(tinygrad_seq.AutogradError, match="__setitem__: in-place change of a tensor that requires grad"):
+        w[0] = 1.0                                     # a leaf that requires grad
+    with pytest.raises(tinygrad_seq.AutogradError, match="in-place change"):
+        w.exp()[0] = w[1]                              # an op's output (exp saved it)
+    buf = tinygrad_seq.zeros(2, 3)
+    with pytest.raises(tinygrad_seq.AutogradError, match="into a view .* buf\\[i, j\\] = v"):
+        buf[0][1] = w[0]                               # the graph would miss buf
+    y = buf * w                                        # saves buf for w's gradient
+    buf[1] = w
+    with pytest.raises(tinygrad_seq.AutogradError, match="modified in place"):
+        y.sum().backward()
+    for op in ("add_", "mul_", "div_", "sub_"):
+        with pytest.raises(tinygrad_seq.AutogradError, match="in-place arithmetic does not record"):
+            getattr(tinygrad_seq.ones(3), op)(w)
+    buf = tinygrad_seq.zeros(2, 3)
+    with tinygrad_seq.no_grad():                       # without grad mode they are plain writes
+        buf[0] = w
+        buf.add_(w)
+    assert not buf.requires_grad
+    with pytest.raises(ValueError, match="fill_: the value must be a number or a one-element tensor"):
+        tinygrad_seq.zeros(3).fill_(w)
