@@ -388,3 +388,22 @@ def test_writes_into_tensors_refuse_what_would_be_wrong():
     assert not buf.requires_grad
     with pytest.raises(ValueError, match="fill_: the value must be a number or a one-element tensor"):
         tinygrad_seq.zeros(3).fill_(w)
+
+
+def test_device_selection_lines_read_as_in_torch():
+    """The MNIST example's device choice, with only the import changed."""
+    torch = tinygrad_seq
+    use_cuda = torch.cuda.is_available()
+    use_mps = torch.backends.mps.is_available()
+    assert use_mps is False and torch.backends.mps.is_built() is False
+    device = torch.device("cuda" if use_cuda else "mps" if use_mps else "cpu")
+    assert torch.zeros(2).to(device).device == ("cuda" if use_cuda else "cpu")
+    torch.backends.cudnn.deterministic = True          # accepted; no cuDNN is used here
+    assert torch.backends.cudnn.is_available() is False
+
+
+def test_load_accepts_weights_only(tmp_path):
+    path = tmp_path / "w.pt"
+    tinygrad_seq.save(tinygrad_seq.nn.Linear(2, 2).state_dict(), path)
+    for flag in (True, False, None):
+        assert list(tinygrad_seq.load(path, map_location="cpu", weights_only=flag)) == ["weight", "bias"]

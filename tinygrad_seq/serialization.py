@@ -38,10 +38,12 @@ def save(obj, path):
         atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def load(path, map_location=None, *, device=None):
-    """Read a checkpoint written by `save` (from a path or a binary file object). Tensors (and arrays) come back on `device`
-    (or `map_location`: 'cpu' or 'cuda'), NumPy-backed by default. A damaged file
-    raises ValueError('... corrupt or truncated checkpoint <path> ...')."""
+def load(path, map_location=None, *, device=None, weights_only=None):
+    """Read a checkpoint written by `save` (from a path or a binary file object). Tensors
+    (and arrays) come back on `device` (or `map_location`: 'cpu' or 'cuda'), NumPy-backed by
+    default. A damaged file raises ValueError('... corrupt or truncated checkpoint <path> ...').
+    `weights_only` is accepted for torch's signature: loading never unpickles, so it is
+    always weights-only."""
     source = path if hasattr(path, "read") else os.fspath(path)   # a path or a file object
     path = source if isinstance(source, str) else f"<{type(source).__name__}>"
     device = backend.normalize_device(device if device is not None else map_location)
