@@ -407,3 +407,109 @@ def test_load_accepts_weights_only(tmp_path):
     tinygrad_seq.save(tinygrad_seq.nn.Linear(2, 2).state_dict(), path)
     for flag in (True, False, None):
         assert list(tinygrad_seq.load(path, map_location="cpu", weights_only=flag)) == ["weight", "bias"]
+
+
+# ---------------------------------------------------------------- select, repeat_interleave, nonzero, unique,
+# and the in-place indexed writes
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_select_and_repeat_interleave_gradcheck(seed):
+    rng = np.random.default_rng(seed)
+    x = tinygrad_seq.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    dim, index = int(rng.integers(-2, 2)), int(rng.integers(-3, 3))
+    counts = tinygrad_seq.tensor(rng.integers(0, 3, x.shape[dim]))
+    assert tinygrad_seq.gradcheck(lambda t: t.select(dim, index).sin(), [x])
+    assert tinygrad_seq.gradcheck(lambda t: t.repeat_interleave(2, dim=dim).tanh(), [x])
+    assert tinygrad_seq.gradcheck(lambda t: t.repeat_interleave(counts, dim=dim).exp(), [x])
+    assert tinygrad_seq.gradcheck(lambda t: tinygrad_seq.repeat_interleave(t, 3).cos(), [x])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_select_repeat_interleave_nonzero_unique_match_torch(seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((3, 4))
+    dim, index = int(rng.integers(-2, 2)), int(rng.integers(-3, 3))
+    counts = rng.integers(0, 3, a.shape[dim])
+    x, y = tinygrad_seq.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+    pairs = [(x.select(dim, index), y.select(dim, index)),
+             (x.repeat_interleave(2, dim=dim), y.repeat_interleave(2, dim=dim)),
+             (x.repeat_interleave(tinygrad_seq.tensor(counts), dim=dim),
+              y.repeat_interleave(torch.tensor(counts), dim=dim)),
+             (tinygrad_seq.repeat_interleave(x, 2), torch.repeat_interleave(y, 2))]
+    for k, (o, r) in enumerate(pairs):
+        np.testing.assert_array_equal(o.detach().numpy(), r.detach().numpy())
+        (o * (k + 1)).sum().backward()
+        (r * (k + 1)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), y.grad.numpy())
+    ints = rng.integers(-1, 2, (3, 4))
+    for shape in [(3, 4), (12,), ()]:
+        v = ints.reshape(-1)[:int(np.prod(shape))].reshape(shape)
+        o, r = tinygrad_seq.tensor(v).nonzero(), torch.tensor(v).nonzero()
+        assert o.shape == tuple(r.shape) and (o.numpy() == r.numpy()).all() and o.dtype == np.int64
+    for o, r in zip(tinygrad_seq.nonzero(tinygrad_seq.tensor(ints), as_tuple=True),
+                    torch.nonzero(torch.tensor(ints), as_tuple=True)):
+        assert (o.numpy() == r.numpy()).all()
+    ou = tinygrad_seq.unique(tinygrad_seq.tensor(ints), return_inverse=True, return_counts=True)
+    ru = torch.unique(torch.tensor(ints), return_inverse=True, return_counts=True)
+    for o, r in zip(ou, ru):
+        assert o.shape == tuple(r.shape) and (o.numpy() == r.numpy()).all()
+    assert (tinygrad_seq.tensor(ints).unique().numpy() == torch.tensor(ints).unique().numpy()).all()
+
+
+def test_select_and_repeat_interleave_errors():
+    x = tinygrad_seq.zeros(3, 4)
+    with pytest.raises(IndexError, match="select: index 4 is out of range for dim 1 of size 4"):
+        x.select(1, 4)
+    with pytest.raises(IndexError, match="select: dim 2 is out of range"):
+        x.select(2, 0)
+    with pytest.raises(ValueError, match="repeat_interleave: repeats must be an int or 3 integer counts"):
+        x.repeat_interleave(tinygrad_seq.tensor([1, 2]), dim=0)
+    with pytest.raises(ValueError, match="non-negative"):
+        x.repeat_interleave(-1)
+    with pytest.raises(NotImplementedError, match="unique: only dim=None"):
+        x.unique(dim=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_inplace_indexed_writes_match_torch(seed):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    base = rng.standard_normal((4, 5))
+    idx_col = rng.integers(0, 5, (4, 2))
+    rows = rng.integers(0, 4, 3)                         # may repeat: index_add_ must add them up
+    src = rng.standard_normal((4, 2))
+    source = rng.standard_normal((3, 5))
+    cases = [
+        lambda lib, t: t.scatter_(1, lib.tensor(idx_col), lib.tensor(src)),
+        lambda lib, t: t.scatter_(1, lib.tensor(idx_col), 2.5),
+        lambda lib, t: t.scatter_add_(1, lib.tensor(idx_col), lib.tensor(src)),
+        lambda lib, t: t.index_fill_(0, lib.tensor(rows), -3.0),
+        lambda lib, t: t.index_add_(0, lib.tensor(rows), lib.tensor(source), alpha=0.5),
+    ]
+    for case in cases:
+        o, r = tinygrad_seq.tensor(base), torch.tensor(base)
+        assert case(tinygrad_seq, o) is o
+        case(torch, r)
+        np.testing.assert_allclose(o.numpy(), r.numpy(), rtol=1e-12)
+
+
+def test_inplace_indexed_writes_errors():
+    t = tinygrad_seq.zeros(4, 5)
+    w = tinygrad_seq.ones(3, 5, requires_grad=True)
+    with pytest.raises(tinygrad_seq.AutogradError, match="index_add_: the operand requires grad"):
+        t.index_add_(0, tinygrad_seq.tensor([0, 1, 2]), w)
+    with pytest.raises(ValueError, match=r"index_add_: source must have shape \(2, 5\)"):
+        t.index_add_(0, tinygrad_seq.tensor([0, 1]), tinygrad_seq.ones(3, 5))
+    with pytest.raises(IndexError, match="index_fill_: index 4 is out of range for dim 0 of size 4"):
+        t.index_fill_(0, tinygrad_seq.tensor([4]), 1.0)
+    with pytest.raises(TypeError, match="index_fill_: index must be an int64"):
+        t.index_fill_(0, tinygrad_seq.tensor([1.0]), 1.0)
+    with pytest.raises(tinygrad_seq.AutogradError, match="scatter_: in-place change of a tensor that requires grad"):
+        tinygrad_seq.zeros(2, 2, requires_grad=True).scatter_(1, tinygrad_seq.tensor([[0], [1]]), 1.0)
+    assert (t.numpy() == 0).all()                          # nothing was written by the refused calls
+
+
+def test_detach_in_place():
+    w = tinygrad_seq.randn(3, requires_grad=True)
+    h = (w * 2).tanh()
+    assert h.detach_() is h and h.is_leaf and not h.requires_grad and h.grad_fn is None

@@ -94,6 +94,13 @@ def logical_xor(input, other): return _t(input, "logical_xor").logical_xor(other
 def logical_not(input): return _t(input, "logical_not").logical_not()
 def t(input): return _t(input, "t").t()
 def is_tensor(obj): return isinstance(obj, Tensor)
+def select(input, dim, index): return _t(input, "select").select(dim, index)
+def nonzero(input, *, as_tuple=False): return _t(input, "nonzero").nonzero(as_tuple=as_tuple)
+def repeat_interleave(input, repeats, dim=None): return _t(input, "repeat_interleave").repeat_interleave(repeats, dim)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    return _t(input, "unique").unique(sorted, return_inverse, return_counts, dim)
 
 
 def div(input, other, *, rounding_mode=None):

@@ -731,6 +731,101 @@ class Tensor:
             raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
         return ops.ScatterAdd.apply(self, dim, index.data, _src_part(src, index, self, "scatter_add"))
 
+    def select(self, dim, index):
+        """The slice at `index` along `dim`, that dim removed (x.select(0, i) is x[i])."""
+        dim = _dim(self, dim, "select")
+        n = self.shape[dim]
+        if not isinstance(index, (int, np.integer)) or not -n <= index < n:
+            raise IndexError(f"select: index {index!r} is out of range for dim {dim} of size {n} "
+                             f"(shape {self.shape})")
+        return self[(slice(None),) * dim + (int(index),)]
+
+    def repeat_interleave(self, repeats, dim=None):
+        """Each element repeated `repeats` times (an int, or one count per element) along dim;
+        dim=None works on the flattened tensor. The gradient sums over the copies."""
+        x, dim = (self.reshape(-1), 0) if dim is None else (self, _dim(self, dim, "repeat_interleave"))
+        n = x.shape[dim]
+        counts = repeats.numpy() if isinstance(repeats, Tensor) else np.asarray(repeats)
+        if counts.dtype.kind not in "iu" or counts.ndim > 1 or (counts.ndim == 1 and counts.shape[0] not in (1, n)):
+            raise ValueError(f"repeat_interleave: repeats must be an int or {n} integer counts along dim {dim}, "
+                             f"got {counts.dtype} shape {counts.shape}")
+        if (counts < 0).any():
+            raise ValueError("repeat_interleave: repeats must be non-negative")
+        index = np.repeat(np.arange(n), np.broadcast_to(counts.reshape(-1), (n,)))
+        return x.index_select(dim, Tensor(index, device=self.device))
+
+    def nonzero(self, *, as_tuple=False):
+        """Indices of the nonzero elements: an (n, ndim) int64 tensor, or one 1-D tensor per dim."""
+        xp = backend.xp(self.device)
+        found = tuple(i.astype(int64) for i in xp.nonzero(self.data.reshape(-1) if self.ndim == 0 else self.data))
+        if as_tuple:
+            return tuple(Tensor._wrap(i, self.device) for i in found)
+        if self.ndim == 0:   # a scalar has no dims to index: (1, 0) when nonzero, else (0, 0)
+            return Tensor._wrap(xp.zeros((found[0].shape[0], 0), int64), self.device)
+        return Tensor._wrap(xp.stack(found, axis=1), self.device)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values, sorted (no gradient); optionally where each element went and counts."""
+        if dim is not None:
+            raise NotImplementedError("unique: only dim=None (over all elements) is supported")
+        xp = backend.xp(self.device)
+        values, inverse, counts = xp.unique(self.data, return_inverse=True, return_counts=True)
+        out = [Tensor._wrap(values, self.device)]
+        if return_inverse:
+            out.append(Tensor._wrap(inverse.reshape(self.shape).astype(int64), self.device))
+        if return_counts:
+            out.append(Tensor._wrap(counts.astype(int64), self.device))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    # in-place forms of the indexed writes: computed out of place without a graph, then
+    # written into self (an operand that needs a gradient is refused, see _no_grad_operand)
+    def _write_from(self, name, operand, compute):
+        self._no_grad_operand(operand, name)
+        with autograd.no_grad():
+            result = compute()
+        self._inplace(name)
+        self.data[...] = result.data
+        return self
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        return self._write_from("scatter_", src, lambda: self.scatter(dim, index, src, value=value))
+
+    def scatter_add_(self, dim, index, src):
+        return self._write_from("scatter_add_", src, lambda: self.scatter_add(dim, index, src))
+
+    def index_fill_(self, dim, index, value):
+        def compute():
+            d = _dim(self, dim, "index_fill_")
+            i = _long_index(self, index, "index_fill_")
+            _check_range(i, self.shape[d] if self.ndim else 1, "index_fill_", d, self.shape)
+            out = self.clone()
+            out.data[(slice(None),) * d + (i.data.reshape(-1),)] = self._raw(value)
+            return out
+        return self._write_from("index_fill_", value, compute)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """self[..., index[j], ...] += alpha * source[..., j, ...] along dim (repeats add up)."""
+        def compute():
+            d = _dim(self, dim, "index_add_")
+            i = _long_index(self, index, "index_add_")
+            src = source if isinstance(source, Tensor) else Tensor(source, device=self.device)
+            want = self.shape[:d] + (i.numel(),) + self.shape[d + 1:]
+            if i.ndim > 1 or src.shape != want:
+                raise ValueError(f"index_add_: source must have shape {want} for a 1-D index of "
+                                 f"{i.numel()} along dim {d} of {self.shape}, got {src.shape}")
+            _check_range(i, self.shape[d], "index_add_", d, self.shape)
+            out = self.clone()
+            part = src.data if alpha == 1 else src.data * alpha
+            backend.scatter_add(backend.xp(self.device), out.data, (slice(None),) * d + (i.data.reshape(-1),),
+                                part.astype(self.dtype, copy=False))
+            return out
+        return self._write_from("index_add_", source, compute)
+
+    def detach_(self):
+        """Cut this tensor from the graph in place: it becomes a leaf that does not require grad."""
+        self._ctx, self.requires_grad = None, False
+        return self
+
     # reductions and scans
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """torch.max: x.max() the largest value (a 0-d tensor); x.max(dim) a (values, indices)
