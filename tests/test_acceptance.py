@@ -513,3 +513,25 @@ def test_detach_in_place():
     w = tinygrad_seq.randn(3, requires_grad=True)
     h = (w * 2).tanh()
     assert h.detach_() is h and h.is_leaf and not h.requires_grad and h.grad_fn is None
+
+
+@pytest.mark.gpu
+def test_new_tensor_ops_on_the_gpu_match_the_cpu():
+    """SetItem's graph, the indexed in-place writes, nonzero, unique and repeat_interleave
+    through CuPy give the CPU's values and gradients."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    results = {}
+    for device in ("cpu", "cuda"):
+        w, v = (tinygrad_seq.tensor(x, requires_grad=True, device=device) for x in (a, b))
+        loss = SETITEM_CASES["rows_in_a_loop"](tinygrad_seq, w, v) + w.repeat_interleave(
+            tinygrad_seq.tensor([2, 0, 1], device=device), dim=1).sum()
+        loss.backward()
+        t = tinygrad_seq.zeros(4, 3, dtype=tinygrad_seq.float64, device=device)
+        t.index_add_(0, tinygrad_seq.tensor([3, 0, 3], device=device), tinygrad_seq.tensor(
+            np.ones((3, 3)), device=device)).scatter_(1, tinygrad_seq.tensor([[0]] * 4, device=device), 2.0)
+        ints = tinygrad_seq.tensor(np.array([[0, 2], [2, 1]]), device=device)
+        results[device] = [loss.item(), w.grad.numpy(), v.grad.numpy(), t.numpy(),
+                           ints.nonzero().numpy(), ints.unique(return_counts=True)[1].numpy()]
+    for c, g in zip(results["cpu"], results["cuda"]):
+        np.testing.assert_allclose(g, c, rtol=1e-10)
