@@ -44,13 +44,14 @@ def load(path, map_location=None, *, device=None, weights_only=None):
     default. A damaged file raises ValueError('... corrupt or truncated checkpoint <path> ...').
     `weights_only` is accepted for torch's signature: loading never unpickles, so it is
     always weights-only."""
-    source = path if hasattr(path, "read") else os.fspath(path)   # a path or a file object
-    path = source if isinstance(source, str) else f"<{type(source).__name__}>"
+    is_file = hasattr(path, "read")   # a binary file object rather than a path
+    source = path if is_file else os.fspath(path)
+    path = f"<{type(source).__name__}>" if is_file else source
     device = backend.normalize_device(device if device is not None else map_location)
-    if isinstance(source, str) and not os.path.exists(source):
+    if not is_file and not os.path.exists(source):
         raise FileNotFoundError(f"load: no checkpoint at '{path}'")
     try:
-        start = None if isinstance(source, str) else source.tell()
+        start = source.tell() if is_file else None
         if not zipfile.is_zipfile(source):
             raise ValueError("not a zip/npz archive")
         if start is not None:
