@@ -20,6 +20,11 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+# These properties draw ±inf, NaN, empty tensors and zero variances on purpose: NumPy's
+# RuntimeWarnings there (and torch's UserWarnings about its own edge cases) are expected.
+pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore::UserWarning:torch")]
 pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, settings, strategies as st  # noqa: E402
 
