@@ -137,3 +137,36 @@ def test_step_helpers_match_the_cell_equations():
     np.testing.assert_allclose(h, o * np.tanh(c), rtol=1e-12)
     np.testing.assert_allclose(acts, np.stack([i, f, g, o]), rtol=1e-12)
     np.testing.assert_array_equal(rnn_fused.gate_major(z, 4)[2], z[:, 2 * H:3 * H])
+
+
+@pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
+def test_sequence_functions_return_output_and_final_states_as_separate_outputs(mode):
+    """One node, outputs (output, h_n[, c_n]); each gets its own gradient (zeros when unused)."""
+    T, B, I, H = 4, 2, 3, 2
+    n = 4 if mode == "LSTM" else 3 if mode == "GRU" else 1
+    x, h0 = rand64(T, B, I), rand64(B, H)
+    ws = [rand64(n * H, I), rand64(n * H, H), rand64(n * H), rand64(n * H)]
+    for reverse in (False, True):
+        if mode == "LSTM":
+            outs = rnn_fused.LSTMSequence.apply(x, h0, rand64(B, H), *ws, None, None, None, None, reverse, False)
+        elif mode == "GRU":
+            outs = rnn_fused.GRUSequence.apply(x, h0, *ws, None, reverse)
+        else:
+            outs = rnn_fused.RNNSequence.apply(x, h0, *ws, None, reverse, "tanh")
+        assert len(outs) == (3 if mode == "LSTM" else 2) and len({o._ctx for o in outs}) == 1
+        out, h_n = outs[0], outs[1]
+        assert out.shape == (T, B, H) and h_n.shape == (B, H)
+        np.testing.assert_array_equal(h_n.numpy(), out.numpy()[0 if reverse else T - 1])
+        # h_n alone: the output's gradient is zeros, and the result is the same as through out
+        g_h, = tg.autograd.grad(h_n.sum(), x, retain_graph=True)
+        g_o, = tg.autograd.grad(out[0 if reverse else T - 1].sum(), x)
+        np.testing.assert_allclose(g_h.numpy(), g_o.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_an_in_place_edit_of_a_fused_output_is_caught_at_backward():
+    m = nn.LSTM(3, 4).double()
+    out, (h, c) = m(rand64(5, 2, 3))
+    with tg.no_grad():
+        out.mul_(2)
+    with pytest.raises(tg.autograd.AutogradError, match="LSTMSequence"):
+        (out.sum() + h.sum()).backward()
