@@ -5,6 +5,7 @@ import pytest
 
 import tinygrad_seq as tg
 from tinygrad_seq.autograd import grad
+from tests.conftest import requires_torch, torch
 
 RNG = np.random.default_rng(5)
 
@@ -45,7 +46,8 @@ OPS = {
     "sign/floor/ceil/trunc/round": (lambda a: (a.sign() + a.floor() + a.ceil() + a.trunc() + a.round()
                                                + a // 0.7 + 1) * a ** 2, [T(3, 4)]),
     "lerp": (lambda a, b, w: a.lerp(b, w) ** 2 + a.lerp(b, 0.3) ** 2, [T(3, 4), T(3, 4), T(3, 4)]),
-    "nan_to_num": (lambda a: (a.log() * 1).nan_to_num(0.0) * a, [T(3, 4)]),
+    "nan_to_num": (lambda a: (a + tg.tensor([0.0, np.nan, np.inf, -np.inf])).nan_to_num(0.5, 5.0, -5.0) * a
+                   + (a * 2).nan_to_num() ** 2, [T(3, 4)]),
     "type_as": (lambda a, b: a.type_as(b) * b, [T(3, 4), T(3, 4)]),
     "to same device": (lambda a: a.to("cpu") ** 3, [T(3, 4)]),
     # products
@@ -120,3 +122,91 @@ def test_gradgradcheck_every_op(name):
     args = [tg.Tensor(a.numpy(), requires_grad=True) for a in args]
     assert tg.gradgradcheck(f, args)
     assert tg.gradcheck(f, args)
+
+
+def test_first_order_gradient_is_the_same_under_create_graph():
+    """create_graph runs the same backwards on Tensors: the gradient must not change."""
+    for name, (f, args) in OPS.items():
+        args = [tg.Tensor(a.numpy(), requires_grad=True) for a in args]
+        v = None
+
+        def total(create_graph):
+            nonlocal v
+            out = f(*args)
+            if v is None:
+                v = tg.Tensor(np.random.default_rng(2).standard_normal(out.shape))
+            return grad((out * v).sum(), args, create_graph=create_graph, allow_unused=True)
+        for a, b in zip(total(False), total(True)):
+            if a is None:
+                assert b is None, name
+            else:
+                np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+# ---------------------------------------------------------------- values and indices: one op, two outputs
+@pytest.mark.parametrize("call, dim, keepdim", [
+    (lambda x: x.max(1), 1, False), (lambda x: x.min(0, keepdim=True), 0, True), (lambda x: tg.max(x, 1), 1, False),
+    (lambda x: x.sort(1, descending=True), 1, True), (lambda x: x.topk(2, dim=0), 0, True)])
+def test_values_and_indices_are_one_node_and_indices_get_no_graph(call, dim, keepdim):
+    x = T(3, 4)
+    values, indices = call(x)
+    assert values.requires_grad and values._ctx is not None and values._ctx.n_out == 2
+    assert not indices.requires_grad and indices._ctx is None and indices.dtype == np.int64
+    np.testing.assert_array_equal(np.take_along_axis(x.numpy(), indices.numpy().reshape(
+        values.shape if keepdim else np.expand_dims(values.numpy(), dim).shape), dim).reshape(values.shape),
+        values.numpy())
+    (values * values).sum().backward()    # each value's gradient goes where its index points
+    expected = np.zeros((3, 4))
+    put = (lambda a: a) if keepdim else (lambda a: np.expand_dims(a, dim))
+    np.put_along_axis(expected, put(indices.numpy()), put(2 * values.numpy()), dim)
+    np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+def test_max_dim_gives_a_tie_all_the_gradient_at_its_index():
+    x = tg.Tensor(np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]), requires_grad=True)
+    v, i = x.max(1)
+    np.testing.assert_array_equal(i.numpy(), [1, 0])
+    v.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 1, 0], [1, 0, 0]])
+
+
+def test_sort_and_max_of_a_0d_tensor():
+    x = tg.Tensor(np.array(2.5), requires_grad=True)
+    for v, i in (x.max(0), x.sort(), x.topk(1)):
+        assert v.shape == () and i.shape == () and int(i.numpy()) == 0 and float(v.numpy()) == 2.5
+        gx, = grad(v * v, x)
+        assert gx.shape == () and float(gx.numpy()) == 5.0
+
+
+# ---------------------------------------------------------------- parity with torch
+PARITY = {   # written once, run on tinygrad_seq and on torch (same method names)
+    "cumprod/prod": lambda lib, a, b: (a.cumprod(1) * b).sum() + a.prod(0).sum() ** 2,
+    "norm/cdist": lambda lib, a, b: a.norm(dim=1).sum() * b.norm(3)
+    + (a.unsqueeze(1) - b.unsqueeze(0)).norm(dim=-1).sum(),   # torch's cdist has no double backward
+    "gather/scatter_add": lambda lib, a, b: (a.gather(1, lib.tensor([[0, 2, 2], [1, 0, 3], [3, 3, 1]])) ** 3).sum()
+    + (a.scatter_add(1, lib.tensor([[0, 0, 1, 2], [3, 3, 3, 0], [1, 2, 3, 0]]), b) ** 2).sum(),
+    "sort/topk/max": lambda lib, a, b: (a.sort(1)[0] * b).sum() ** 2 + (a.topk(2, 0)[0] ** 3).sum()
+    + (a.max(1)[0] * a.min(0)[0].sum()).sum(),
+    "einsum/diag": lambda lib, a, b: lib.einsum("ij,kj->ik", a, b).tanh().sum() + (a.diag(1) ** 3).sum(),
+    "roll/flip/tril/cumsum": lambda lib, a, b: (a.roll(1, 1) * b.flip(0)).sum() ** 2
+    + (a.tril(1) ** 3).sum() + (a.cumsum(0) ** 2 * b).sum(),
+    "rsqrt/log1p/expm1/lerp": lambda lib, a, b: ((a * a + 1).rsqrt() * (a * a).log1p() + b.expm1()).sum()
+    + (a.lerp(b, 0.3) ** 3).sum(),
+}
+
+
+@requires_torch
+@pytest.mark.parametrize("name", list(PARITY))
+def test_hessian_vector_products_of_ops_match_torch(name):
+    f = PARITY[name]
+    R = np.random.default_rng(7)
+    a0, b0, v0 = R.standard_normal((3, 4)), R.standard_normal((3, 4)), R.standard_normal((3, 4))
+    a, b = tg.Tensor(a0, requires_grad=True), tg.Tensor(b0, requires_grad=True)
+    ga, gb = grad(f(tg, a, b), [a, b], create_graph=True)
+    hv = grad((ga * tg.Tensor(v0)).sum() + (gb * gb).sum(), [a, b])
+    at, bt = torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)
+    gat, gbt = torch.autograd.grad(f(torch, at, bt), [at, bt], create_graph=True)
+    hvt = torch.autograd.grad((gat * torch.tensor(v0)).sum() + (gbt * gbt).sum(), [at, bt])
+    np.testing.assert_allclose(ga.numpy(), gat.detach().numpy(), rtol=1e-10, atol=1e-12)
+    for x, y in zip(hv, hvt):
+        np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-9, atol=1e-11)

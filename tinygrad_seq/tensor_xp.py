@@ -78,7 +78,6 @@ class TensorXP:
         return Tensor._wrap(self._xp.full(shape, value, dtype=dtype), self.device)
 
     def eye(self, n, dtype=None): return Tensor._wrap(self._xp.eye(n, dtype=dtype or np.float32), self.device)
-    def triu(self, a, k=0): return Tensor._wrap(self._xp.triu(self._t(a).data, k), self.device)   # of constants
 
     def errstate(self, **kw):
         return self._xp.errstate(**kw) if hasattr(self._xp, "errstate") else np.errstate(**kw)
