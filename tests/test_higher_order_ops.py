@@ -124,6 +124,35 @@ def test_gradgradcheck_every_op(name):
     assert tg.gradcheck(f, args)
 
 
+def _ops_in_graph(t):
+    seen, stack, names = set(), [t._ctx], set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(node.fn.__name__)
+        stack += [p[0] if isinstance(p, tuple) else p for p in node.parents if p is not None
+                  and not isinstance(p, tg.Tensor)]
+    return names
+
+
+def test_the_table_covers_every_op():
+    """A new op in ops.py must get a gradgradcheck entry above (Cast and ToDevice are checked
+    in test_higher_order.py and on the GPU; View and Picked are base classes)."""
+    from tinygrad_seq import ops
+    every = {n for n, c in vars(ops).items() if isinstance(c, type) and issubclass(c, tg.Function)
+             and c.__module__ == ops.__name__} - {"View", "Picked", "Cast", "ToDevice"}
+    used = set()
+    for f, args in OPS.values():
+        args = [tg.Tensor(a.numpy(), requires_grad=True) for a in args]
+        out = f(*args)
+        used |= _ops_in_graph(out)
+        g = grad(out.sum(), args, create_graph=True, allow_unused=True)   # the backwards' ops too
+        used |= set().union(*(_ops_in_graph(x) for x in g if x is not None and x.requires_grad))
+    assert every - used == set()
+
+
 def test_first_order_gradient_is_the_same_under_create_graph():
     """create_graph runs the same backwards on Tensors: the gradient must not change."""
     for name, (f, args) in OPS.items():
