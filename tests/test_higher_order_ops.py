@@ -181,13 +181,12 @@ def test_values_and_indices_are_one_node_and_indices_get_no_graph(call, dim, kee
     values, indices = call(x)
     assert values.requires_grad and values._ctx is not None and values._ctx.n_out == 2
     assert not indices.requires_grad and indices._ctx is None and indices.dtype == np.int64
-    np.testing.assert_array_equal(np.take_along_axis(x.numpy(), indices.numpy().reshape(
-        values.shape if keepdim else np.expand_dims(values.numpy(), dim).shape), dim).reshape(values.shape),
-        values.numpy())
+    kept = (lambda a: a) if keepdim else (lambda a: np.expand_dims(a, dim))
+    idx, vals = kept(indices.numpy()), kept(values.numpy())
+    np.testing.assert_array_equal(np.take_along_axis(x.numpy(), idx, dim), vals)
     (values * values).sum().backward()    # each value's gradient goes where its index points
     expected = np.zeros((3, 4))
-    put = (lambda a: a) if keepdim else (lambda a: np.expand_dims(a, dim))
-    np.put_along_axis(expected, put(indices.numpy()), put(2 * values.numpy()), dim)
+    np.put_along_axis(expected, idx, 2 * vals, dim)
     np.testing.assert_array_equal(x.grad.numpy(), expected)
 
 
