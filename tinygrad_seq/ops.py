@@ -779,7 +779,7 @@ class MaxDim(Picked):
     @staticmethod
     def forward(ctx, a, dim, keepdim, largest):
         xp = ctx.xp
-        if a.ndim == 0:
+        if a.ndim == 0:   # as a 1-entry vector; the engine sums its (1,) gradient back to ()
             return Picked.pick(ctx, a.reshape(1), 0, xp.zeros(1, dtype="int64"), False)
         index = (xp.argmax if largest else xp.argmin)(a, axis=dim, keepdims=True)
         return Picked.pick(ctx, a, dim, index.astype("int64", copy=False), keepdim)
