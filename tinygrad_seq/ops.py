@@ -46,7 +46,7 @@ class Mul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         return (g * b if na else None), (g * a if nb else None)
 
@@ -59,7 +59,7 @@ class Div(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         return (g / b if na else None), (-g * (a / b) / b if nb else None)   # b*b could underflow
 
@@ -76,7 +76,7 @@ class Pow(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b, out = ctx.saved
+        a, b, out = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         xp = ctx.xp
         ga = gb = None
@@ -121,7 +121,7 @@ class Maximum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return _pick(ctx.xp, g, a, b, a < b), _pick(ctx.xp, g, a, b, a > b)
 
 
@@ -133,7 +133,7 @@ class Minimum(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         return _pick(ctx.xp, g, a, b, a > b), _pick(ctx.xp, g, a, b, a < b)
 
 
@@ -151,7 +151,7 @@ class Where(Function):
 
     @staticmethod
     def backward(ctx, g):
-        cond, = ctx.saved
+        cond, = ctx.saved_tensors
         z = ctx.xp.zeros((), dtype=g.dtype)
         return None, ctx.xp.where(cond, g, z), ctx.xp.where(cond, z, g)
 
@@ -173,7 +173,7 @@ class Exp(Function):
         return out
 
     @staticmethod
-    def backward(ctx, g): return g * ctx.saved[0]
+    def backward(ctx, g): return g * ctx.saved_tensors[0]
 
 
 class Log(Function):
@@ -183,7 +183,7 @@ class Log(Function):
         return ctx.xp.log(a)
 
     @staticmethod
-    def backward(ctx, g): return g / ctx.saved[0]
+    def backward(ctx, g): return g / ctx.saved_tensors[0]
 
 
 class Sqrt(Function):
@@ -194,7 +194,7 @@ class Sqrt(Function):
         return out
 
     @staticmethod
-    def backward(ctx, g): return g / (2 * ctx.saved[0])
+    def backward(ctx, g): return g / (2 * ctx.saved_tensors[0])
 
 
 class Abs(Function):
@@ -206,7 +206,7 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a = ctx.saved[0]
+        a = ctx.saved_tensors[0]
         return g * ((a > 0).astype(g.dtype) - (a < 0).astype(g.dtype))   # sign(a), 0 at 0 and NaN
 
 
@@ -219,7 +219,7 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, g):
-        y = ctx.saved[0]
+        y = ctx.saved_tensors[0]
         return g * (1 - y * y)
 
 
@@ -233,7 +233,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx, g):
-        y = ctx.saved[0]
+        y = ctx.saved_tensors[0]
         return g * y * (1 - y)
 
 
@@ -323,7 +323,7 @@ class MatMul(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         a_shape, b_shape = ctx.in_shapes
         na, nb = ctx.needs_input_grad
         a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape   # vectors as 1-row / 1-col matrices
@@ -373,26 +373,24 @@ def _count(shape, axis):
 class Sum(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdims):
-        ctx.info = (a.shape, axis, keepdims)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         return a.sum(axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
-        shape, axis, keepdims = ctx.info
-        return ctx.xp.broadcast_to(_expand_back(g, shape, axis, keepdims), shape), None, None
+        return ctx.xp.broadcast_to(_expand_back(g, ctx.shape, ctx.axis, ctx.keepdims), ctx.shape), None, None
 
 
 class Mean(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdims):
-        ctx.info = (a.shape, axis, keepdims)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         return a.mean(axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
-        shape, axis, keepdims = ctx.info
-        g = _expand_back(g, shape, axis, keepdims) / _count(shape, axis)
-        return ctx.xp.broadcast_to(g, shape), None, None
+        g = _expand_back(g, ctx.shape, ctx.axis, ctx.keepdims) / _count(ctx.shape, ctx.axis)
+        return ctx.xp.broadcast_to(g, ctx.shape), None, None
 
 
 def _dof(shape, axis, correction):
@@ -426,14 +424,14 @@ class Var(Function):
     def forward(ctx, a, axis, keepdims, correction):
         d, scale = _centered(ctx, a, axis, correction)
         ctx.save_for_backward(a)   # not d: a saved input keeps its graph under create_graph
-        ctx.info = (a.shape, axis, keepdims)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         with _quiet(ctx.xp):
             return (d * d).sum(axis=axis, keepdims=keepdims) * scale
 
     @staticmethod
     def backward(ctx, g):
-        a, = ctx.saved
-        shape, axis, keepdims = ctx.info
+        a, = ctx.saved_tensors
+        shape, axis, keepdims = ctx.shape, ctx.axis, ctx.keepdims
         with _quiet(ctx.xp):
             d = a - a.mean(axis=axis, keepdims=True)
             return _var_grad(ctx, _expand_back(g, shape, axis, keepdims), d), None, None, None
@@ -449,13 +447,13 @@ class Std(Function):
             out = ctx.xp.sqrt((d * d).sum(axis=axis, keepdims=True) * scale)
         out = out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
         ctx.save_for_backward(a, out)   # the input and the output: both keep their graphs
-        ctx.info = (a.shape, axis, keepdims)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         return out
 
     @staticmethod
     def backward(ctx, g):
-        a, out = ctx.saved
-        shape, axis, keepdims = ctx.info
+        a, out = ctx.saved_tensors
+        shape, axis, keepdims = ctx.shape, ctx.axis, ctx.keepdims
         xp = ctx.xp
         with _quiet(xp):
             d = a - a.mean(axis=axis, keepdims=True)
@@ -474,12 +472,12 @@ class Max(Function):
         out = getattr(a, cls.reduce)(axis=axis, keepdims=True)
         mask = a == out
         ctx.mask = mask
-        ctx.info = (a.shape, axis, keepdims)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         return out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
 
     @staticmethod
     def backward(ctx, g):
-        shape, axis, keepdims = ctx.info
+        shape, axis, keepdims = ctx.shape, ctx.axis, ctx.keepdims
         mask = ctx.mask.astype(g.dtype)   # in g's dtype: a bool / int division would be float64
         share = mask / mask.sum(axis=axis, keepdims=True)
         return _expand_back(g, shape, axis, keepdims) * share, None, None
@@ -505,13 +503,13 @@ class LogSumExp(Function):
         out = xp.log(s) + m
         out = out if keepdims else (out.reshape(()) if axis is None else out.squeeze(axis))
         ctx.save_for_backward(a, out)   # the input and the output: both keep their graphs
-        ctx.info = (a.shape, axis, keepdims)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         return out
 
     @staticmethod
     def backward(ctx, g):
-        a, out = ctx.saved
-        shape, axis, keepdims = ctx.info
+        a, out = ctx.saved_tensors
+        shape, axis, keepdims = ctx.shape, ctx.axis, ctx.keepdims
         p = ctx.xp.exp(a - _expand_back(out, shape, axis, keepdims))   # softmax of a along axis
         return _expand_back(g, shape, axis, keepdims) * p, None, None
 
@@ -531,7 +529,7 @@ class Softmax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        y, = ctx.saved
+        y, = ctx.saved_tensors
         return y * (g - (g * y).sum(axis=ctx.axis, keepdims=True)), None
 
 
@@ -551,7 +549,7 @@ class LogSoftmax(Function):
 
     @staticmethod
     def backward(ctx, g):
-        y, = ctx.saved
+        y, = ctx.saved_tensors
         return g - ctx.xp.exp(y) * g.sum(axis=ctx.axis, keepdims=True), None
 
 
@@ -596,16 +594,15 @@ class GetItem(View):
     integer arrays scatter-adds, so repeated indices accumulate."""
     @staticmethod
     def forward(ctx, a, basic, adv):
-        ctx.info = (a.shape, basic, adv)
+        ctx.shape, ctx.basic, ctx.adv = a.shape, basic, adv
         view = a[basic]
         return view if adv is None else view[adv]
 
     @staticmethod
     def backward(ctx, g):
-        shape, basic, adv = ctx.info
-        if isinstance(g, Tensor):   # create_graph: the scatter is an op whose backward is GetItem
-            return IndexScatter.apply(g, shape, basic, adv), None, None
-        return _scatter(ctx.xp, shape, basic, adv, g), None, None
+        if g.__class__ is Tensor:   # create_graph: the scatter is an op whose backward is GetItem
+            return IndexScatter.apply(g, ctx.shape, ctx.basic, ctx.adv), None, None
+        return _scatter(ctx.xp, ctx.shape, ctx.basic, ctx.adv, g), None, None
 
 
 def _scatter(xp, shape, basic, adv, g):
@@ -628,7 +625,7 @@ class IndexScatter(Function):
 
     @staticmethod
     def backward(ctx, gg):
-        if isinstance(gg, Tensor):
+        if gg.__class__ is Tensor:
             return GetItem.apply(gg, ctx.basic, ctx.adv), None, None, None
         view = gg[ctx.basic]
         return (view if ctx.adv is None else view[ctx.adv]), None, None, None
@@ -653,18 +650,39 @@ class SetItem(Function):
     def backward(ctx, g):
         basic, adv, v_dtype = ctx.basic, ctx.adv, ctx.v_dtype
         ga = gv = None
-        if ctx.needs_input_grad[0]:
-            ga = g.copy()
-            hole = ga[basic]
+        if ctx.needs_input_grad[0]:   # g with the overwritten places zeroed (a constant mask)
+            keep = _raw(ctx.xp).ones(g.shape, dtype=bool)
+            hole = keep[basic]
             if adv is None:
-                hole[...] = 0
+                hole[...] = False
             else:
-                hole[adv] = 0
-        if ctx.needs_input_grad[1]:
-            gv = g[basic] if adv is None else g[basic][adv]
+                hole[adv] = False
+            ga = g * keep
+        if ctx.needs_input_grad[1]:   # g read back where v was written
+            gv = GetItem.apply(g, basic, adv) if g.__class__ is Tensor else \
+                (g[basic] if adv is None else g[basic][adv])
             if v_dtype is not None and gv.dtype != v_dtype:
                 gv = gv.astype(v_dtype)
         return ga, gv, None, None
+
+
+def _place(xp, g, shape, idx):
+    """zeros(shape) with g added at the advanced index `idx` (repeats add up). On Tensors
+    (create_graph) it is an IndexScatter, whose backward reads g back: twice differentiable."""
+    if g.__class__ is Tensor:
+        return IndexScatter.apply(g, shape, (Ellipsis,), idx)
+    return _scatter(xp, shape, (Ellipsis,), idx, g)
+
+
+def _take(g, idx):
+    """g[idx], recorded as a GetItem when g is a Tensor (create_graph)."""
+    return GetItem.apply(g, (Ellipsis,), idx) if g.__class__ is Tensor else g[idx]
+
+
+def _raw(xp):
+    """numpy / cupy itself, also under create_graph (where ctx.xp is a TensorXP): for index
+    arithmetic and masks, which are constants."""
+    return getattr(xp, "raw", xp)
 
 
 class Cat(Function):
@@ -729,9 +747,7 @@ class Gather(Function):
 
     @staticmethod
     def backward(ctx, g):
-        out = ctx.xp.zeros(ctx.shape, dtype=g.dtype)
-        backend.scatter_add(ctx.xp, out, ctx.idx, g)
-        return out, None, None
+        return _place(ctx.xp, g, ctx.shape, ctx.idx), None, None
 
 
 class Scatter(Function):
@@ -746,9 +762,14 @@ class Scatter(Function):
 
     @staticmethod
     def backward(ctx, g):
-        ga = g.copy()
-        ga[ctx.idx] = 0
-        gs = g[ctx.idx] if ctx.needs_input_grad[3] else None
+        if g.__class__ is Tensor:   # create_graph: zero the overwritten entries with a mask
+            hit = _raw(ctx.xp).zeros(g.shape, dtype=bool)
+            hit[ctx.idx] = True
+            ga = MaskedFill.apply(g, hit, 0)
+        else:
+            ga = g.copy()
+            ga[ctx.idx] = 0
+        gs = _take(g, ctx.idx) if ctx.needs_input_grad[3] else None
         return ga, None, None, gs
 
 
@@ -763,7 +784,64 @@ class ScatterAdd(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g, None, None, (g[ctx.idx] if ctx.needs_input_grad[3] else None)
+        return g, None, None, (_take(g, ctx.idx) if ctx.needs_input_grad[3] else None)
+
+
+class Picked(Function):
+    """Entries of `a` picked along `dim`, and their positions as a second output that gets no
+    gradient (mark_non_differentiable): max / min with a dim, topk, sort. The gradient of each
+    value goes to the entry it came from (for max(dim), the one the index names: a tie is
+    not split, unlike amax)."""
+    @staticmethod
+    def pick(ctx, a, dim, index, keepdim=True):
+        """values a[index along dim] and index, as forward's outputs; ctx keeps where they came from."""
+        ctx.shape, ctx.index_shape = a.shape, index.shape
+        ctx.idx = along(ctx.xp, index, dim)
+        values = a[ctx.idx]
+        if not keepdim:
+            values, index = values.squeeze(dim), index.squeeze(dim)
+        ctx.mark_non_differentiable(index)
+        ctx.set_materialize_grads(False)   # no zeros made for the indices' (absent) gradient
+        return values, index
+
+    @staticmethod
+    def backward(ctx, g, g_index):
+        return _place(ctx.xp, g.reshape(ctx.index_shape), ctx.shape, ctx.idx), None, None, None
+
+
+class MaxDim(Picked):
+    """torch.max(a, dim) / torch.min(a, dim): (values, indices) in one op."""
+    @staticmethod
+    def forward(ctx, a, dim, keepdim, largest):
+        xp = ctx.xp
+        if a.ndim == 0:   # as a 1-entry vector; the engine sums its (1,) gradient back to ()
+            return Picked.pick(ctx, a.reshape(1), 0, xp.zeros(1, dtype="int64"), False)
+        index = (xp.argmax if largest else xp.argmin)(a, axis=dim, keepdims=True)
+        return Picked.pick(ctx, a, dim, index.astype("int64", copy=False), keepdim)
+
+
+class Sort(Picked):
+    """torch.sort / torch.topk: the values along `dim` in order (the first k of them when k is
+    not None), stable, and their indices."""
+    @staticmethod
+    def forward(ctx, a, dim, k, descending):
+        if a.ndim == 0:
+            return Picked.pick(ctx, a.reshape(1), 0, ctx.xp.zeros(1, dtype="int64"), False)
+        index = argsort(ctx.xp, a, dim, descending)
+        if k is not None:
+            index = index[(slice(None),) * dim + (slice(0, k),)]
+        return Picked.pick(ctx, a, dim, index)
+
+
+def argsort(xp, a, dim, descending):
+    """Stable argsort along dim; descending keeps equal entries in their original order too."""
+    if a.ndim == 0:
+        return xp.zeros((), dtype="int64")
+    if descending:   # reversed stable ascending sort of the reversed array, mapped back
+        n = a.shape[dim]
+        order = xp.argsort(xp.flip(a, dim), axis=dim, kind="stable")
+        return xp.flip(n - 1 - order, dim).astype("int64", copy=False)
+    return xp.argsort(a, axis=dim, kind="stable").astype("int64", copy=False)
 
 
 class MaskedFill(Function):
@@ -812,15 +890,16 @@ class CumProd(Function):
     @staticmethod
     def backward(ctx, g):
         xp, ax = ctx.xp, ctx.axis
-        a, = ctx.saved
+        a, = ctx.saved_tensors
         a, g = xp.moveaxis(a, ax, -1), xp.moveaxis(g, ax, -1)
         n = a.shape[-1]
         before = _exclusive_cumprod(xp, a, -1)          # prod_{k<i} a_k
         # after[..., i, j] = prod_{i<k<=j} a_k (1 on and below the diagonal): a running product
         # over j of a_j, with a_k for k <= i replaced by 1
-        upper = xp.triu(xp.ones((n, n), dtype=bool), 1)
+        raw = _raw(xp)
+        upper = raw.triu(raw.ones((n, n), dtype=bool), 1)
         after = xp.cumprod(xp.where(upper, a[..., None, :], xp.ones((), dtype=a.dtype)), axis=-1)
-        grad = before * (xp.where(upper | xp.eye(n, dtype=bool), after, 0) * g[..., None, :]).sum(-1)
+        grad = before * (xp.where(upper | raw.eye(n, dtype=bool), after, 0) * g[..., None, :]).sum(-1)
         return xp.moveaxis(grad, -1, ax), None
 
 
@@ -830,14 +909,14 @@ class Prod(Function):
     @staticmethod
     def forward(ctx, a, axis, keepdims):
         ctx.save_for_backward(a)
-        ctx.info = (a.shape, axis, keepdims)
+        ctx.shape, ctx.axis, ctx.keepdims = a.shape, axis, keepdims
         return ctx.xp.prod(a, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        a, = ctx.saved
-        shape, axis, keepdims = ctx.info
+        a, = ctx.saved_tensors
+        shape, axis, keepdims = ctx.shape, ctx.axis, ctx.keepdims
         flat = a.reshape(-1) if axis is None else a
         ax = 0 if axis is None else axis
         others = _exclusive_cumprod(xp, flat, ax) * _exclusive_cumprod(xp, flat, ax, reverse=True)
@@ -857,14 +936,14 @@ class Flip(Function):
 class Roll(Function):
     @staticmethod
     def forward(ctx, a, shifts, axes):
-        ctx.info = (shifts, axes)
+        ctx.shifts, ctx.axes = shifts, axes
         return ctx.xp.roll(a, shifts, axes)
 
     @staticmethod
     def backward(ctx, g):
-        shifts, axes = ctx.info
+        shifts = ctx.shifts
         back = -shifts if isinstance(shifts, int) else tuple(-s for s in shifts)
-        return ctx.xp.roll(g, back, axes), None, None
+        return ctx.xp.roll(g, back, ctx.axes), None, None
 
 
 class Triangle(Function):
@@ -886,20 +965,16 @@ class Diag(Function):
     """torch.diag: a vector -> the square matrix with it on diagonal k; a matrix -> its diagonal k."""
     @staticmethod
     def forward(ctx, a, k):
-        ctx.info = (a.shape, k)
+        ctx.shape, ctx.k = a.shape, k
         return ctx.xp.diag(a, k) if a.ndim == 1 else ctx.xp.diagonal(a, k).copy()
 
     @staticmethod
     def backward(ctx, g):
-        shape, k = ctx.info
-        xp = ctx.xp
-        if len(shape) == 1:
-            return xp.diagonal(g, k).copy(), None
-        out = xp.zeros(shape, dtype=g.dtype)
-        n = g.shape[0]
-        rows = xp.arange(n) + max(-k, 0)
-        out[rows, rows + k] = g
-        return out, None
+        shape, k = ctx.shape, ctx.k
+        if len(shape) == 1:   # read diagonal k back (a Diag of the matrix g, under create_graph)
+            return (Diag.apply(g, k) if g.__class__ is Tensor else ctx.xp.diagonal(g, k).copy()), None
+        rows = _raw(ctx.xp).arange(g.shape[0]) + max(-k, 0)
+        return _place(ctx.xp, g, shape, (rows, rows + k)), None
 
 
 class Clone(Function):
@@ -920,7 +995,7 @@ class Rsqrt(Function):
 
     @staticmethod
     def backward(ctx, g):
-        y, = ctx.saved
+        y, = ctx.saved_tensors
         return -0.5 * g * y * y * y
 
 
@@ -931,7 +1006,7 @@ class Log1p(Function):
         return ctx.xp.log1p(a)
 
     @staticmethod
-    def backward(ctx, g): return g / (1 + ctx.saved[0])
+    def backward(ctx, g): return g / (1 + ctx.saved_tensors[0])
 
 
 class Expm1(Function):
@@ -942,7 +1017,7 @@ class Expm1(Function):
         return out
 
     @staticmethod
-    def backward(ctx, g): return g * (ctx.saved[0] + 1)
+    def backward(ctx, g): return g * (ctx.saved_tensors[0] + 1)
 
 
 class Step(Function):
@@ -975,21 +1050,21 @@ class Norm(Function):
     @staticmethod
     def forward(ctx, a, p, axis, keepdims):
         xp = ctx.xp
-        mag = xp.abs(a)
         out = xp.sqrt((a * a).sum(axis=axis, keepdims=True)) if p == 2 else \
-            (mag ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
-        ctx.save_for_backward(a, out)
-        ctx.info = (a.shape, p, axis, keepdims)
-        if keepdims:
-            return out
-        return out.reshape(()) if axis is None else out.squeeze(axis)
+            (xp.abs(a) ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
+        if not keepdims:
+            out = out.reshape(()) if axis is None else out.squeeze(axis)
+        ctx.save_for_backward(a, out)   # the input and the output: both keep their graphs
+        ctx.shape, ctx.p, ctx.axis, ctx.keepdims = a.shape, p, axis, keepdims
+        return out
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        a, out = ctx.saved
-        shape, p, axis, keepdims = ctx.info
+        a, out = ctx.saved_tensors
+        shape, p, axis, keepdims = ctx.shape, ctx.p, ctx.axis, ctx.keepdims
         g = _expand_back(g, shape, axis, keepdims)
+        out = _expand_back(out, shape, axis, keepdims)
         safe = xp.where(out == 0, xp.ones((), dtype=out.dtype), out)
         if p == 2:
             d = a / safe
@@ -1013,7 +1088,7 @@ def _einsum_spec(equation, ndims):
         if "..." in s:
             k = nd - len(s.replace("...", ""))
             s = s.replace("...", ell[n_ell - k:])
-        if len(s) != nd or not s.isalpha():
+        if len(s) != nd or s and not s.isalpha():   # '' names a 0-d operand
             raise ValueError(f"einsum: subscripts {s!r} do not fit an operand with {nd} dims")
         spelled.append(s)
     if arrow:
@@ -1040,7 +1115,7 @@ class Einsum(Function):
     def backward(ctx, g):
         xp = ctx.xp
         ins, out = ctx.spec
-        arrays = ctx.saved
+        arrays = ctx.saved_tensors
         sizes = {}
         for s, a in zip(ins, arrays):
             for c, n in zip(s, a.shape):
@@ -1086,7 +1161,7 @@ class Remainder(Function):
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved
+        a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         return (g if na else None), (-g * ctx.xp.floor(a / b) if nb else None)
 
@@ -1098,7 +1173,7 @@ class Sin(Function):
         return ctx.xp.sin(a)
 
     @staticmethod
-    def backward(ctx, g): return g * ctx.xp.cos(ctx.saved[0])
+    def backward(ctx, g): return g * ctx.xp.cos(ctx.saved_tensors[0])
 
 
 class Cos(Function):
@@ -1108,4 +1183,4 @@ class Cos(Function):
         return ctx.xp.cos(a)
 
     @staticmethod
-    def backward(ctx, g): return -g * ctx.xp.sin(ctx.saved[0])
+    def backward(ctx, g): return -g * ctx.xp.sin(ctx.saved_tensors[0])

@@ -975,17 +975,15 @@ class Tensor:
         n = self.shape[dim] if self.ndim else 1
         if not 0 <= k <= n:
             raise ValueError(f"topk: k={k} is out of range for dim {dim} of size {n} (shape {self.shape})")
-        order = _argsort(self, dim, descending=largest)
-        idx = order[(slice(None),) * dim + (slice(0, k),)]
-        return _values_indices("topk", self, dim, idx)
+        return values_indices["topk"](*ops.Sort.apply(self, dim, k, largest))
 
     def sort(self, dim=-1, descending=False, *, stable=False):
         dim = _dim(dim, self.ndim, "sort")
-        return _values_indices("sort", self, dim, _argsort(self, dim, descending))
+        return values_indices["sort"](*ops.Sort.apply(self, dim, None, descending))
 
     def argsort(self, dim=-1, descending=False, *, stable=False):
         dim = _dim(dim, self.ndim, "argsort")
-        return Tensor._wrap(_argsort(self, dim, descending), self.device)
+        return Tensor._wrap(ops.argsort(backend.xp(self.device), self.data, dim, descending), self.device)
 
     def flip(self, *dims):
         dims = _shape_args(dims)
@@ -1445,39 +1443,14 @@ def _src_part(src, index, t, name):
     return src[tuple(slice(0, n) for n in index.shape)]
 
 
-def _argsort(t, dim, descending):
-    """Stable argsort along dim; descending keeps equal entries in their original order too."""
-    xp = backend.xp(t.device)
-    a = t.data
-    if a.ndim == 0:
-        return xp.zeros((), dtype=int64)
-    if descending:   # reversed stable ascending sort of the reversed array, mapped back
-        n = a.shape[dim]
-        order = xp.argsort(xp.flip(a, dim), axis=dim, kind="stable")
-        return xp.flip(n - 1 - order, dim).astype(int64, copy=False)
-    return xp.argsort(a, axis=dim, kind="stable").astype(int64, copy=False)
-
-
-def _values_indices(name, t, dim, idx):
-    if t.ndim == 0:
-        return values_indices[name](t.clone(), Tensor._wrap(idx, t.device))
-    return values_indices[name](ops.Gather.apply(t, dim, idx), Tensor._wrap(idx, t.device))
-
-
 def _max_with_indices(t, dim, keepdim, name):
-    """(values, indices) of the largest / smallest entries along dim. The gradient goes to the
-    entry the index names, as torch's max(dim) does (amax splits it between ties)."""
+    """(values, indices) of the largest / smallest entries along dim, one op with two outputs.
+    The gradient goes to the entry the index names, as torch's max(dim) does (amax splits it
+    between ties)."""
     dim = _dim(dim, t.ndim, name)
     if t.ndim and t.shape[dim] == 0:
         raise ValueError(f"{name}: cannot reduce dim {dim} of size 0 (shape {t.shape})")
-    xp = backend.xp(t.device)
-    idx = getattr(xp, "argmax" if name == "max" else "argmin")(t.data, axis=dim if t.ndim else None,
-                                                              keepdims=True)
-    idx = xp.asarray(idx, dtype=int64).reshape(t.shape[:dim] + (1,) + t.shape[dim + 1:]) if t.ndim else idx
-    vals = ops.Gather.apply(t, dim, idx) if t.ndim else t.clone()
-    if not keepdim and t.ndim:
-        vals, idx = vals.squeeze(dim), idx.squeeze(dim)
-    return values_indices[name](vals, Tensor._wrap(idx.reshape(vals.shape), t.device))
+    return values_indices[name](*ops.MaxDim.apply(t, dim, bool(keepdim), name == "max"))
 
 
 def _logical(t, name, dim, keepdim):

@@ -15,7 +15,7 @@ class TensorXP:
 
     def __init__(self, device):
         self.device = device
-        self._xp = backend.xp(device)
+        self._xp = self.raw = backend.xp(device)   # raw: numpy / cupy, for index arithmetic
         self.__name__ = "tinygrad_seq.tensor_xp"
 
     def _t(self, a):
@@ -26,6 +26,11 @@ class TensorXP:
     def log(self, a): return self._t(a).log()
     def sqrt(self, a): return self._t(a).sqrt()
     def tanh(self, a): return self._t(a).tanh()
+    def sin(self, a): return self._t(a).sin()
+    def cos(self, a): return self._t(a).cos()
+    def cumsum(self, a, axis): return self._t(a).cumsum(axis)
+    def cumprod(self, a, axis): return self._t(a).cumprod(axis)
+    def einsum(self, equation, *operands): return einsum(equation, *[self._t(a) for a in operands])
     def abs(self, a): return self._t(a).abs()
     def maximum(self, a, b): return self._t(a).maximum(b)
     def minimum(self, a, b): return self._t(a).minimum(b)
@@ -37,11 +42,20 @@ class TensorXP:
     # piecewise constant: no gradient, as in torch
     def sign(self, a): return Tensor._wrap(self._xp.sign(self._t(a).data), self.device)
     def isfinite(self, a): return Tensor._wrap(self._xp.isfinite(self._t(a).data), self.device)
+    def floor(self, a): return Tensor._wrap(self._xp.floor(self._t(a).data), self.device)
 
     # shapes
     def broadcast_to(self, a, shape): return self._t(a).expand(*shape)
     def transpose(self, a, axes): return self._t(a).permute(*axes)
     def swapaxes(self, a, i, j): return self._t(a).transpose(i, j)
+    def moveaxis(self, a, src, dst):
+        a = self._t(a)
+        dims = list(range(a.ndim))
+        dims.insert(dst % a.ndim, dims.pop(src % a.ndim))
+        return a.permute(*dims)
+
+    def flip(self, a, axis): return self._t(a).flip(axis)
+    def roll(self, a, shift, axis=None): return self._t(a).roll(shift, axis)
     def reshape(self, a, shape): return self._t(a).reshape(shape)
     def expand_dims(self, a, axis): return self._t(a).unsqueeze(axis)
     def stack(self, arrays, axis=0): return stack([self._t(a) for a in arrays], axis)
@@ -65,6 +79,8 @@ class TensorXP:
     def full(self, shape, value, dtype=None):
         return Tensor._wrap(self._xp.full(shape, value, dtype=dtype), self.device)
 
+    def eye(self, n, dtype=None): return Tensor._wrap(self._xp.eye(n, dtype=dtype or np.float32), self.device)
+
     def errstate(self, **kw):
         return self._xp.errstate(**kw) if hasattr(self._xp, "errstate") else np.errstate(**kw)
 
@@ -75,3 +91,4 @@ class TensorXP:
 
 from .tensor import Tensor, where  # noqa: E402
 from .factories import stack, cat  # noqa: E402
+from .functions import einsum  # noqa: E402
