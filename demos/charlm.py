@@ -168,8 +168,7 @@ def train(args, console):
     if args.resume:
         resumed = tg.load(ckpt)
         config = resumed["config"]
-        vocab = CharVocab()
-        vocab._set_itos(resumed["vocab"])
+        vocab = CharVocab.from_itos(resumed["vocab"])
         ids = np.array(vocab.encode(text), dtype=np.int64)
         train_ids, val_ids = ids[:split], ids[split:]
     model = build(config, len(vocab), device)
@@ -277,8 +276,7 @@ def generate(args, console):
         raise UserError(f"no checkpoint at {args.checkpoint}: train one first (python -m demos charlm"
                         f"{' --quick' if args.quick else ''}), or name one with --checkpoint PATH")
     ck = tg.load(args.checkpoint)
-    vocab = CharVocab()
-    vocab._set_itos(ck["vocab"])
+    vocab = CharVocab.from_itos(ck["vocab"])
     model = build(ck["config"], len(vocab), device)
     best = ck.get("best")
     model.load_state_dict(best["model"] if best is not None else ck["model"])   # the best held-out weights
