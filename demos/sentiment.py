@@ -229,20 +229,17 @@ def predict(model, feats, device, batch=512):
 
 
 def train(model, feats, y, epochs, lr, batch, device, bar, task, rng, weight_decay=0.0):
+    """Adam over shuffled batches, gradients clipped at norm 5; returns the per-step losses."""
     opt = optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    losses = []
-    for _ in range(epochs):
-        order = rng.permutation(len(feats))
-        for s in range(0, len(order), batch):
-            idx = order[s:s + batch]
-            loss = F.cross_entropy(model(*feats.batch(idx, device)), tg.Tensor(y[idx], device=device))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            losses.append(loss.item())
-            bar.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.3f}")
-    return losses
+
+    def loss_of(idx):
+        return F.cross_entropy(model(*feats.batch(idx, device)), tg.Tensor(y[idx], device=device))
+
+    def show(losses):
+        bar.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.3f}")
+
+    return common.train_loop(opt, common.shuffled_batches(rng, len(feats), batch, epochs), loss_of,
+                             clip=5.0, on_step=show)
 
 
 # ---------------------------------------------------------------- the CNN's explanation
