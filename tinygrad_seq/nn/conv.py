@@ -76,7 +76,6 @@ def im2col_conv(x, w, b, stride, pads, dilation, groups):
     return y if b is None else y + b.reshape(1, O, 1, 1)
 
 
-
 # ---------------------------------------------------------------- functional form
 def _conv_pads(padding, k, dilation, stride, n, name):
     """padding (int, tuple, 'valid' or 'same') -> ((before, after), ...) per spatial dim."""
@@ -215,7 +214,6 @@ class Conv2d(_ConvNd):
     """Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
     bias=True): input (N, C, H, W); weight (out, in/groups, kh, kw), as torch."""
     n = 2
-
 
 
 # ---------------------------------------------------------------- transposed convolution

@@ -18,8 +18,7 @@ keeps the input instead of a k-times-larger copy.
 import numpy as np
 
 from ..autograd import Function
-from . import conv as plain
-
+from . import conv as plain   # (out_size, and im2col_conv: what `composed` differentiates)
 
 
 def memory_order(a):
@@ -290,7 +289,6 @@ def _channels_innermost(x):
     C has the smallest stride."""
     big = [a for a in range(3) if x.shape[a] > 1]
     return x.shape[1] > 1 and min(big, key=lambda a: abs(x.strides[a])) == 1
-
 
 
 def convolve(x, weight, bias, stride, pads, dilation, groups):

@@ -67,8 +67,6 @@ def _geometry(x_shape, k, stride, pads, dilation, ceil_mode):
     return tuple(out), tuple(full_pads)
 
 
-
-
 def _divisor(xp, dtype, x_shape, k, stride, pads, out, count_include_pad, divisor_override):
     """The (OH, OW) map each window sum is divided by. torch counts the window's cells that
     lie in the padded input (count_include_pad) or in the input itself, never the extra
@@ -81,8 +79,6 @@ def _divisor(xp, dtype, x_shape, k, stride, pads, out, count_include_pad, diviso
         lo, hi = (0, size + p[0] + p[1]) if count_include_pad else (p[0], p[0] + size)
         counts.append(((pos >= lo) & (pos < hi)).sum(axis=1))
     return xp.asarray((counts[0][:, None] * counts[1][None, :]).astype(dtype))
-
-
 
 
 # ---------------------------------------------------------------- functional forms
@@ -125,6 +121,7 @@ def _pool(fn, x, n, k, s, p, d, ceil_mode, name, extra=None):
         padded = tuple(a + 2 * b for a, b in zip(x.shape[2:], p))
         raise ValueError(f"{name}: kernel size {k} is larger than the padded input {padded} "
                          f"(input shape {x.shape}, padding {p}): output size would be {out[2 - n:]}")
+    # the Functions of pooling_fast.py compute max_pool_windows / avg_pool_windows of these arguments
     if fn is MaxPoolNd:
         y = MaxPoolNd.apply(x, k2, s2, pads, d2, out)
     else:
@@ -276,7 +273,6 @@ class AdaptiveMaxPool1d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
-
 
 
 # ---------------------------------------------------------------- adaptive average / 2-D max pooling

@@ -25,8 +25,6 @@ def _axis_slices(k, out, stride, dilation):
     return [slice(i * dilation, i * dilation + stride * (out - 1) + 1, stride) for i in range(k)]
 
 
-
-
 def _index_dtype(n):
     return np.int8 if n <= 127 else np.int32
 
@@ -160,8 +158,6 @@ def _spread(xp, g, axis, k, out, stride, size):
         else:
             res[tuple(sl)] += g
     return res
-
-
 
 
 class AvgPoolNd(Function):
