@@ -232,7 +232,8 @@ def train(args, console):
             x = tg.Tensor(train_streams[pos:pos + T, mine], device=device)
             y = tg.Tensor(train_streams[pos + 1:pos + T + 1, mine], device=device)
             logits, state = net(x, state)
-            loss = train_step(opt, F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1)), config["clip"])
+            loss = F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
+            loss = train_step(opt, loss, config["clip"])   # (a float from here on)
             state = detach_state(state)  # truncated BPTT: keep the values, cut the graph
             pos += T
             step += 1

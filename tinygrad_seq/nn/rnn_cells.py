@@ -8,8 +8,10 @@ Parameters have PyTorch's names, shapes and gate order, so weights move between
 the two: `weight_ih` (G*H, I), `weight_hh` (G*H, H), `bias_ih`, `bias_hh` (G*H,)
 with gate rows stacked as RNN: one block, LSTM: i, f, g, o, GRU: r, z, n.
 W·[h_{t-1}, x_t] + b of the slides is `x_t @ W_ih^T + h_{t-1} @ W_hh^T + b_ih + b_hh`.
-The GRU comes in PyTorch's form and, with reset_after=False, the slides' (see `gru_cell`);
-`lstm_gates` / `gru_gates` (and the cells' `.gates`) return every intermediate of a step.
+`lstm_cell` is the plain LSTM; `lstm_variant_cell` adds the slides' peepholes and coupled
+gate. The GRU comes in PyTorch's form and, with reset_after=False, the slides' (see
+`gru_cell`); `lstm_gates` / `gru_gates` (and the cells' `.gates`) return every intermediate
+of a step.
 """
 import math
 
