@@ -14,8 +14,9 @@ import numpy as np
 import tinygrad_seq as tg
 import tinygrad_seq.nn as nn
 import tinygrad_seq.nn.functional as F
-from benchmarks.common import torch, report, machine_info
-from benchmarks.lenet import add_common_args, measure_pair, pin_threads, torch_train_step
+from tinygrad_seq.optim import Adam
+from benchmarks.common import (add_common_args, device_sync, machine_info, measure_pair, pin_threads, report, torch,
+                               torch_train_step)
 
 TARGET = 2.0
 V, E, L, B, WIDTHS, FILTERS, CLASSES = 5000, 128, 64, 64, (3, 4, 5), 100, 2
@@ -33,40 +34,6 @@ class TextCNN(nn.Module):
         e = self.embedding(tokens).transpose(1, 2)                  # (B, E, L): embedding dims as channels
         pooled = [F.adaptive_max_pool1d(F.relu(conv(e)), 1).squeeze(-1) for conv in self.convs]
         return self.fc(self.dropout(tg.cat(pooled, dim=1)))
-
-
-def adam(params, lr):
-    """tinygrad_seq.optim.Adam when the package is there, else the same update by hand."""
-    try:
-        from tinygrad_seq.optim import Adam
-        return Adam(params, lr=lr)
-    except ImportError:
-        return _LocalAdam(params, lr)
-
-
-class _LocalAdam:
-    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.betas, self.eps, self.t = list(params), lr, betas, eps, 0
-        self.m = [None] * len(self.params)
-        self.v = [None] * len(self.params)
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    @tg.no_grad()
-    def step(self):
-        self.t += 1
-        b1, b2 = self.betas
-        for i, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            g = p.grad.data
-            if self.m[i] is None:
-                self.m[i], self.v[i] = g * 0, g * 0
-            self.m[i] += (1 - b1) * (g - self.m[i])
-            self.v[i] += (1 - b2) * (g * g - self.v[i])
-            p.data -= self.lr / (1 - b1 ** self.t) * self.m[i] / ((self.v[i] / (1 - b2 ** self.t)) ** 0.5 + self.eps)
 
 
 def torch_textcnn():
@@ -99,12 +66,9 @@ def run(device="cpu", steps=30, warmup=3, memory=False, profile_step=False):
         tm = torch_textcnn()
         ours.load_state_dict({k: v.detach().numpy() for k, v in tm.state_dict().items()})
     ours.to(device)
-    opt = adam(list(ours.parameters()), 1e-3)
+    opt = Adam(ours.parameters(), lr=1e-3)
     x, y = tg.Tensor(xs, device=device), tg.Tensor(ys, device=device)
-    sync = None
-    if device != "cpu":
-        import cupy
-        sync = cupy.cuda.Device().synchronize
+    sync = device_sync(device)
 
     def step():
         opt.zero_grad()

@@ -24,11 +24,11 @@ from rich.table import Table
 
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
-from tinygrad_seq import nn, optim
+from tinygrad_seq import optim
 from tinygrad_seq.data import CharVocab, next_token_windows
 from tinygrad_seq.models import CharRNN
 from tinygrad_seq.nn.tbptt import detach_state
-from demos.common import UserError, make_console, parser, progress, setup, sparkline
+from demos.common import UserError, make_console, parser, progress, setup, sparkline, train_step
 from demos import dist
 
 DESCRIPTION = "character-level LSTM/GRU/RNN language model, truncated BPTT, live samples, checkpoints"
@@ -142,6 +142,34 @@ def build(config, vocab_size, device):
                    cell=config["cell"], dropout=config["dropout"], **variants).to(device)
 
 
+def split_ids(text, vocab):
+    """The text's ids: the first 90% to train on, the rest held out."""
+    ids = np.array(vocab.encode(text), dtype=np.int64)
+    split = int(len(ids) * 0.9)
+    return ids[:split], ids[split:]
+
+
+def restore(resumed, model, opt, device):
+    """Load a checkpoint's weights, optimizer and random state into model and opt; returns the
+    run's (step, position in the text, carried state, history, best weights)."""
+    model.load_state_dict(resumed["model"])
+    opt.load_state_dict(resumed["optim"])
+    tg.set_rng_state(resumed["rng"])
+    carried = [tg.Tensor(a, device=device) for a in resumed["state"]]
+    state = None if not carried else (tuple(carried) if len(carried) > 1 else carried[0])
+    return int(resumed["step"]), int(resumed["pos"]), state, resumed["history"], resumed.get("best")
+
+
+def loss_table(losses):
+    """{model name: held-out nats/char} as a table in nats and bits."""
+    table = Table(title="held-out loss (lower is better)")
+    for col in ("model", "nats/char", "bits/char"):
+        table.add_column(col)
+    for name, v in losses.items():
+        table.add_row(name, f"{v:.3f}", f"{v / math.log(2):.3f}")
+    return table
+
+
 # ---------------------------------------------------------------- commands
 def train(args, console):
     rank, world, console = dist.start(args, console)
@@ -150,9 +178,6 @@ def train(args, console):
     if args.quick:
         text = text[:60_000]
     vocab = CharVocab(text)
-    ids = np.array(vocab.encode(text), dtype=np.int64)
-    split = int(len(ids) * 0.9)
-    train_ids, val_ids = ids[:split], ids[split:]
     if (args.peephole or args.coupled) and args.cell != "lstm":
         raise UserError("--peephole and --coupled are LSTM variants; use them with --cell lstm")
     config = dict(cell=args.cell, emb=args.emb, hidden=args.hidden, layers=args.layers, dropout=args.dropout,
@@ -168,22 +193,14 @@ def train(args, console):
     if args.resume:
         resumed = tg.load(ckpt)
         config = resumed["config"]
-        vocab = CharVocab()
-        vocab._set_itos(resumed["vocab"])
-        ids = np.array(vocab.encode(text), dtype=np.int64)
-        train_ids, val_ids = ids[:split], ids[split:]
+        vocab = CharVocab.from_itos(resumed["vocab"])
+    train_ids, val_ids = split_ids(text, vocab)
     model = build(config, len(vocab), device)
     net = dist.wrap(model, world)   # DistributedDataParallel under --distributed
     mine = dist.shard(config["batch"], rank, world)   # this rank's streams of each batch
     opt = optim.Adam(model.parameters(), lr=config["lr"])
     if resumed is not None:
-        model.load_state_dict(resumed["model"])
-        opt.load_state_dict(resumed["optim"])
-        tg.set_rng_state(resumed["rng"])
-        step, pos, history = int(resumed["step"]), int(resumed["pos"]), resumed["history"]
-        best = resumed.get("best")
-        carried = [tg.Tensor(a, device=device) for a in resumed["state"]]
-        state = None if not carried else (tuple(carried) if len(carried) > 1 else carried[0])
+        step, pos, state, history, best = restore(resumed, model, opt, device)
         console.print(f"[bold]resumed[/] from {ckpt} at step {step}")
     save_to = CheckpointPath(ckpt, force=args.force, resumed=resumed is not None, console=console)
     train_streams = batchify(train_ids, config["batch"])
@@ -216,16 +233,12 @@ def train(args, console):
             y = tg.Tensor(train_streams[pos + 1:pos + T + 1, mine], device=device)
             logits, state = net(x, state)
             loss = F.cross_entropy(logits.reshape(-1, len(vocab)), y.reshape(-1))
-            opt.zero_grad()
-            loss.backward()
-            if config["clip"]:
-                nn.utils.clip_grad_norm_(model.parameters(), config["clip"])
-            opt.step()
+            loss = train_step(opt, loss, config["clip"])   # (a float from here on)
             state = detach_state(state)  # truncated BPTT: keep the values, cut the graph
             pos += T
             step += 1
             history["step"].append(step)
-            history["train"].append(dist.mean_loss(loss.item(), world))   # (on a GPU, the step's one wait)
+            history["train"].append(dist.mean_loss(loss, world))   # (on a GPU, the step's one wait)
             if step % args.eval_every == 0 or step == max_steps:
                 last_val = evaluate(model, val_streams, T, device, eval_chars)
                 history["val"].append((step, last_val))
@@ -254,13 +267,8 @@ def train(args, console):
         final_val = evaluate(model, val_streams, T, device, full_eval)
         console.print(f"held-out loss was lowest at step {best_step}; at step {step} it was {last_val:.3f}. "
                       f"Reporting the weights of step {best_step} (early stopping); the checkpoint keeps both.")
-    table = Table(title="held-out loss (lower is better)")
-    for col in ("model", "nats/char", "bits/char"):
-        table.add_column(col)
     ours = f"{config['cell'].upper()} (ours)" + (f", step {best_step}" if best_step != step else "")
-    for name, v in (("uniform", uniform), ("bigram (add-0.1)", baseline), (ours, final_val)):
-        table.add_row(name, f"{v:.3f}", f"{v / math.log(2):.3f}")
-    console.print(table)
+    console.print(loss_table({"uniform": uniform, "bigram (add-0.1)": baseline, ours: final_val}))
     console.print(f"train loss {sparkline(history['train'], 40)}  "
                   f"({history['train'][0]:.2f} -> {history['train'][-1]:.2f})")
     console.print(f"{step} steps in {elapsed:.0f} s; checkpoint: {ckpt}")
@@ -277,8 +285,7 @@ def generate(args, console):
         raise UserError(f"no checkpoint at {args.checkpoint}: train one first (python -m demos charlm"
                         f"{' --quick' if args.quick else ''}), or name one with --checkpoint PATH")
     ck = tg.load(args.checkpoint)
-    vocab = CharVocab()
-    vocab._set_itos(ck["vocab"])
+    vocab = CharVocab.from_itos(ck["vocab"])
     model = build(ck["config"], len(vocab), device)
     best = ck.get("best")
     model.load_state_dict(best["model"] if best is not None else ck["model"])   # the best held-out weights

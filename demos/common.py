@@ -1,5 +1,5 @@
-"""What every demo shares: the standard flags, a progress bar with live loss, and small
-terminal pictures (sparkline, heat map, confusion matrix, image)."""
+"""What every demo shares: the standard flags, the training loop, a progress bar with live
+loss, and small terminal pictures (sparkline, heat map, confusion matrix, image)."""
 import argparse
 import io
 
@@ -57,6 +57,39 @@ def setup(args):
     return args.device
 
 
+# ---------------------------------------------------------------- training
+def train_step(opt, loss, clip=None):
+    """One optimizer step on `loss`: clear the last step's gradients, backpropagate, clip the
+    gradients' global norm at `clip` (when given), update. Returns the loss as a float."""
+    opt.zero_grad()
+    loss.backward()
+    if clip:
+        tg.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], clip)
+    opt.step()
+    return loss.item()
+
+
+def train_loop(opt, batches, loss_of, clip=None, losses=None, on_step=None):
+    """The demos' training loop: for each batch, one train_step on loss_of(batch), then
+    on_step(losses) (e.g. a progress bar's update). Appends each step's loss to `losses` (a new
+    list when None) and returns it."""
+    losses = [] if losses is None else losses
+    for batch in batches:
+        losses.append(train_step(opt, loss_of(batch), clip))
+        if on_step is not None:
+            on_step(losses)
+    return losses
+
+
+def shuffled_batches(rng, n, size, epochs=1):
+    """Index batches for `epochs` passes over n examples, each pass in a new random order."""
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for s in range(0, n, size):
+            yield order[s:s + size]
+
+
+# ---------------------------------------------------------------- terminal output
 WIDTH = 100   # the most columns a demo's output needs
 
 

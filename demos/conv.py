@@ -223,23 +223,20 @@ def main(argv=None, console=None):
     opt = (optim.Adam(model.parameters(), lr=lr) if a.optim == "adam"
            else optim.SGD(model.parameters(), lr=lr, momentum=0.9))
     n_batches = -(-len(xtr) // batch)
-    losses = []
+    # this rank's part of each batch (all of it on one machine); None: too few items, every rank skips it
+    parts = (dist.part(idx, rank, world) for idx in common.shuffled_batches(rng, len(xtr), batch, epochs))
+
+    def loss_of(idx):
+        return F.cross_entropy(net(tg.Tensor(xtr[idx, None], device=device)), tg.Tensor(ytr[idx], device=device))
+
     with common.progress(console) as bar:
         task = bar.add_task(f"training ({a.optim}, lr {lr:g})", total=epochs * n_batches, info="")
-        for _ in range(epochs):
-            order = rng.permutation(len(xtr))
-            for s in range(0, len(order), batch):
-                idx = order[s:s + batch]
-                idx = dist.part(idx, rank, world)   # this rank's part of the batch (all of it on one)
-                if idx is None:
-                    continue
-                logits = net(tg.Tensor(xtr[idx, None], device=device))
-                loss = F.cross_entropy(logits, tg.Tensor(ytr[idx], device=device))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                losses.append(dist.mean_loss(loss.item(), world))
-                bar.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.3f}")
+
+        def show(losses):
+            losses[-1] = dist.mean_loss(losses[-1], world)   # the whole batch's loss, for the log
+            bar.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.3f}")
+
+        losses = common.train_loop(opt, (idx for idx in parts if idx is not None), loss_of, on_step=show)
 
     p_tr, p_te = predict(model, xtr, device), predict(model, xte, device)
     acc_tr, acc_te = float((p_tr == ytr).mean()), float((p_te == yte).mean())

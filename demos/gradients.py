@@ -28,7 +28,7 @@ from rich.table import Table
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import backend, nn, optim
-from demos.common import heatmap, make_console, parser, progress, setup, sparkline
+from demos.common import heatmap, make_console, parser, progress, setup, sparkline, train_loop
 
 DESCRIPTION = "vanishing/exploding gradients: ||dL/dh_t|| heat map, RNN vs LSTM vs GRU against T, clipping"
 
@@ -86,21 +86,21 @@ def train_recall(cell, T, args, device, prog, record_at=()):
     model = Recaller(cell, args.hidden, args.gate_bias).to(device)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     task = prog.add_task(f"{cell:4s} T={T:<3d}", total=args.steps, info="")
-    losses, records = [], {}
-    for step in range(args.steps):
+    records = {}
+
+    def loss_of(step):
+        model.rnn.record_hidden_grads = step in record_at   # the step-by-step path keeps every h_t
         x, y = recall_batch(rng, args.batch, T, device)
-        record = step in record_at
-        model.rnn.record_hidden_grads = record   # the step-by-step path keeps every h_t
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        if record:
+        return F.cross_entropy(model(x), y)
+
+    def after(losses):
+        step = len(losses) - 1
+        if step in record_at:   # (the step's backward filled them; clipping and the update leave them)
             records[step] = model.rnn.hidden_grad_norms()
-        nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
-        losses.append(loss.item())
         if step % 10 == 0 or step == args.steps - 1:
             prog.update(task, completed=step + 1, info=f"loss {np.mean(losses[-10:]):.3f}")
+
+    losses = train_loop(opt, range(args.steps), loss_of, clip=args.clip, on_step=after)
     model.rnn.record_hidden_grads = False
     acc, test_loss = accuracy(model, rng, T, device)
     prog.update(task, info=f"loss {np.mean(losses[-10:]):.3f}  acc {acc:.2f}")
@@ -113,7 +113,9 @@ def orthogonal(rng, n):
 
 
 def exploding(args, device, prog):
-    """The same relu RNN, same data, trained with and without clipping. Returns one dict per run."""
+    """The same relu RNN, same data, trained with and without clipping. Returns one dict per run.
+    (Its own loop, not common.train_loop: it measures every gradient norm and stops before an
+    update that would write NaN.)"""
     runs = {}
     for name, max_norm in (("no clipping", None), (f"clipped at {args.clip:g}", args.clip)):
         tg.manual_seed(args.seed + 1)   # identical initialization and batches for both runs
@@ -171,7 +173,8 @@ def heat_rows(records, steps, max_cols=40):
     return np.array(rows), labels
 
 
-def main(argv=None, console=None):
+def arguments(argv):
+    """The parsed flags, with the --quick defaults filled in."""
     p = parser("gradients", __doc__)
     p.add_argument("--lengths", type=int, nargs="+", help="sequence lengths T to compare (default 10 25 50 100)")
     p.add_argument("--steps", type=int, help="Adam steps per (cell, T) run (default 600)")
@@ -186,8 +189,6 @@ def main(argv=None, console=None):
     p.add_argument("--explode-length", type=int, default=20)
     p.add_argument("--explode-steps", type=int)
     args = p.parse_args(argv)
-    device = setup(args)
-    console = console or make_console()
     q = args.quick
     args.lengths = sorted(set(args.lengths or ([5, 40] if q else [10, 25, 50, 100])))
     args.steps = args.steps or (200 if q else 600)
@@ -195,6 +196,71 @@ def main(argv=None, console=None):
     args.heat_length = args.heat_length or (40 if q else 50)
     if args.heat_length not in args.lengths:
         args.lengths = sorted(args.lengths + [args.heat_length])
+    return args
+
+
+def vanishing_report(args, records, acc, curves, snapshots, console):
+    """The heat map of ||dL/dh_t||, the gradient reaching t=1 and accuracy against T; returns
+    the log10 ratios at t=1."""
+    label_width = len(f"LSTM step {args.steps}") + 1
+    rows, labels = heat_rows(records, args.steps, max_cols=max(10, (console.width - label_width) // 2))
+    console.print(heatmap(rows, labels, log=True,
+                          title=f"||dL/dh_t|| / ||dL/dh_T|| for t = 1 .. {args.heat_length} (left to right), "
+                                f"log scale, dark = vanished"))
+    console.print(f"scale: darkest = 1e{np.log10(rows.min()):.0f}{' or less' if rows.min() <= HEAT_FLOOR else ''}, "
+                  f"brightest = 1e{np.log10(rows.max()):.0f} (relative to the gradient at the last step)\n")
+    # -inf where float32 underflowed to exactly 0: the gradient vanished completely
+    ratio = {c: {s: float(np.log10(r[0] / r[-1])) if r[0] > 0 else -math.inf for s, r in records[c].items()}
+             for c in CELLS}
+    t1 = Table(title=f"gradient reaching t=1 from the loss at t={args.heat_length}: "
+                     "log10 ||dL/dh_1|| / ||dL/dh_T||")
+    t1.add_column("cell")
+    for s in snapshots:
+        t1.add_column(f"step {s}", justify="right")
+    for c in CELLS:
+        t1.add_row(c, *[f"{ratio[c][s]:+.1f}" if math.isfinite(ratio[c][s]) else "-inf (0.0)" for s in snapshots])
+    console.print(t1)
+
+    # accuracy against T
+    t2 = Table(title=f"held-out accuracy after {args.steps} steps (chance {1 / KEYS:.2f}), by sequence length T")
+    t2.add_column("cell")
+    for T in args.lengths:
+        t2.add_column(f"T={T}", justify="right")
+    t2.add_column("loss curve (longest T)")
+    for c in CELLS:
+        cells = []
+        for a in acc[c]:
+            color = "green" if a >= 0.9 else ("red" if a < 1 / KEYS + 0.15 else "yellow")
+            cells.append(f"[{color}]{a:.2f}[/]")
+        t2.add_row(c, *cells, sparkline(curves[c][args.lengths[-1]], 30))
+    console.print(t2)
+    return ratio
+
+
+def exploding_table(runs, console):
+    """The table of the runs with and without clipping."""
+    t3 = Table(title="with and without gradient clipping")
+    for col in ("run", "log10 |grad| per step", "loss per step", "max |grad|", "final loss", "acc", "verdict"):
+        t3.add_column(col, justify="right" if col in ("max |grad|", "final loss", "acc") else "left")
+    for name, r in runs.items():
+        norms = [math.log10(max(n, 1e-12)) for n in r["grad_norms"] if math.isfinite(n)]
+        losses = [l for l in r["losses"] if math.isfinite(l)]
+        if r["diverged_at"] is not None:
+            verdict = f"[red]NaN at step {r['diverged_at']}[/]"
+        elif r["accuracy"] >= 0.9:
+            verdict = "[green]trains[/]"
+        else:
+            verdict = "[yellow]does not learn[/]"
+        t3.add_row(name, sparkline(norms, 20) + (" [red]✗[/]" if r["diverged_at"] is not None else ""),
+                   sparkline(losses, 20), f"{r['max_grad_norm']:.3g}", f"{r['final_loss']:.3f}",
+                   f"{r['accuracy']:.2f}", verdict)
+    console.print(t3)
+
+
+def main(argv=None, console=None):
+    args = arguments(argv)
+    device = setup(args)
+    console = console or make_console()
     snapshots = sorted({0, args.steps // 4, args.steps // 2, args.steps - 1})
 
     console.rule("[bold]Vanishing and exploding gradients")
@@ -215,62 +281,13 @@ def main(argv=None, console=None):
                 if rec:
                     records[cell] = rec
 
-    # 1. the heat map
-    label_width = len(f"LSTM step {args.steps}") + 1
-    rows, labels = heat_rows(records, args.steps, max_cols=max(10, (console.width - label_width) // 2))
-    console.print(heatmap(rows, labels, log=True,
-                          title=f"||dL/dh_t|| / ||dL/dh_T|| for t = 1 .. {args.heat_length} (left to right), "
-                                f"log scale, dark = vanished"))
-    console.print(f"scale: darkest = 1e{np.log10(rows.min()):.0f}{' or less' if rows.min() <= HEAT_FLOOR else ''}, "
-                  f"brightest = 1e{np.log10(rows.max()):.0f} (relative to the gradient at the last step)\n")
-    # -inf where float32 underflowed to exactly 0: the gradient vanished completely
-    ratio = {c: {s: float(np.log10(r[0] / r[-1])) if r[0] > 0 else -math.inf for s, r in records[c].items()}
-             for c in CELLS}
-    t1 = Table(title=f"gradient reaching t=1 from the loss at t={args.heat_length}: "
-                     "log10 ||dL/dh_1|| / ||dL/dh_T||")
-    t1.add_column("cell")
-    for s in snapshots:
-        t1.add_column(f"step {s}", justify="right")
-    for c in CELLS:
-        t1.add_row(c, *[f"{ratio[c][s]:+.1f}" if math.isfinite(ratio[c][s]) else "-inf (0.0)" for s in snapshots])
-    console.print(t1)
-
-    # 2. accuracy against T
-    t2 = Table(title=f"held-out accuracy after {args.steps} steps (chance {1 / KEYS:.2f}), by sequence length T")
-    t2.add_column("cell")
-    for T in args.lengths:
-        t2.add_column(f"T={T}", justify="right")
-    t2.add_column("loss curve (longest T)")
-    for c in CELLS:
-        cells = []
-        for a in acc[c]:
-            color = "green" if a >= 0.9 else ("red" if a < 1 / KEYS + 0.15 else "yellow")
-            cells.append(f"[{color}]{a:.2f}[/]")
-        t2.add_row(c, *cells, sparkline(curves[c][args.lengths[-1]], 30))
-    console.print(t2)
-
-    # 3. exploding gradients and clipping
+    ratio = vanishing_report(args, records, acc, curves, snapshots, console)
     console.rule("[bold]Exploding gradients")
     console.print(f"relu RNN, W_hh = {args.explode_scale:g} x orthogonal, T={args.explode_length}, "
                   f"SGD lr {args.explode_lr:g}, same initialization and batches in both runs")
     with progress(console) as prog:
         runs = exploding(args, device, prog)
-    t3 = Table(title="with and without gradient clipping")
-    for col in ("run", "log10 |grad| per step", "loss per step", "max |grad|", "final loss", "acc", "verdict"):
-        t3.add_column(col, justify="right" if col in ("max |grad|", "final loss", "acc") else "left")
-    for name, r in runs.items():
-        norms = [math.log10(max(n, 1e-12)) for n in r["grad_norms"] if math.isfinite(n)]
-        losses = [l for l in r["losses"] if math.isfinite(l)]
-        if r["diverged_at"] is not None:
-            verdict = f"[red]NaN at step {r['diverged_at']}[/]"
-        elif r["accuracy"] >= 0.9:
-            verdict = "[green]trains[/]"
-        else:
-            verdict = "[yellow]does not learn[/]"
-        t3.add_row(name, sparkline(norms, 20) + (" [red]✗[/]" if r["diverged_at"] is not None else ""),
-                   sparkline(losses, 20), f"{r['max_grad_norm']:.3g}", f"{r['final_loss']:.3f}",
-                   f"{r['accuracy']:.2f}", verdict)
-    console.print(t3)
+    exploding_table(runs, console)
     return {"lengths": args.lengths, "steps": args.steps, "chance": 1 / KEYS, "accuracy": acc,
             "test_loss": test_loss, "curves": curves, "heat_length": args.heat_length,
             "grad_norms": records, "log10_ratio": ratio, "snapshots": snapshots, "exploding": runs}

@@ -72,8 +72,7 @@ def load_checkpoint(path, device):
     cfg = ck["config"]
     if cfg["cell"] != "lstm" or cfg.get("peephole") or cfg.get("coupled"):
         return None, None
-    vocab = CharVocab()
-    vocab._set_itos(ck["vocab"])
+    vocab = CharVocab.from_itos(ck["vocab"])
     model = CharRNN(len(vocab), cfg["emb"], cfg["hidden"], num_layers=cfg["layers"], cell="lstm").to(device)
     best = ck.get("best")
     model.load_state_dict(best["model"] if best is not None else ck["model"])

@@ -229,20 +229,17 @@ def predict(model, feats, device, batch=512):
 
 
 def train(model, feats, y, epochs, lr, batch, device, bar, task, rng, weight_decay=0.0):
+    """Adam over shuffled batches, gradients clipped at norm 5; returns the per-step losses."""
     opt = optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    losses = []
-    for _ in range(epochs):
-        order = rng.permutation(len(feats))
-        for s in range(0, len(order), batch):
-            idx = order[s:s + batch]
-            loss = F.cross_entropy(model(*feats.batch(idx, device)), tg.Tensor(y[idx], device=device))
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            losses.append(loss.item())
-            bar.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.3f}")
-    return losses
+
+    def loss_of(idx):
+        return F.cross_entropy(model(*feats.batch(idx, device)), tg.Tensor(y[idx], device=device))
+
+    def show(losses):
+        bar.update(task, advance=1, info=f"loss {np.mean(losses[-20:]):.3f}")
+
+    return common.train_loop(opt, common.shuffled_batches(rng, len(feats), batch, epochs), loss_of,
+                             clip=5.0, on_step=show)
 
 
 # ---------------------------------------------------------------- the CNN's explanation
@@ -285,6 +282,59 @@ def highlighted(toks, start, k, style):
 
 
 # ---------------------------------------------------------------- main
+def templates_table(tr_x, tr_y, tr_k, names):
+    """One generated training review of every template."""
+    ex = Table(title="generated reviews: the templates (word order and negation decide)")
+    ex.add_column("template")
+    ex.add_column("example")
+    ex.add_column("label")
+    for kind in TEMPLATES:
+        i = tr_k.index(kind)
+        ex.add_row(kind, tr_x[i], names[tr_y[i]])
+    return ex
+
+
+def accuracy_table(results, curves):
+    """Train / test accuracy and the loss curve of every model."""
+    table = Table(title="accuracy (BoW, n-grams, TF-IDF: logistic regression; test sentences unseen)")
+    for col in ("model", "parameters", "train acc", "test acc", "loss"):
+        table.add_column(col, justify="left" if col in ("model", "loss") else "right")
+    best = max(r["test"] for r in results.values())
+    for name, r in results.items():
+        style = "bold green" if r["test"] == best else ""
+        table.add_row(name, f"{r['params']:,}", f"{r['train']:.3f}", f"[{style}]{r['test']:.3f}[/]" if style
+                      else f"{r['test']:.3f}", common.sparkline(curves[name], 30))
+    return table
+
+
+def per_template(results, preds, te_k, te_y, console):
+    """Print and return every model's test accuracy per template of the generated reviews."""
+    by_template = {}
+    tt = Table(title="test accuracy per template: a bag of words cannot read order")
+    tt.add_column("model")
+    kinds = np.array(te_k)
+    for kind in TEMPLATES:
+        tt.add_column(f"{kind} ({int((kinds == kind).sum())})", justify="right")
+    for name in results:
+        accs = {kind: float((preds[name][kinds == kind] == te_y[kinds == kind]).mean()) for kind in TEMPLATES}
+        by_template[name] = accs
+        tt.add_row(name, *[f"{accs[k]:.3f}" for k in TEMPLATES])
+    console.print(tt)
+    return by_template
+
+
+def explanation_table(toks, top):
+    """The CNN filters that pushed hardest toward the prediction, each with its winning window."""
+    et = Table(title="filters that pushed hardest toward the prediction: the window that won max-pooling")
+    for col in ("window", "filter", "activation", "push", "winning window in the sentence"):
+        et.add_column(col, justify="right" if col in ("activation", "push") else "left")
+    for r in top:
+        style = "bold black on yellow" if r["contrib"] > 0 else "bold white on red"
+        et.add_row(f"{r['window']} words", f"#{r['filter']}", f"{r['act']:.2f}", f"{r['contrib']:+.2f}",
+                   highlighted(toks, r["start"], r["window"], style))
+    return et
+
+
 def main(argv=None, console=None):
     p = common.parser("sentiment", __doc__)
     p.add_argument("--csv", help="your own sentences: a CSV file with columns text,label")
@@ -309,14 +359,7 @@ def main(argv=None, console=None):
     console.print(f"[bold]{len(tr_x)}[/] training and [bold]{len(te_x)}[/] test sentences, "
                   f"classes: {', '.join(names)}")
     if not a.csv:
-        ex = Table(title="generated reviews: the templates (word order and negation decide)")
-        ex.add_column("template")
-        ex.add_column("example")
-        ex.add_column("label")
-        for kind in TEMPLATES:
-            i = tr_k.index(kind)
-            ex.add_row(kind, tr_x[i], names[tr_y[i]])
-        console.print(ex)
+        console.print(templates_table(tr_x, tr_y, tr_k, names))
 
     vocab = WordVocab([tokenize(t) for t in tr_x], min_freq=1 if not a.csv else 2)
     max_k = 5
@@ -326,20 +369,18 @@ def main(argv=None, console=None):
     ngr = NGramVectorizer(n=(1, 2), min_freq=1 if not a.csv else 2).fit(tr_x)
     # the same n-grams weighted by rarity (idf) and scaled to unit length
     tfidf = TfidfVectorizer(n=(1, 2), min_freq=1 if not a.csv else 2).fit(tr_x)
+    # name: (training features, test features, model, epochs, learning rate, weight decay)
     data = {
-        BOW: (Features(bow.transform(tr_x).numpy()),
-                                               Features(bow.transform(te_x).numpy()),
-                                               LinearClassifier(len(bow), C), 30, 0.01, 1e-3),
-        NGRAM: (Features(ngr.transform(tr_x).numpy()),
-                                              Features(ngr.transform(te_x).numpy()),
-                                              LinearClassifier(len(ngr), C), 30, 0.01, 1e-3),
+        BOW: (Features(bow.transform(tr_x).numpy()), Features(bow.transform(te_x).numpy()),
+              LinearClassifier(len(bow), C), 30, 0.01, 1e-3),
+        NGRAM: (Features(ngr.transform(tr_x).numpy()), Features(ngr.transform(te_x).numpy()),
+                LinearClassifier(len(ngr), C), 30, 0.01, 1e-3),
         TFIDF: (Features(tfidf.transform(tr_x).numpy()), Features(tfidf.transform(te_x).numpy()),
                 LinearClassifier(len(tfidf), C), 30, 0.05, 1e-4),
-        CNN: (Features(ids=tr_ids, lengths=tr_len),
-                                             Features(ids=te_ids, lengths=te_len),
-                                             TextCNN(len(vocab), C), epochs, 0.01, 0.0),
+        CNN: (Features(ids=tr_ids, lengths=tr_len), Features(ids=te_ids, lengths=te_len),
+              TextCNN(len(vocab), C), epochs, 0.01, 0.0),
         LSTM: (Features(ids=tr_ids, lengths=tr_len), Features(ids=te_ids, lengths=te_len),
-                             LSTMClassifier(len(vocab), C), epochs, 0.01, 0.0),
+               LSTMClassifier(len(vocab), C), epochs, 0.01, 0.0),
     }
     batch = 64
     n_batches = -(-len(tr_x) // batch)
@@ -356,28 +397,11 @@ def main(argv=None, console=None):
                              "loss_first": float(np.mean(curves[name][:10])),
                              "loss_last": float(np.mean(curves[name][-10:]))}
 
-    table = Table(title="accuracy (BoW, n-grams, TF-IDF: logistic regression; test sentences unseen)")
-    for col in ("model", "parameters", "train acc", "test acc", "loss"):
-        table.add_column(col, justify="left" if col in ("model", "loss") else "right")
-    best = max(r["test"] for r in results.values())
-    for name, r in results.items():
-        style = "bold green" if r["test"] == best else ""
-        table.add_row(name, f"{r['params']:,}", f"{r['train']:.3f}", f"[{style}]{r['test']:.3f}[/]" if style
-                      else f"{r['test']:.3f}", common.sparkline(curves[name], 30))
-    console.print(table)
+    console.print(accuracy_table(results, curves))
 
     by_template = {}
     if not a.csv:
-        tt = Table(title="test accuracy per template: a bag of words cannot read order")
-        tt.add_column("model")
-        kinds = np.array(te_k)
-        for kind in TEMPLATES:
-            tt.add_column(f"{kind} ({int((kinds == kind).sum())})", justify="right")
-        for name in results:
-            accs = {kind: float((preds[name][kinds == kind] == te_y[kinds == kind]).mean()) for kind in TEMPLATES}
-            by_template[name] = accs
-            tt.add_row(name, *[f"{accs[k]:.3f}" for k in TEMPLATES])
-        console.print(tt)
+        by_template = per_template(results, preds, te_k, te_y, console)
 
     mats = []
     for name in results:
@@ -397,14 +421,7 @@ def main(argv=None, console=None):
         sentence = te_x[min(cands, key=lambda i: len(te_x[i]))]
     pred, prob, toks, top = explain(cnn, vocab, sentence, device)
     console.print(f"\n[bold]why the CNN says {names[pred]}[/] ({prob:.0%}) for: [italic]{sentence}[/]")
-    et = Table(title="filters that pushed hardest toward the prediction: the window that won max-pooling")
-    for col in ("window", "filter", "activation", "push", "winning window in the sentence"):
-        et.add_column(col, justify="right" if col in ("activation", "push") else "left")
-    for r in top:
-        style = "bold black on yellow" if r["contrib"] > 0 else "bold white on red"
-        et.add_row(f"{r['window']} words", f"#{r['filter']}", f"{r['act']:.2f}", f"{r['contrib']:+.2f}",
-                   highlighted(toks, r["start"], r["window"], style))
-    console.print(et)
+    console.print(explanation_table(toks, top))
 
     return {"results": results, "by_template": by_template, "classes": names,
             "explained": {"sentence": sentence, "pred": names[pred], "windows": [r["words"] for r in top]},

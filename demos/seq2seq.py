@@ -20,9 +20,9 @@ from rich.table import Table
 
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
-from tinygrad_seq import backend, nn, optim
+from tinygrad_seq import backend, optim
 from tinygrad_seq.models import Seq2Seq
-from demos.common import make_console, parser, progress, setup, sparkline
+from demos.common import make_console, parser, progress, setup, shuffled_batches, sparkline, train_loop
 
 DESCRIPTION = "encoder-decoder: number words -> digits, teacher forcing, greedy decoding, held-out exact match"
 
@@ -125,81 +125,39 @@ def exact_match(model, numbers, max_digits, device, batch=500):
     return float(np.mean([p == str(int(n)) for p, n in zip(preds, numbers)])), preds
 
 
-def main(argv=None, console=None):
-    p = parser("seq2seq", __doc__)
-    p.add_argument("--max-number", type=int, help="numbers 0 .. max (at most 999999; default 999999)")
-    p.add_argument("--train", type=int, help="training pairs (default 10000)")
-    p.add_argument("--test", type=int, help="held-out pairs (default 1000)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--hidden", type=int)
-    p.add_argument("--embedding", type=int, default=32)
-    p.add_argument("--layers", type=int, default=1, help="stacked recurrent layers in encoder and decoder")
-    p.add_argument("--cell", default="LSTM", choices=["LSTM", "GRU"])
-    p.add_argument("--teacher-forcing", type=float, default=0.5, help="probability of feeding the true digit")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--lr", type=float, default=5e-3)
-    p.add_argument("--translate", action="append", default=[], metavar="TEXT",
-                   help='translate your own phrase after training, e.g. "seven hundred one" (repeatable)')
-    args = p.parse_args(argv)
-    device = setup(args)
-    console = console or make_console()
-    q = args.quick
-    args.max_number = min(args.max_number or (999 if q else 999999), 999999)
-    args.train = args.train or (800 if q else 10000)
-    args.test = args.test or (200 if q else 1000)
-    args.epochs = args.epochs or (12 if q else 8)
-    args.hidden = args.hidden or (64 if q else 128)
-    if args.layers < 1:
-        p.error("--layers must be at least 1")
-    if not 0 <= args.teacher_forcing <= 1:
-        p.error("--teacher-forcing must be in [0, 1]")
-    for text in args.translate:
-        unknown = [w for w in text.lower().replace("-", " ").split() if w not in SRC_WORDS]
-        if unknown:
-            p.error(f"--translate {text!r}: unknown words {unknown}; the vocabulary is {' '.join(SRC_WORDS)}")
-    if args.train + args.test > args.max_number + 1:
-        args.train = (args.max_number + 1) * 4 // 5
-        args.test = args.max_number + 1 - args.train
+def batch_loss(model, numbers, teacher_forcing, device):
+    """Cross-entropy of the decoder's digits for a batch of numbers given as words."""
+    src, lengths = encode_source([words(int(n)) for n in numbers], device)
+    tgt_in, tgt_out = encode_target(numbers, device)
+    logits = model(src, tgt_in, src_lengths=lengths, teacher_forcing_ratio=teacher_forcing)
+    return F.cross_entropy(logits.reshape(-1, len(TGT_TOKENS)), tgt_out.reshape(-1))
 
-    rng = backend.rng("cpu")
-    numbers = sample_numbers(rng, args.train + args.test, args.max_number)
-    test, train = numbers[:args.test], numbers[args.test:]
+
+def fit(model, opt, train, test, args, rng, device, console):
+    """args.epochs passes of Adam over shuffled batches (gradients clipped at norm 1), with the
+    held-out exact match after each; returns (per-step losses, per-epoch exact match)."""
     max_digits = len(str(args.max_number))
-    model = Seq2Seq(len(SRC_WORDS), len(TGT_TOKENS), embedding_dim=args.embedding, hidden_size=args.hidden,
-                    num_layers=args.layers, cell=args.cell).to(device)
-    opt = optim.Adam(model.parameters(), lr=args.lr)
-    n_params = sum(p.numel() for p in model.parameters())
-
-    console.rule("[bold]Seq2seq: number words -> digits")
-    console.print(f"{len(train)} training pairs, {len(test)} held-out pairs (numbers 0 .. {args.max_number}); "
-                  f"{f'{args.layers}-layer ' if args.layers > 1 else ''}{args.cell} encoder-decoder, "
-                  f"hidden {args.hidden}, {n_params} parameters; "
-                  f"teacher forcing {args.teacher_forcing:g}")
-    for n in train[:3]:
-        console.print(f"  e.g. [cyan]{' '.join(words(int(n)))}[/] -> [green]{n}[/]")
-    n_batches = -(-len(train) // args.batch)
     losses, epoch_acc = [], []
     with progress(console) as prog:
-        task = prog.add_task("training", total=args.epochs * n_batches, info="")
+        task = prog.add_task("training", total=args.epochs * -(-len(train) // args.batch), info="")
+
+        def show(losses):
+            prog.update(task, advance=1, info=f"epoch {epoch + 1}  loss {np.mean(losses[-20:]):.3f}"
+                        + (f"  held-out exact {epoch_acc[-1]:.1%}" if epoch_acc else ""))
+
         for epoch in range(args.epochs):
-            order = rng.permutation(len(train))
-            for i in range(0, len(train), args.batch):
-                batch = train[order[i:i + args.batch]]
-                src, lengths = encode_source([words(int(n)) for n in batch], device)
-                tgt_in, tgt_out = encode_target(batch, device)
-                logits = model(src, tgt_in, src_lengths=lengths, teacher_forcing_ratio=args.teacher_forcing)
-                loss = F.cross_entropy(logits.reshape(-1, len(TGT_TOKENS)), tgt_out.reshape(-1))
-                opt.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-                opt.step()
-                losses.append(loss.item())
-                prog.update(task, advance=1, info=f"epoch {epoch + 1}  loss {np.mean(losses[-20:]):.3f}"
-                            + (f"  held-out exact {epoch_acc[-1]:.1%}" if epoch_acc else ""))
+            train_loop(opt, shuffled_batches(rng, len(train), args.batch),
+                       lambda idx: batch_loss(model, train[idx], args.teacher_forcing, device),
+                       clip=1.0, losses=losses, on_step=show)
             acc, _ = exact_match(model, test, max_digits, device)
             epoch_acc.append(acc)
             prog.update(task, info=f"epoch {epoch + 1}  loss {np.mean(losses[-20:]):.3f}  held-out exact {acc:.1%}")
+    return losses, epoch_acc
 
+
+def report(model, train, test, losses, epoch_acc, max_digits, device, console):
+    """Print the held-out examples and the summary; returns (exact match, digit accuracy, training
+    exact match, predictions, the indices shown)."""
     acc, preds = exact_match(model, test, max_digits, device)
     train_acc, _ = exact_match(model, train[:len(test)], max_digits, device)
     digit_acc = float(np.mean([sum(a == b for a, b in zip(p, str(int(n)))) / max(len(p), len(str(int(n))))
@@ -222,6 +180,70 @@ def main(argv=None, console=None):
     summary.add_row(f"{acc:.1%}", f"{digit_acc:.1%}", f"{train_acc:.1%}", sparkline(losses, 24),
                     " ".join(f"{a:.0%}" for a in epoch_acc))
     console.print(summary)
+    return acc, digit_acc, train_acc, preds, show
+
+
+def arguments(argv):
+    """The parsed flags, with the --quick defaults filled in and checked."""
+    p = parser("seq2seq", __doc__)
+    p.add_argument("--max-number", type=int, help="numbers 0 .. max (at most 999999; default 999999)")
+    p.add_argument("--train", type=int, help="training pairs (default 10000)")
+    p.add_argument("--test", type=int, help="held-out pairs (default 1000)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--hidden", type=int)
+    p.add_argument("--embedding", type=int, default=32)
+    p.add_argument("--layers", type=int, default=1, help="stacked recurrent layers in encoder and decoder")
+    p.add_argument("--cell", default="LSTM", choices=["LSTM", "GRU"])
+    p.add_argument("--teacher-forcing", type=float, default=0.5, help="probability of feeding the true digit")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--translate", action="append", default=[], metavar="TEXT",
+                   help='translate your own phrase after training, e.g. "seven hundred one" (repeatable)')
+    args = p.parse_args(argv)
+    q = args.quick
+    args.max_number = min(args.max_number or (999 if q else 999999), 999999)
+    args.train = args.train or (800 if q else 10000)
+    args.test = args.test or (200 if q else 1000)
+    args.epochs = args.epochs or (12 if q else 8)
+    args.hidden = args.hidden or (64 if q else 128)
+    if args.layers < 1:
+        p.error("--layers must be at least 1")
+    if not 0 <= args.teacher_forcing <= 1:
+        p.error("--teacher-forcing must be in [0, 1]")
+    for text in args.translate:
+        unknown = [w for w in text.lower().replace("-", " ").split() if w not in SRC_WORDS]
+        if unknown:
+            p.error(f"--translate {text!r}: unknown words {unknown}; the vocabulary is {' '.join(SRC_WORDS)}")
+    if args.train + args.test > args.max_number + 1:
+        args.train = (args.max_number + 1) * 4 // 5
+        args.test = args.max_number + 1 - args.train
+    return args
+
+
+def main(argv=None, console=None):
+    args = arguments(argv)
+    device = setup(args)
+    console = console or make_console()
+    rng = backend.rng("cpu")
+    numbers = sample_numbers(rng, args.train + args.test, args.max_number)
+    test, train = numbers[:args.test], numbers[args.test:]
+    max_digits = len(str(args.max_number))
+    model = Seq2Seq(len(SRC_WORDS), len(TGT_TOKENS), embedding_dim=args.embedding, hidden_size=args.hidden,
+                    num_layers=args.layers, cell=args.cell).to(device)
+    opt = optim.Adam(model.parameters(), lr=args.lr)
+    n_params = sum(p.numel() for p in model.parameters())
+
+    console.rule("[bold]Seq2seq: number words -> digits")
+    console.print(f"{len(train)} training pairs, {len(test)} held-out pairs (numbers 0 .. {args.max_number}); "
+                  f"{f'{args.layers}-layer ' if args.layers > 1 else ''}{args.cell} encoder-decoder, "
+                  f"hidden {args.hidden}, {n_params} parameters; "
+                  f"teacher forcing {args.teacher_forcing:g}")
+    for n in train[:3]:
+        console.print(f"  e.g. [cyan]{' '.join(words(int(n)))}[/] -> [green]{n}[/]")
+    losses, epoch_acc = fit(model, opt, train, test, args, rng, device, console)
+
+    acc, digit_acc, train_acc, preds, show = report(model, train, test, losses, epoch_acc, max_digits, device,
+                                                    console)
     yours = {}
     if args.translate:
         phrases = [t.lower().replace("-", " ").split() for t in args.translate]

@@ -23,9 +23,9 @@ from rich.text import Text
 
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
-from tinygrad_seq import backend, nn, optim
+from tinygrad_seq import backend, optim
 from tinygrad_seq.models import SequenceTagger
-from demos.common import make_console, parser, progress, setup, sparkline
+from demos.common import make_console, parser, progress, setup, shuffled_batches, sparkline, train_loop
 
 DESCRIPTION = "BiLSTM tagger vs left-to-right LSTM on a toy POS task where the next word decides the tag"
 
@@ -127,22 +127,20 @@ def train(name, model, data, args, device, prog):
     rng = backend.rng("cpu")
     n = X.shape[1]
     task = prog.add_task(f"{name:14s}", total=args.epochs * -(-n // args.batch), info="")
+
+    def loss_of(idx):
+        L = lengths[idx]
+        T = L.max()
+        x, y = tg.tensor(X[:T, idx], device=device), tg.tensor(Y[:T, idx], device=device)
+        logits = model(x, lengths=L)
+        return F.cross_entropy(logits.reshape(-1, len(TAGS)), y.reshape(-1))   # padding: -100, ignored
+
+    def show(losses):
+        prog.update(task, advance=1, info=f"epoch {epoch + 1}  loss {np.mean(losses[-10:]):.3f}")
+
     losses = []
     for epoch in range(args.epochs):
-        order = rng.permutation(n)
-        for i in range(0, n, args.batch):
-            idx = order[i:i + args.batch]
-            L = lengths[idx]
-            T = L.max()
-            x, y = tg.tensor(X[:T, idx], device=device), tg.tensor(Y[:T, idx], device=device)
-            logits = model(x, lengths=L)
-            loss = F.cross_entropy(logits.reshape(-1, len(TAGS)), y.reshape(-1))   # padding: -100, ignored
-            opt.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            losses.append(loss.item())
-            prog.update(task, advance=1, info=f"epoch {epoch + 1}  loss {np.mean(losses[-10:]):.3f}")
+        train_loop(opt, shuffled_batches(rng, n, args.batch), loss_of, clip=1.0, losses=losses, on_step=show)
     return losses
 
 

@@ -24,7 +24,7 @@ from rich.table import Table
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn, optim
-from demos.common import make_console, parser, progress, setup, sparkline
+from demos.common import make_console, parser, progress, setup, sparkline, train_loop
 
 DESCRIPTION = "stacked strided 1D convolutions: characters -> n-grams -> words -> sentence, receptive fields"
 
@@ -117,18 +117,18 @@ def main(argv=None, console=None):
     train_x, test_x = encode(train_s), encode(test_s)
     model = TextCNN().to(device)
     opt = optim.Adam(model.parameters(), lr=args.lr)
-    losses = []
+    batches = (rng.integers(0, len(train_s), args.batch) for _ in range(args.steps))
+
+    def loss_of(idx):
+        return F.cross_entropy(model(tg.Tensor(train_x[idx], device=device)), tg.Tensor(train_y[idx], device=device))
+
     with progress(console) as bar:
         task = bar.add_task("training", total=args.steps, info="")
-        for step in range(args.steps):
-            idx = rng.integers(0, len(train_s), args.batch)
-            logits = model(tg.Tensor(train_x[idx], device=device))
-            loss = F.cross_entropy(logits, tg.Tensor(train_y[idx], device=device))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
+
+        def show(losses):
             bar.update(task, advance=1, info=f"loss {losses[-1]:.3f}")
+
+        losses = train_loop(opt, batches, loss_of, on_step=show)
     model.eval()
     with tg.no_grad():
         pred = model(tg.Tensor(test_x, device=device)).argmax(dim=1).numpy()

@@ -281,7 +281,7 @@ def test_cuda_greedy_decode_copies_once_without_eos():
 
 @gpu
 def test_cuda_max_pool_with_a_big_window_routes_the_gradient_like_cpu():
-    """kh * kw > 127: the H pass adds an int8 column index to an int32 row offset (pooling.py,
+    """kh * kw > 127: the H pass adds an int8 column index to an int32 row offset (pooling_fast.py,
     _max_along). NumPy 2 promotes that to int32; if CuPy's scalar promotion keeps int8 (as
     NumPy 1's value-based casting did) the winner index 143 overflows and the gradient is lost."""
     x = np.random.default_rng(0).standard_normal((2, 3, 24, 24))

@@ -155,6 +155,19 @@ def test_char_vocab():
         CharVocab("ab", min_freq=0)
 
 
+def test_vocab_from_itos_rebuilds_a_kept_vocabulary():
+    """What a checkpoint keeps (list(vocab.itos)) gives back the same ids, specials included."""
+    v = CharVocab("abracadabra", specials=["<bos>"])
+    back = CharVocab.from_itos(list(v.itos), specials=v.specials)
+    assert type(back) is CharVocab and back.itos == v.itos and back.stoi == v.stoi
+    assert back.encode("cab!") == v.encode("cab!") and back.pad_index == 0 and back.unk_index == 1
+    assert CharVocab.from_itos(["<pad>", "<unk>", "x"]).decode([2, 1]) == "x<unk>"
+    with pytest.raises(ValueError, match=r"CharVocab.from_itos: the special tokens \['<unk>'\] are not"):
+        CharVocab.from_itos(["<pad>", "a"])
+    with pytest.raises(ValueError, match="WordVocab: duplicate tokens"):
+        WordVocab.from_itos(["<pad>", "<unk>", "a", "a"])
+
+
 def test_word_vocab_and_files(tmp_path):
     v = WordVocab("The cat sat. The cat ran!", min_freq=1)
     assert v.itos == ["<pad>", "<unk>", "the", "cat", "sat", ".", "ran", "!"]

@@ -156,7 +156,7 @@ def test_shifted_conv1d_gradcheck_and_equals_im2col(case, monkeypatch):
     """Stride-1 Conv1d on channels-innermost input (a text CNN's) takes Conv1dShifted, which
     keeps no window matrix: gradcheck it, and check outputs and every gradient against the
     im2col path on the same input."""
-    from tinygrad_seq.nn import conv
+    from tinygrad_seq.nn import conv_fast as conv
     N, C, L, O, k, p, d = case
     rng = np.random.default_rng(15)
     x, w, b = channels_last(arr(rng, N, C, L)), arr(rng, O, C, k), arr(rng, O)
@@ -181,7 +181,7 @@ def test_shifted_conv1d_gradcheck_and_equals_im2col(case, monkeypatch):
 @requires_torch
 def test_shifted_conv1d_parity_with_torch_float32():
     """The text CNN case itself: embedding output (N, L, E) transposed to (N, E, L)."""
-    from tinygrad_seq.nn import conv
+    from tinygrad_seq.nn import conv_fast as conv
     rng = np.random.default_rng(16)
     for k, p in ((3, 0), (4, 1), (5, 2)):
         x = rng.standard_normal((4, 12, 8)).astype(np.float32).transpose(0, 2, 1)
@@ -194,7 +194,7 @@ def test_shifted_conv1d_parity_with_torch_float32():
 def test_long_dot_equals_one_matmul():
     """conv's weight-gradient product in 2048-long pieces (taken when the inner dimension is
     long and the result small) equals a plain matmul, remainder and strided inputs included."""
-    from tinygrad_seq.nn.conv import long_dot
+    from tinygrad_seq.nn.conv_fast import long_dot
     rng = np.random.default_rng(18)
     for G, M, L, N in [(1, 25, 9000, 16), (2, 3, 8192, 5), (1, 400, 9000, 32), (1, 4, 100, 3)]:
         a, b = rng.standard_normal((G, M, L)), rng.standard_normal((G, N, L)).transpose(0, 2, 1)
@@ -383,7 +383,7 @@ def test_side_by_side_max_pool_equals_separable(k, monkeypatch):
     """Small windows with stride == kernel take _max_side_by_side; outputs, winners (ties
     included: small integers tie constantly) and gradients equal the separable path's,
     with ceil_mode's padded last windows too."""
-    from tinygrad_seq.nn import pooling
+    from tinygrad_seq.nn import pooling_fast as pooling
     rng = np.random.default_rng(17)
     for x in (rng.integers(0, 3, (2, 3, 8, 12)).astype(np.float64), arr(rng, 2, 3, 7, 9)):
         g = rng.standard_normal(F.max_pool2d(tg.Tensor(x), k, ceil_mode=True).shape)

@@ -87,6 +87,28 @@ def test_peephole_and_coupled_lstm_follow_their_equations():
     np.testing.assert_allclose(h1.numpy(), o * np.tanh(C), rtol=1e-12)
 
 
+def test_lstm_variant_cell_without_additions_is_the_plain_cell():
+    """lstm_variant_cell is lstm_cell plus peepholes / coupling: with neither it is the six
+    equations of lstm_cell (values and gradients), and one peephole alone changes only its gate."""
+    from tinygrad_seq.nn.rnn_cells import lstm_cell, lstm_variant_cell
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(s) for s in [(4, 3), (4, 2), (4, 2), (8, 3), (8, 2), (8,), (8,)]]
+    results = []
+    for cell in (lstm_cell, lstm_variant_cell):
+        x, h, c, *w = [tg.Tensor(a, requires_grad=True) for a in arrays]
+        h1, c1 = cell(x, (h, c), *w)
+        (h1 * h1).sum().add((c1 * c1).sum()).backward()
+        results.append([h1.numpy(), c1.numpy()] + [t.grad.numpy() for t in (x, h, c, *w)])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    x, h, c, w_ih, w_hh, b_ih, b_hh = [tg.Tensor(a) for a in arrays]
+    i, f, g, c1, o, h1 = lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh, w_cf=tg.Tensor(np.ones(2)), gates=True)
+    i0, f0, g0, *_ = lstm_cell(x, (h, c), w_ih, w_hh, b_ih, b_hh, gates=True)
+    np.testing.assert_allclose(i.numpy(), i0.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g.numpy(), g0.numpy(), rtol=1e-12)
+    assert not np.allclose(f.numpy(), f0.numpy())
+
+
 def test_gru_cell_matches_slides_form_with_z_flipped():
     """Slides: h_t = (1 - z_t) h_{t-1} + z_t h~_t; PyTorch's z is the slides' 1 - z."""
     cell = nn.GRUCell(3, 2).double()

@@ -45,6 +45,18 @@ class Vocab:
         if len(self.stoi) != len(self.itos):
             raise ValueError(f"{self.kind}: duplicate tokens in the vocabulary")
 
+    @classmethod
+    def from_itos(cls, itos, specials=(PAD, UNK)):
+        """The vocabulary whose id i is itos[i], e.g. one kept as list(vocab.itos) in a
+        checkpoint; `specials` (default '<pad>', '<unk>') must be among the tokens."""
+        v = cls.__new__(cls)
+        v.specials = list(specials)
+        v._set_itos(itos)
+        missing = [s for s in v.specials if s not in v.stoi]
+        if missing:
+            raise ValueError(f"{cls.kind}.from_itos: the special tokens {missing} are not in the vocabulary")
+        return v
+
     pad_index = property(lambda self: self.stoi[PAD])
     unk_index = property(lambda self: self.stoi[UNK])
 
@@ -90,10 +102,7 @@ class Vocab:
             raise ValueError(f"{cls.kind}.load: '{path}' is not a saved vocabulary ({type(e).__name__}: {e})") from e
         if kind != cls.kind:
             raise ValueError(f"{cls.kind}.load: '{path}' holds a {kind}, not a {cls.kind}")
-        v = cls.__new__(cls)
-        v.specials = list(specials)
-        v._set_itos(itos)
-        return v
+        return cls.from_itos(itos, specials)
 
 
 class CharVocab(Vocab):

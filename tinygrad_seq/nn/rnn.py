@@ -36,6 +36,7 @@ from .dropout import dropout as _dropout
 from .module import Module
 from .rnn_cells import _GATES, check_input, check_state, gru_cell, lstm_cell, rnn_cell
 from .rnn_fused import GRUSequence, LSTMSequence, RNNSequence
+from .tbptt import hidden_grad_norms
 from .utils.rnn import PackedSequence, pad_packed_sequence, pad_sequence, _pack  # noqa: F401 (pad_sequence)
 
 
@@ -270,7 +271,7 @@ class RNNBase(Module):
         if not hs:
             raise RuntimeError(f"{type(self).__name__}: no hidden states recorded; construct with "
                                "record_hidden_grads=True (or set the attribute) and run forward and backward")
-        return np.array([0.0 if h.grad is None else float(np.linalg.norm(h.grad.numpy())) for h in hs])
+        return hidden_grad_norms(hs)
 
 
 class RNN(RNNBase):

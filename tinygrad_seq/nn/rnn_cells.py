@@ -8,8 +8,10 @@ Parameters have PyTorch's names, shapes and gate order, so weights move between
 the two: `weight_ih` (G*H, I), `weight_hh` (G*H, H), `bias_ih`, `bias_hh` (G*H,)
 with gate rows stacked as RNN: one block, LSTM: i, f, g, o, GRU: r, z, n.
 W·[h_{t-1}, x_t] + b of the slides is `x_t @ W_ih^T + h_{t-1} @ W_hh^T + b_ih + b_hh`.
-The GRU comes in PyTorch's form and, with reset_after=False, the slides' (see `gru_cell`);
-`lstm_gates` / `gru_gates` (and the cells' `.gates`) return every intermediate of a step.
+`lstm_cell` is the plain LSTM; `lstm_variant_cell` adds the slides' peepholes and coupled
+gate. The GRU comes in PyTorch's form and, with reset_after=False, the slides' (see
+`gru_cell`); `lstm_gates` / `gru_gates` (and the cells' `.gates`) return every intermediate
+of a step.
 """
 import math
 
@@ -29,49 +31,71 @@ def _affine(x, h, w_ih, w_hh, b_ih, b_hh):
     return z
 
 
-def _peep(z, w, c):
-    """z + P∘c: a peephole connection (w is a diagonal, shape (H,)); z itself without one."""
-    return z if w is None else z + w * c
-
-
 def rnn_cell(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     """Elman RNN step:  h_t = tanh(W_x x_t + W_h h_{t-1} + b_h)  (or relu)."""
     z = _affine(x, h_prev, w_ih, w_hh, b_ih, b_hh)
     return z.tanh() if nonlinearity == "tanh" else z.relu()
 
 
-def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, w_co=None, coupled=False):
-    """LSTM step (Hochreiter & Schmidhuber 1997, with a forget gate), state = (h_{t-1}, C_{t-1}).
+def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, w_co=None, coupled=False,
+              gates=False):
+    """LSTM step (Hochreiter & Schmidhuber 1997, with a forget gate), state = (h_{t-1}, C_{t-1}):
+    the six equations of the slides, one line each. Returns (h_t, C_t), or with gates=True
+    every intermediate (i_t, f_t, C~_t, C_t, o_t, h_t), each (B, H).
 
-        i_t  = σ(W_i·[h_{t-1}, x_t] + b_i)                 (+ P_i∘C_{t-1} with peepholes)
-        f_t  = σ(W_f·[h_{t-1}, x_t] + b_f)                 (+ P_f∘C_{t-1} with peepholes)
-        C~_t = tanh(W_C·[h_{t-1}, x_t] + b_C)
-        C_t  = f_t*C_{t-1} + i_t*C~_t                      (coupled: i_t = 1 - f_t)
-        o_t  = σ(W_o·[h_{t-1}, x_t] + b_o)                 (+ P_o∘C_t with peepholes)
-        h_t  = o_t*tanh(C_t)
-
-    Gate rows are PyTorch's i, f, g(=C~), o; a coupled cell has no input-gate rows (f, g, o).
+    Gate rows are PyTorch's i, f, g(=C~), o. Peephole weights (w_ci, w_cf, w_co) or
+    coupled=True select the variants of `lstm_variant_cell`.
     """
-    i, f, g, c, o, h = lstm_gates(x, state, w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co, coupled)
-    return h, c
+    if coupled or w_ci is not None or w_cf is not None or w_co is not None:
+        return lstm_variant_cell(x, state, w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co, coupled, gates)
+    h_prev, c_prev = state
+    z_i, z_f, z_g, z_o = _affine(x, h_prev, w_ih, w_hh, b_ih, b_hh).chunk(4, dim=1)
+    i = z_i.sigmoid()                # i_t  = σ(W_i·[h_{t-1}, x_t] + b_i)
+    f = z_f.sigmoid()                # f_t  = σ(W_f·[h_{t-1}, x_t] + b_f)
+    g = z_g.tanh()                   # C~_t = tanh(W_C·[h_{t-1}, x_t] + b_C)
+    c = f * c_prev + i * g           # C_t  = f_t*C_{t-1} + i_t*C~_t
+    o = z_o.sigmoid()                # o_t  = σ(W_o·[h_{t-1}, x_t] + b_o)
+    h = o * c.tanh()                 # h_t  = o_t*tanh(C_t)
+    return (i, f, g, c, o, h) if gates else (h, c)
 
 
-def lstm_gates(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, w_co=None, coupled=False):
-    """`lstm_cell` with every intermediate kept: (i_t, f_t, C~_t, C_t, o_t, h_t), each (B, H).
-    (What a picture of the gates needs; `lstm_cell` returns the last two.)"""
+def lstm_variant_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, w_co=None,
+                      coupled=False, gates=False):
+    """The slides' LSTM variants: lstm_cell's six equations with two additions.
+
+    Peepholes (Gers & Schmidhuber 2000), diagonal weights P (H,) that let the gates see the
+    cell state:  i_t = σ(... + P_i∘C_{t-1}),  f_t = σ(... + P_f∘C_{t-1}),  o_t = σ(... + P_o∘C_t).
+    Coupled input and forget gates:  i_t = 1 - f_t, so the weights have no input-gate rows
+    (gate rows f, g, o).
+    """
     h_prev, c_prev = state
     z = _affine(x, h_prev, w_ih, w_hh, b_ih, b_hh)
     if coupled:
         z_f, z_g, z_o = z.chunk(3, dim=1)
     else:
         z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
-    f = _peep(z_f, w_cf, c_prev).sigmoid()                       # f_t = σ(W_f·[h_{t-1}, x_t] + b_f)
-    i = 1 - f if coupled else _peep(z_i, w_ci, c_prev).sigmoid()  # i_t = σ(W_i·[h_{t-1}, x_t] + b_i)
-    g = z_g.tanh()                                               # C~_t = tanh(W_C·[h_{t-1}, x_t] + b_C)
-    c = f * c_prev + i * g                                       # C_t = f_t*C_{t-1} + i_t*C~_t
-    o = _peep(z_o, w_co, c).sigmoid()                            # o_t = σ(W_o·[h_{t-1}, x_t] + b_o)
-    h = o * c.tanh()                                             # h_t = o_t*tanh(C_t)
-    return i, f, g, c, o, h
+    if w_cf is not None:
+        z_f = z_f + w_cf * c_prev                    # peephole: f_t sees C_{t-1}
+    f = z_f.sigmoid()
+    if coupled:
+        i = 1 - f                                    # coupled: i_t = 1 - f_t
+    else:
+        if w_ci is not None:
+            z_i = z_i + w_ci * c_prev                # peephole: i_t sees C_{t-1}
+        i = z_i.sigmoid()
+    g = z_g.tanh()
+    c = f * c_prev + i * g
+    if w_co is not None:
+        z_o = z_o + w_co * c                         # peephole: o_t sees C_t
+    o = z_o.sigmoid()
+    h = o * c.tanh()
+    return (i, f, g, c, o, h) if gates else (h, c)
+
+
+def lstm_gates(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, w_co=None, coupled=False):
+    """`lstm_cell` with every intermediate kept: (i_t, f_t, C~_t, C_t, o_t, h_t), each (B, H)
+    (what a picture of the gates needs; a coupled cell's i_t is 1 - f_t)."""
+    return lstm_cell(x, state, w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co, coupled, gates=True)
 
 
 def gru_cell(x, h_prev, w_ih, w_hh, b_ih=None, b_hh=None, reset_after=True):

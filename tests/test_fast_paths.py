@@ -1,0 +1,184 @@
+"""Each fast path (nn/conv_fast.py, nn/pooling_fast.py) equals the plain form a student reads
+in nn/conv.py / nn/pooling.py: outputs and every gradient, in float64, over shapes, options
+and memory layouts. Each case also checks which fast Function ran, so a dispatch change that
+skipped the path under test would fail here."""
+import numpy as np
+import pytest
+
+import tinygrad_seq as tg
+import tinygrad_seq.nn.functional as F
+from tinygrad_seq.nn import conv, conv_fast, pooling, pooling_fast
+
+
+def channels_last(a):
+    """The same (N, C, ...) values stored with C innermost (an embedding's output transposed)."""
+    perm = (0,) + tuple(range(2, a.ndim)) + (1,)
+    return np.ascontiguousarray(a.transpose(perm)).transpose(tuple(int(i) for i in np.argsort(perm)))
+
+
+def run(fn, arrays, g_seed=0):
+    """fn(*float64 leaves) -> (output, gradients of every input) under one random upstream gradient."""
+    ts = [tg.Tensor(a, requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    out.backward(tg.Tensor(np.random.default_rng(g_seed).standard_normal(out.shape)))
+    return out, [out.numpy()] + [t.grad.numpy() for t in ts]
+
+
+def assert_same(fast, plain):
+    assert len(fast) == len(plain)
+    for what, a, b in zip(["output"] + [f"gradient {i}" for i in range(len(fast) - 1)], fast, plain):
+        assert a.shape == b.shape, what
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=what)
+
+
+# ---------------------------------------------------------------- convolution
+# (N, C, H, W, O, k, stride, padding, dilation, groups, layout, bias)
+CONV2D = [
+    (2, 3, 7, 8, 4, (3, 3), (1, 1), 1, (1, 1), 1, "nchw", True),
+    (2, 4, 9, 7, 6, (3, 2), (2, 1), 2, (1, 2), 2, "nchw", False),
+    (1, 6, 8, 8, 6, (2, 3), (1, 2), 0, (2, 1), 3, "nchw", True),
+    (3, 3, 6, 9, 5, (3, 3), (2, 2), 1, (1, 1), 1, "channels_last", True),
+    (2, 5, 7, 7, 2, (1, 4), (1, 3), 0, (1, 1), 1, "channels_last", False),
+    (2, 2, 70, 70, 3, (3, 3), (1, 1), 0, (1, 1), 1, "nchw", True),            # long_dot's pieces
+    (2, 2, 70, 70, 3, (3, 3), (1, 1), 0, (1, 1), 1, "channels_last", True),
+]
+
+
+@pytest.mark.parametrize("case", CONV2D, ids=lambda c: f"{c[10]}-k{c[5]}s{c[6]}p{c[7]}d{c[8]}g{c[9]}")
+def test_conv2d_fast_equals_im2col(case):
+    N, C, H, W, O, k, s, p, d, g, layout, bias = case
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((N, C, H, W))
+    x = channels_last(x) if layout == "channels_last" else x
+    arrays = [x, rng.standard_normal((O, C // g) + k)] + ([rng.standard_normal(O)] if bias else [])
+    pads = ((p, p), (p, p))
+    fast_fn = lambda x, w, b=None: F.conv2d(x, w, b, s, p, d, g)  # noqa: E731
+    out, fast = run(fast_fn, arrays)
+    assert out._ctx.fn is conv_fast.ConvNd
+    _, plain = run(lambda x, w, b=None: conv.im2col_conv(x, w, b, s, pads, d, g), arrays)
+    assert_same(fast, plain)
+
+
+# (N, C, L, O, k, stride, padding, dilation, groups, layout, expected Function)
+CONV1D = [
+    (2, 3, 11, 4, 3, 1, 1, 1, 1, "nchw", "ConvNd"),
+    (3, 4, 12, 6, 2, 2, 0, 2, 2, "nchw", "ConvNd"),
+    (2, 5, 10, 3, 4, 3, 2, 1, 1, "channels_last", "ConvNd"),                   # strided: no shift
+    (2, 6, 9, 4, 3, 1, 0, 1, 1, "channels_last", "Conv1dShifted"),
+    (3, 5, 13, 2, 4, 1, 2, 2, 1, "channels_last", "Conv1dShifted"),
+    (1, 4, 7, 5, 1, 1, 0, 1, 1, "channels_last", "Conv1dShifted"),
+    (2, 4, 8, 4, 3, 1, 1, 1, 2, "channels_last", "ConvNd"),                    # grouped: no shift
+]
+
+
+@pytest.mark.parametrize("case", CONV1D, ids=lambda c: f"{c[10]}-{c[9]}-k{c[4]}s{c[5]}p{c[6]}d{c[7]}g{c[8]}")
+def test_conv1d_fast_equals_im2col(case):
+    N, C, L, O, k, s, p, d, g, layout, expected = case
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((N, C, L))
+    x = channels_last(x) if layout == "channels_last" else x
+    arrays = [x, rng.standard_normal((O, C // g, k)), rng.standard_normal(O)]
+    out, fast = run(lambda x, w, b: F.conv1d(x, w, b, s, p, d, g), arrays)
+    assert out._ctx.fn is getattr(conv_fast, expected)
+    _, plain = run(lambda x, w, b: conv.im2col_conv(x, w, b, (s,), ((p, p),), (d,), g), arrays)
+    assert_same(fast, plain)
+
+
+def test_long_dot_equals_one_matmul_in_float64():
+    """The weight gradient's pieced product is the plain product, whatever the remainder."""
+    rng = np.random.default_rng(3)
+    for G, M, L, N in [(1, 9, 8192, 4), (2, 5, 9001, 3), (1, 30, 10000, 200)]:
+        a, b = rng.standard_normal((G, M, L)), rng.standard_normal((G, L, N))
+        np.testing.assert_allclose(conv_fast.long_dot(a, b), a @ b, rtol=1e-12, atol=1e-10)
+
+
+# ---------------------------------------------------------------- pooling
+def pool_geometry(x_shape, k, s, p, d, ceil_mode):
+    """pooling's 2-D arguments for a 2-D or 1-D (height 1) pooling."""
+    n = len(k)
+    shape4 = x_shape if n == 2 else x_shape[:2] + (1,) + x_shape[2:]
+    k2, s2, d2 = (((1,) * (2 - n)) + k, ((1,) * (2 - n)) + s, ((1,) * (2 - n)) + d)
+    p2 = ((0, 0),) * (2 - n) + tuple((v, v) for v in p)
+    out, pads = pooling._geometry(shape4, k2, s2, p2, d2, ceil_mode)
+    return shape4, k2, s2, p2, d2, out, pads
+
+
+# (shape, kernel, stride, padding, dilation, ceil_mode, layout)
+MAX_POOLS = [
+    ((2, 3, 8, 12), (2, 2), (2, 2), (0, 0), (1, 1), False, "nchw"),           # side by side
+    ((2, 3, 7, 9), (2, 2), (2, 2), (1, 1), (1, 1), True, "channels_last"),    # side by side, ceil
+    ((2, 3, 9, 8), (1, 3), (1, 3), (0, 1), (1, 1), True, "nchw"),             # side by side 1x3
+    ((2, 3, 9, 10), (3, 3), (2, 2), (1, 1), (1, 1), False, "nchw"),           # separable
+    ((1, 4, 11, 9), (3, 2), (1, 2), (1, 0), (2, 1), True, "channels_last"),   # separable, dilated
+    ((2, 2, 6, 6), (1, 1), (1, 1), (0, 0), (1, 1), False, "nchw"),            # a copy
+    ((2, 3, 13), (3,), (2,), (1,), (1,), False, "nchw"),                      # 1-D
+    ((2, 3, 12), (2,), (2,), (0,), (1,), True, "channels_last"),              # 1-D side by side
+    ((3, 2, 14), (4,), (3,), (2,), (2,), True, "nchw"),                       # 1-D dilated
+]
+
+
+@pytest.mark.parametrize("case", MAX_POOLS, ids=lambda c: f"{len(c[1])}d-k{c[1]}s{c[2]}p{c[3]}d{c[4]}c{int(c[5])}")
+def test_max_pool_fast_equals_window_max(case):
+    shape, k, s, p, d, ceil_mode, layout = case
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(shape)                 # continuous values: no ties to split
+    x = channels_last(x) if layout == "channels_last" else x
+    pool = F.max_pool2d if len(k) == 2 else F.max_pool1d
+    out, fast = run(lambda t: pool(t, k, s, p, d, ceil_mode), [x])
+    assert out._ctx.fn is pooling_fast.MaxPoolNd
+    _, k2, s2, _, d2, oshape, pads = pool_geometry(shape, k, s, p, d, ceil_mode)
+    _, plain = run(lambda t: pooling.max_pool_windows(t, k2, s2, pads, d2, oshape), [x])
+    assert_same(fast, plain)
+
+
+def test_the_max_pool_cases_cover_both_fast_forms():
+    """Side-by-side windows and the separable passes are both among the cases above."""
+    forms = set()
+    for shape, k, s, p, d, ceil_mode, _ in MAX_POOLS:
+        _, k2, s2, _, d2, _, _ = pool_geometry(shape, k, s, p, d, ceil_mode)
+        forms.add(pooling_fast._fits_side_by_side(k2, s2, d2))
+    assert forms == {True, False}
+
+
+# (shape, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override, layout)
+AVG_POOLS = [
+    ((2, 3, 8, 8), (2, 2), (2, 2), (0, 0), False, True, None, "nchw"),
+    ((2, 3, 7, 9), (3, 3), (2, 2), (1, 1), True, False, None, "channels_last"),
+    ((1, 2, 9, 7), (3, 2), (1, 2), (1, 1), True, True, None, "nchw"),
+    ((2, 2, 6, 7), (2, 3), (2, 1), (0, 1), False, True, 5, "nchw"),
+    ((2, 3, 11), (3,), (2,), (1,), True, False, None, "nchw"),
+    ((2, 4, 10), (2,), (2,), (0,), False, True, None, "channels_last"),
+]
+
+
+@pytest.mark.parametrize("case", AVG_POOLS, ids=lambda c: f"{len(c[1])}d-k{c[1]}s{c[2]}p{c[3]}c{int(c[4])}i{int(c[5])}")
+def test_avg_pool_fast_equals_window_mean(case):
+    shape, k, s, p, ceil_mode, include_pad, override, layout = case
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape)
+    x = channels_last(x) if layout == "channels_last" else x
+    if len(k) == 2:
+        fn = lambda t: F.avg_pool2d(t, k, s, p, ceil_mode, include_pad, override)  # noqa: E731
+    else:
+        fn = lambda t: F.avg_pool1d(t, k, s, p, ceil_mode, include_pad)  # noqa: E731
+    out, fast = run(fn, [x])
+    assert out._ctx.fn is pooling_fast.AvgPoolNd
+    shape4, k2, s2, p2, _, oshape, pads = pool_geometry(shape, k, s, p, (1,) * len(k), ceil_mode)
+    div = pooling._divisor(np, x.dtype, shape4, k2, s2, p2, oshape, include_pad, override)
+    _, plain = run(lambda t: pooling.avg_pool_windows(t, k2, s2, pads, oshape, div), [x])
+    assert_same(fast, plain)
+
+
+@pytest.mark.parametrize("L,out", [(12, 4), (10, 3), (7, 7), (5, 1), (9, 6)])
+def test_adaptive_max_pool_fast_equals_window_max(L, out):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, L))
+    res, fast = run(lambda t: F.adaptive_max_pool1d(t, out), [x])
+    assert res._ctx.fn is pooling_fast.AdaptiveMaxPool1dFn
+    _, plain = run(lambda t: pooling.adaptive_max_windows(t, out), [x])
+    assert_same(fast, plain)
+    x2 = rng.standard_normal((2, 2, L, L + 1))
+    _, fast = run(lambda t: F.adaptive_max_pool2d(t, (out, 2)), [x2])
+    _, plain = run(lambda t: pooling.adaptive_max_windows(
+        pooling.adaptive_max_windows(t, 2).transpose(-1, -2), out).transpose(-1, -2), [x2])
+    assert_same(fast, plain)

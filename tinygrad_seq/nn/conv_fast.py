@@ -1,0 +1,301 @@
+"""The fast path of nn/conv.py: the same convolution as `conv.im2col_conv`, as Functions whose
+forward and backward are written on arrays (tests/test_fast_paths.py checks them equal).
+
+ConvNd: pad the input once, expose every kernel window as a strided *view* (as_strided, no
+copy), copy that view once into a (C*kh*kw) x (N*OH*OW) matrix and multiply it with the
+(O, C*kh*kw) weight: one BLAS call makes every output. Backward: the same matmul transposed
+gives the weight gradient (long_dot: in OpenBLAS-friendly pieces) and the window gradients;
+col2im adds the window gradients back onto the input with one strided add per kernel offset.
+It works in one of two memory layouts (BATCH_LAST, CHANNELS_LAST below) that keep those
+copies fast.
+
+Conv1dShifted: a stride-1 Conv1d over an input with its channels innermost (word vectors, as
+in a text CNN) needs no window matrix at all, only k shifted matrix multiplies, so backward
+keeps the input instead of a k-times-larger copy.
+
+`convolve` picks between them; nn/pooling_fast.py shares the layout helpers.
+"""
+import numpy as np
+
+from ..autograd import Function
+from . import conv as plain   # (out_size, and im2col_conv: what `composed` differentiates)
+
+
+def memory_order(a):
+    """a's axes from outermost to innermost in memory (largest stride first)."""
+    return tuple(sorted(range(a.ndim), key=lambda ax: abs(a.strides[ax]), reverse=True))
+
+
+def alloc_like(xp, like, shape, dtype, fill=None, order=None):
+    """A new array of `shape` whose axes lie in memory in the same order as `like`'s (or as
+    `order`, from memory_order), so pooling or padding a batch-last or channels-last array
+    (see ConvNd) keeps its layout."""
+    order = memory_order(like) if order is None else order
+    mem_shape = tuple(shape[a] for a in order)
+    buf = xp.empty(mem_shape, dtype=dtype) if fill is None else xp.full(mem_shape, fill, dtype=dtype)
+    return buf.transpose(tuple(int(a) for a in np.argsort(order)))
+
+
+def in_order(xp, a, order):
+    """a, copied if needed so that its memory holds its axes in `order` (from memory_order)."""
+    if memory_order(a) == order:
+        return a
+    return xp.ascontiguousarray(a.transpose(order)).transpose(tuple(int(i) for i in np.argsort(order)))
+
+
+def pad_input(xp, x, pads, value=0):
+    """x (N, C, H, W) with ((top, bottom), (left, right)) of `value` around H and W (one copy,
+    in x's memory layout; x itself when there is nothing to pad)."""
+    (pt, pb), (pl, pr) = pads
+    if pt == pb == pl == pr == 0:
+        return x
+    N, C, H, W = x.shape
+    out = alloc_like(xp, x, (N, C, H + pt + pb, W + pl + pr), x.dtype, fill=value)
+    out[:, :, pt:pt + H, pl:pl + W] = x
+    return out
+
+
+# The two memory layouts ConvNd works in, as a permutation of (N, C, H, W). Both keep H, W in
+# the middle, so padding and windows are the same code; the outer and inner axes differ:
+#   batch-last    (C, H, W, N): im2col rows (C, i, j), columns (oh, ow, N); weight @ cols
+#   channels-last (N, H, W, C): im2col rows (N, oh, ow), columns (i, j, C); cols @ weight^T
+# The inner axis makes the copies and col2im adds run over long contiguous stretches (ow*N or
+# kw*C elements) instead of one output row. An input whose memory already has C innermost (e.g.
+# an embedding's (N, L, E) output transposed to (N, E, L)) uses channels-last; everything else
+# batch-last. The output keeps the layout (an (N, O, OH, OW)-shaped view of it), so the next
+# layers see it too and a stack of convs never converts.
+BATCH_LAST, CHANNELS_LAST = (1, 2, 3, 0), (0, 2, 3, 1)
+
+
+def _pick_layout(x, groups):
+    big = [a for a in range(4) if x.shape[a] > 1]
+    inner = min(big, key=lambda a: abs(x.strides[a])) if big else 0
+    return CHANNELS_LAST if inner == 1 and groups == 1 else BATCH_LAST
+
+
+def _windows(xp, P, k, out, stride, dilation, channels_last):
+    """Strided view (no copy) of every kernel window of the padded, permuted input P (A, Hp, Wp, B):
+    axes (A, i, j, oh, ow, B) for batch-last, (A, oh, ow, i, j, B) for channels-last."""
+    sA, sH, sW, sB = P.strides
+    i, j = (k[0], sH * dilation[0]), (k[1], sW * dilation[1])
+    h, w = (out[0], sH * stride[0]), (out[1], sW * stride[1])
+    axes = [(P.shape[0], sA)] + ([h, w, i, j] if channels_last else [i, j, h, w]) + [(P.shape[3], sB)]
+    return xp.lib.stride_tricks.as_strided(P, tuple(a[0] for a in axes), tuple(a[1] for a in axes))
+
+
+LONG_DOT_CHUNK = 2048
+
+
+def long_dot(a, b):
+    """a (G, M, L) @ b (G, L, N) where the inner dimension L is long and the M x N result small
+    (a weight gradient: im2col rows times output gradients, summed over every position).
+    OpenBLAS runs such a product about twice as fast cut into 2048-long pieces whose products
+    are then summed, so it is done that way; any other shape is one matmul."""
+    G, M, L = a.shape
+    N, c = b.shape[2], LONG_DOT_CHUNK
+    if L < 4 * c or M * N > 4096:
+        return a @ b
+    B = L // c
+    head = a[:, :, :B * c].reshape(G, M, B, c).transpose(0, 2, 1, 3) @ b[:, :B * c].reshape(G, B, c, N)
+    out = head.sum(axis=1)
+    if B * c < L:
+        out += a[:, :, B * c:] @ b[:, B * c:]
+    return out
+
+
+def _add_bias(xp, y, b):
+    if b is None:
+        return y
+    return xp.add(y, b, out=y) if b.dtype == y.dtype else y + b   # in place: no extra array
+
+
+def _kernel_offset(i, j, channels_last):
+    """Index of kernel offset (i, j) in a 6-D window array from _windows."""
+    return (slice(None),) * 3 + (i, j) if channels_last else (slice(None), i, j)
+
+
+class ConvNd(Function):
+    """Cross-correlation of x (N, C, H, W) or (N, C, L) with weight (O, C/groups, kh, kw) or
+    (O, C/groups, k), plus an optional bias (O,). `pads` is ((top, bottom), (left, right))."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, pads, dilation, groups):
+        xp = ctx.xp
+        ctx.save_for_backward(w)  # (so an in-place change of the weight before backward is caught)
+        one_d = x.ndim == 3
+        if one_d:  # (N, C, L) -> (N, C, 1, L): the 2-D code with a height of 1
+            x, w = x[:, :, None, :], w[:, :, None, :]
+        N, C, H, W = x.shape
+        O, Cg, kh, kw = w.shape
+        (pt, pb), (pl, pr) = pads
+        OH = plain.out_size(H, kh, stride[0], pads[0], dilation[0])
+        OW = plain.out_size(W, kw, stride[1], pads[1], dilation[1])
+        perm = _pick_layout(x, groups)
+        cl = perm == CHANNELS_LAST
+        P = xp.ascontiguousarray(x.transpose(perm))       # free when x already has this layout
+        if pt or pb or pl or pr:
+            Pp = xp.zeros((P.shape[0], H + pt + pb, W + pl + pr, P.shape[3]), dtype=P.dtype)
+            Pp[:, pt:pt + H, pl:pl + W, :] = P
+            P = Pp
+        cols = xp.ascontiguousarray(_windows(xp, P, (kh, kw), (OH, OW), stride, dilation, cl))
+        K, L = Cg * kh * kw, N * OH * OW
+        if cl:
+            wk = xp.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(O, K)   # rows (i, j, C)
+            y = _add_bias(xp, cols.reshape(L, K) @ wk.T, b)                   # (N*OH*OW, O)
+            out = y.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)
+        else:
+            wk = w.reshape(groups, O // groups, K)                             # rows (C, i, j)
+            y = (wk @ cols.reshape(groups, K, L)).reshape(O, L)                # (O, OH*OW*N)
+            y = _add_bias(xp, y, None if b is None else b[:, None])
+            out = y.reshape(O, OH, OW, N).transpose(3, 0, 1, 2)
+        ctx.wk = wk
+        ctx.cols = cols if ctx.needs_input_grad[1] else None
+        ctx.geom = (x.shape, w.shape, P.shape, perm, (OH, OW), stride, pads, dilation, groups, one_d)
+        return out[:, :, 0, :] if one_d else out
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = ctx.xp
+        wk = ctx.wk
+        xshape, wshape, pshape, perm, (OH, OW), stride, pads, dilation, G, one_d = ctx.geom
+        cl = perm == CHANNELS_LAST
+        if one_d:
+            g = g[:, :, None, :]
+        N, C, H, W = xshape
+        O, Cg, kh, kw = wshape
+        K, L = Cg * kh * kw, N * OH * OW
+        cols = ctx.cols
+        # Without retain_graph the window matrix is done with once gw is made: the window
+        # gradients (same shape) are written into its memory instead of a new array
+        reuse = ctx.last_backward and cols is not None and cols.flags.c_contiguous
+        if ctx.last_backward:
+            ctx.cols = None
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        gx = gw = gb = gcols = None
+        if cl:
+            g2 = xp.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(L, O)      # (N*OH*OW, O)
+            if nb:
+                gb = g2.sum(axis=0)
+            if nw:
+                gw = long_dot(g2.T[None], cols.reshape(1, L, K))[0].reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2)
+            if nx:
+                gcols = xp.matmul(g2, wk, out=cols.reshape(L, K) if reuse else None)
+                gcols = gcols.reshape(N, OH, OW, kh, kw, C)
+        else:
+            g2 = xp.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(G, O // G, L)   # (O, OH*OW*N)
+            if nb:
+                gb = g2.reshape(O, L).sum(axis=1)
+            if nw:  # as (cols @ g2^T)^T: BLAS then streams the big cols array in its stored order
+                gw = long_dot(cols.reshape(G, K, L), g2.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
+            if nx:
+                gcols = xp.matmul(wk.transpose(0, 2, 1), g2, out=cols.reshape(G, K, L) if reuse else None)
+                gcols = gcols.reshape(C, kh, kw, OH, OW, N)
+        del cols
+        if nw and one_d:
+            gw = gw[:, :, 0, :]
+        if nx:
+            # col2im: each kernel offset adds its slab of window gradients onto the (padded,
+            # permuted) input; within one offset no two outputs touch the same input cell
+            gP = xp.zeros(pshape, dtype=gcols.dtype)
+            win = _windows(xp, gP, (kh, kw), (OH, OW), stride, dilation, cl)
+            for i in range(kh):
+                for j in range(kw):
+                    at = _kernel_offset(i, j, cl)
+                    win[at] += gcols[at]
+            (pt, _), (pl, _) = pads
+            gx = gP[:, pt:pt + H, pl:pl + W, :].transpose(tuple(int(a) for a in np.argsort(perm)))
+            if one_d:
+                gx = gx[:, :, 0, :]
+        return gx, gw, gb, None, None, None, None
+
+    @staticmethod
+    def composed(x, w, b, stride, pads, dilation, groups):
+        """The same convolution from differentiable ops (what create_graph differentiates)."""
+        if x.ndim == 3:   # (forward's arguments carry a height of 1 for a 1-D input)
+            stride, pads, dilation = stride[1:], pads[1:], dilation[1:]
+        return plain.im2col_conv(x, w, b, stride, pads, dilation, groups)
+
+
+class Conv1dShifted(Function):
+    """Conv1d with stride 1 (any padding and dilation, groups 1) on an input whose channels
+    are innermost in memory - an embedding's (N, L, E) output seen as (N, E, L), as in a text
+    CNN - with no window matrix at all.
+
+    Stack the batch into one long sequence X of N*Lp rows (Lp: the padded length), each row
+    one position's C channels. Output row r is then sum_i X[r + i*d] @ W_i^T over the k kernel
+    offsets: k plain matrix multiplies of shifted, contiguous row blocks of X. The rows whose
+    window would run into the next sequence (the last d*(k-1) of every Lp) are computed and
+    dropped. Backward keeps only X: gw_i = G^T X[shifted] and gX[shifted] += G W_i, with G
+    zero on the dropped rows. The im2col path would keep a k-times-larger copy of X."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, pads, dilation):
+        xp = ctx.xp
+        ctx.save_for_backward(w, x)   # (X below may be x's own memory: in-place edits are caught)
+        N, C, L = x.shape
+        O, _, k = w.shape
+        (pl, pr), d = pads, dilation
+        Lp = L + pl + pr
+        OL = Lp - d * (k - 1)
+        xl = x.transpose(0, 2, 1)                          # (N, L, C): free for channels-last x
+        if pl or pr:
+            X = xp.zeros((N, Lp, C), dtype=x.dtype)
+            X[:, pl:pl + L] = xl
+        else:
+            X = xp.ascontiguousarray(xl)
+        X = X.reshape(N * Lp, C)
+        M = N * Lp - d * (k - 1)                           # rows whose window fits in X
+        y = xp.empty((N * Lp, O), dtype=x.dtype)
+        Wt = w.transpose(2, 1, 0)                          # Wt[i] = W_i^T, (C, O)
+        xp.matmul(X[:M], Wt[0], out=y[:M])
+        for i in range(1, k):
+            y[:M] += X[i * d:i * d + M] @ Wt[i]
+        y = y.reshape(N, Lp, O)[:, :OL]                    # drop the rows that straddle sequences
+        if b is not None:
+            y = _add_bias(xp, y, b)
+        ctx.X = X
+        ctx.geom = (N, C, L, Lp, OL, M, pl, d)
+        return y.transpose(0, 2, 1)                        # (N, O, OL), channels innermost
+
+    @staticmethod
+    def backward(ctx, g):
+        xp = ctx.xp
+        (w, _), X = ctx.saved, ctx.X
+        N, C, L, Lp, OL, M, pl, d = ctx.geom
+        O, _, k = w.shape
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        G = xp.zeros((N, Lp, O), dtype=g.dtype)
+        G[:, :OL] = g.transpose(0, 2, 1)                   # zero on the dropped rows
+        G = G.reshape(N * Lp, O)[:M]
+        gb = g.sum(axis=(0, 2)) if nb else None
+        gw = gx = None
+        if nw:
+            gw = xp.stack([G.T @ X[i * d:i * d + M] for i in range(k)], axis=2)   # (O, C, k)
+        if nx:
+            gX = xp.zeros((N * Lp, C), dtype=g.dtype)
+            for i in range(k):
+                gX[i * d:i * d + M] += G @ w[:, :, i]
+            gx = gX.reshape(N, Lp, C)[:, pl:pl + L].transpose(0, 2, 1)
+        return gx, gw, gb, None, None
+
+    @staticmethod
+    def composed(x, w, b, pads, dilation):
+        """The same convolution from differentiable ops (what create_graph differentiates)."""
+        return plain.im2col_conv(x, w, b, (1,), (pads,), (dilation,), 1)
+
+
+def _channels_innermost(x):
+    """True when x (N, C, L) has its channels innermost in memory: of its axes longer than 1,
+    C has the smallest stride."""
+    big = [a for a in range(3) if x.shape[a] > 1]
+    return x.shape[1] > 1 and min(big, key=lambda a: abs(x.strides[a])) == 1
+
+
+def convolve(x, weight, bias, stride, pads, dilation, groups):
+    """conv.im2col_conv's convolution of a batched, checked input (N, C, L) or (N, C, H, W),
+    by the fastest Function that fits."""
+    if x.ndim == 3 and stride == (1,) and groups == 1 and _channels_innermost(x.data):
+        return Conv1dShifted.apply(x, weight, bias, pads[0], dilation[0])   # a text CNN's conv
+    if x.ndim == 3:
+        stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+    return ConvNd.apply(x, weight, bias, stride, pads, dilation, groups)
