@@ -150,14 +150,16 @@ class ConvNd(Function):
             out = y.reshape(O, OH, OW, N).transpose(3, 0, 1, 2)
         ctx.wk = wk
         ctx.cols = cols if ctx.needs_input_grad[1] else None
-        ctx.geom = (x.shape, w.shape, P.shape, perm, (OH, OW), stride, pads, dilation, groups, one_d)
+        ctx.xshape, ctx.wshape, ctx.pshape, ctx.perm = x.shape, w.shape, P.shape, perm
+        ctx.out, ctx.stride, ctx.pads, ctx.dilation, ctx.groups, ctx.one_d = (OH, OW), stride, pads, dilation, groups, one_d
         return out[:, :, 0, :] if one_d else out
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
         wk = ctx.wk
-        xshape, wshape, pshape, perm, (OH, OW), stride, pads, dilation, G, one_d = ctx.geom
+        xshape, wshape, pshape, perm, (OH, OW) = ctx.xshape, ctx.wshape, ctx.pshape, ctx.perm, ctx.out
+        stride, pads, dilation, G, one_d = ctx.stride, ctx.pads, ctx.dilation, ctx.groups, ctx.one_d
         cl = perm == CHANNELS_LAST
         if one_d:
             g = g[:, :, None, :]
@@ -254,14 +256,14 @@ class Conv1dShifted(Function):
         if b is not None:
             y = _add_bias(xp, y, b)
         ctx.X = X
-        ctx.geom = (N, C, L, Lp, OL, M, pl, d)
+        ctx.N, ctx.C, ctx.L, ctx.Lp, ctx.OL, ctx.M, ctx.pl, ctx.d = N, C, L, Lp, OL, M, pl, d   # sizes above
         return y.transpose(0, 2, 1)                        # (N, O, OL), channels innermost
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        (w, _), X = ctx.saved, ctx.X
-        N, C, L, Lp, OL, M, pl, d = ctx.geom
+        (w, _), X = ctx.saved_tensors, ctx.X
+        N, C, L, Lp, OL, M, pl, d = ctx.N, ctx.C, ctx.L, ctx.Lp, ctx.OL, ctx.M, ctx.pl, ctx.d
         O, _, k = w.shape
         nx, nw, nb = ctx.needs_input_grad[:3]
         G = xp.zeros((N, Lp, O), dtype=g.dtype)

@@ -27,7 +27,7 @@ class EmbeddingFn(Function):
         gw = xp.zeros((V * D,), dtype=g.dtype)
         # one flat scatter-add of every element (NumPy's add.at is several times faster on
         # a flat 1-D target than with row indices into a 2-D one)
-        flat = (ctx.saved[0].reshape(-1, 1) * D + xp.arange(D)).reshape(-1)
+        flat = (ctx.saved_tensors[0].reshape(-1, 1) * D + xp.arange(D)).reshape(-1)
         backend.scatter_add(xp, gw, flat, g.reshape(-1))
         gw = gw.reshape(V, D)
         if ctx.padding_idx is not None:

@@ -111,14 +111,16 @@ class MaxPoolNd(Function):
             y, win = y.copy(), xp.zeros(y.shape, dtype=np.int8)
         ctx.win = win
         ctx.order = memory_order(x)   # the gradient is laid out like x, for the layers before
-        ctx.geom = (x.shape, xpad.shape, k, stride, pads, dilation, out, one_d)
+        ctx.xshape, ctx.pshape, ctx.k, ctx.stride = x.shape, xpad.shape, k, stride
+        ctx.pads, ctx.dilation, ctx.out, ctx.one_d = pads, dilation, out, one_d
         return y[:, :, 0, :] if one_d else y
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
         win = ctx.win
-        xshape, pshape, (kh, kw), (sh, sw), pads, (dh, dw), (OH, OW), one_d = ctx.geom
+        xshape, pshape, pads, one_d = ctx.xshape, ctx.pshape, ctx.pads, ctx.one_d
+        (kh, kw), (sh, sw), (dh, dw), (OH, OW) = ctx.k, ctx.stride, ctx.dilation, ctx.out
         if one_d:
             g = g[:, :, None, :]
         tiles = _tiles(kh, OH, sh, dh, pshape[2]) and _tiles(kw, OW, sw, dw, pshape[3])
@@ -174,13 +176,15 @@ class AvgPoolNd(Function):
         (kh, kw), (sh, sw), (OH, OW) = k, stride, out
         rows = _sum_along(xpad, 3, kw, OW, sw)
         y = (_sum_along(rows, 2, kh, OH, sh) / divisor).astype(x.dtype, copy=False)
-        ctx.geom = (x.shape, xpad.shape, k, stride, pads, out, divisor, one_d)
+        ctx.xshape, ctx.pshape, ctx.k, ctx.stride = x.shape, xpad.shape, k, stride
+        ctx.pads, ctx.out, ctx.divisor, ctx.one_d = pads, out, divisor, one_d
         return y[:, :, 0, :] if one_d else y
 
     @staticmethod
     def backward(ctx, g):
         xp = ctx.xp
-        xshape, pshape, (kh, kw), (sh, sw), pads, (OH, OW), divisor, one_d = ctx.geom
+        xshape, pshape, pads, divisor, one_d = ctx.xshape, ctx.pshape, ctx.pads, ctx.divisor, ctx.one_d
+        (kh, kw), (sh, sw), (OH, OW) = ctx.k, ctx.stride, ctx.out
         if one_d:
             g = g[:, :, None, :]
         g = (g / divisor).astype(g.dtype, copy=False)
