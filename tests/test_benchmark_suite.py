@@ -26,7 +26,8 @@ def test_quick_suite_writes_every_workload(tmp_path, capsys):
         ours = [r for r in rows if r["suite_key"] == key and r["role"] == "ours"]
         assert len(ours) == 1, key
         o = ours[0]
-        assert o["target_of"] == "ours/torch"
+        assert o["target_of"] == {"graph-length": "ours 10,000 / 100 ops",
+                                  "lstm-composed": "composed / fused"}.get(key, "ours/torch")
         assert o["verdict"] in ("too few steps", "no torch")     # --quick times 1-2 steps: no verdict
         assert o["target_met"] is None
         if torch is None:
@@ -37,6 +38,15 @@ def test_quick_suite_writes_every_workload(tmp_path, capsys):
             assert len(theirs) == 1 and theirs[0]["ratio"] == 1.0, key
             assert abs(o["ratio"] - o["median_ms"] / theirs[0]["median_ms"]) < 1e-9
             assert abs(o["best_ratio"] - o["min_ms"] / theirs[0]["min_ms"]) < 1e-9
+    # graph-length and lstm-composed are judged on ours over ours (growth; composed over fused)
+    chain = {r["impl"]: r for r in rows if r["suite_key"] == "graph-length"}
+    assert set(chain) == {f"{impl} {n:,} ops" for impl in ("ours", "torch") for n in (100, 1000, 10000)} \
+        if torch is not None else {f"ours {n:,} ops" for n in (100, 1000, 10000)}
+    o = chain["ours 10,000 ops"]
+    assert o["target"] == 1.3 and abs(o["target_ratio"] - o["median_ms"] / chain["ours 100 ops"]["median_ms"]) < 1e-9
+    lstm = {r["impl"]: r for r in rows if r["suite_key"] == "lstm-composed"}
+    o = lstm["ours composed"]
+    assert o["target"] == 3.0 and abs(o["target_ratio"] - o["median_ms"] / lstm["ours fused"]["median_ms"]) < 1e-9
     # the hand-written NumPy char-LSTM: a row with ours/numpy against the 1.25x target
     numpy_rows = [r for r in rows if r["role"] == "numpy"]
     assert [r["suite_key"] for r in numpy_rows] == ["char-LSTM"]
