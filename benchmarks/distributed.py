@@ -11,7 +11,7 @@ process, so throughput (characters per second) can be compared directly.
 
 All-reduce bandwidth is given as algorithm bandwidth (bytes / time) and bus bandwidth
 (2(N-1)/N * bytes / time, what a ring all-reduce moves over each link; nccl-tests' convention),
-so the measured bus bandwidth plugs into the cost model of README_scaling.md.
+so the measured bus bandwidth plugs into the cost model of README.md ("Scaling out").
 """
 import argparse
 import json

@@ -15,6 +15,11 @@ import pytest
 import tinygrad_seq as tg
 
 torch = pytest.importorskip("torch")
+
+# These properties draw ±inf, NaN, empty tensors and zero variances on purpose: NumPy's
+# RuntimeWarnings there (and torch's UserWarnings about its own edge cases) are expected.
+pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore::UserWarning:torch")]
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
 from hypothesis.extra import numpy as hnp  # noqa: E402

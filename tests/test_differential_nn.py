@@ -11,7 +11,8 @@ CI); raise it for a long randomized run, e.g.
 
     TINYGRAD_SEQ_FUZZ_EXAMPLES=500 python -m pytest -q tests/test_differential_nn.py
 
-Deliberate differences from torch are listed in README_fuzz_nn.md and are not drawn here.
+Deliberate differences from torch are listed in README.md ("Differences from PyTorch") and
+are not drawn here.
 """
 import os
 
@@ -19,6 +20,11 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+# These properties draw ±inf, NaN, empty tensors and zero variances on purpose: NumPy's
+# RuntimeWarnings there (and torch's UserWarnings about its own edge cases) are expected.
+pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning"),
+              pytest.mark.filterwarnings("ignore::UserWarning:torch")]
 pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, settings, strategies as st  # noqa: E402
 
@@ -187,8 +193,8 @@ def test_pooling(data):
         if n == 2:
             kw["divisor_override"] = draw(st.one_of(st.none(), st.integers(1, 5)))
     # A dilated max window may lie entirely in the padding: its output is -inf in both, but
-    # torch then routes the gradient to an arbitrary input cell; ours sends it nowhere
-    # (a deliberate difference, see README_fuzz_nn.md): values only for such inputs.
+    # torch then routes the gradient to an arbitrary input cell; ours sends it nowhere (a
+    # deliberate difference, README.md "Differences from PyTorch"): values only for such inputs.
     try:
         all_padding = bool(torch.isinf(tfn(torch.tensor(x), k, **kw)).any())
     except RuntimeError:

@@ -41,7 +41,7 @@ def test_every_name_in_the_slides_table_exists():
 def test_every_demo_named_in_the_readme_is_registered():
     named = set(re.findall(r"python -m demos (\w+)", README))
     assert {"charlm", "gradcheck", "sentiment", "conv", "gradients", "tbptt", "seq2seq", "tagging",
-            "exercises", "mlp"} <= named
+            "exercises", "mlp", "activations", "textconv", "inside"} <= named
     assert named <= set(DEMOS) | {"NAME"}, named - set(DEMOS)
 
 

@@ -34,7 +34,7 @@ def normal(line):
 def test_the_readme_has_its_captures():
     commands = [c for c, _ in CAPTURES]
     for name in ("conv", "mlp", "gradcheck", "sentiment", "gradients", "tagging", "seq2seq", "tbptt",
-                 "exercises"):
+                 "exercises", "activations", "textconv", "inside"):
         assert any(c.startswith(f"python -m demos {name} ") for c in commands), name
     assert all("--quick" in c for c in commands)
     assert CHARLM is not None and CHARLM.group(1).strip() == "python -m demos charlm"

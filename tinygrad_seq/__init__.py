@@ -58,7 +58,7 @@ from .factories import (empty, linspace, randperm, full_like, empty_like, rand_l
                         from_numpy, as_tensor, bernoulli, multinomial, normal,
                         LongTensor, FloatTensor, DoubleTensor, IntTensor, BoolTensor)
 from .backend import device  # noqa: F401,E402
-from . import cuda  # noqa: F401,E402
+from . import cuda, backends  # noqa: F401,E402
 
 # torch's dtype names (the builtins float / int / bool are shadowed only inside this module)
 float = float32  # noqa: A001

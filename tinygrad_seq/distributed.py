@@ -20,6 +20,7 @@ sys.exit is not an exception the hook sees: a script that may exit with an error
 only can be started as `mpiexec -n N python -m mpi4py train.py`, which aborts on that too.
 """
 import sys
+import time
 
 import numpy as np
 
@@ -129,6 +130,7 @@ def _install_excepthook(g):
         sys.stderr.write(f"tinygrad_seq.distributed: rank {g.rank} raised {etype.__name__}; "
                          "aborting all ranks\n")
         sys.stderr.flush()
+        time.sleep(0.2)   # let the launcher forward this rank's stderr before Abort kills the job
         g.comm.Abort(1)
 
     g.prev_excepthook = prev

@@ -245,6 +245,7 @@ def _legacy(dtype, name):
         data = args[0]
         return Tensor(data.data if isinstance(data, Tensor) else data, dtype=dtype, device=device)
     make.__name__ = make.__qualname__ = name
+    make.dtype = dtype   # so x.type(tg.LongTensor) knows what to cast to
     return make
 
 

@@ -71,6 +71,60 @@ def amin(input, dim=None, keepdim=False): return input.amin(dim=dim, keepdim=kee
 def argmin(input, dim=None, keepdim=False): return input.argmin(dim=dim, keepdim=keepdim)
 
 
+def add(input, other, *, alpha=1):
+    """input + alpha * other."""
+    return _t(input, "add") + (other if alpha == 1 else other * alpha)
+
+
+def sub(input, other, *, alpha=1):
+    """input - alpha * other."""
+    return _t(input, "sub") - (other if alpha == 1 else other * alpha)
+
+
+def mul(input, other): return _t(input, "mul") * other
+def eq(input, other): return _t(input, "eq") == other
+def ne(input, other): return _t(input, "ne") != other
+def lt(input, other): return _t(input, "lt") < other
+def le(input, other): return _t(input, "le") <= other
+def gt(input, other): return _t(input, "gt") > other
+def ge(input, other): return _t(input, "ge") >= other
+def logical_and(input, other): return _t(input, "logical_and").logical_and(other)
+def logical_or(input, other): return _t(input, "logical_or").logical_or(other)
+def logical_xor(input, other): return _t(input, "logical_xor").logical_xor(other)
+def logical_not(input): return _t(input, "logical_not").logical_not()
+def t(input): return _t(input, "t").t()
+def is_tensor(obj): return isinstance(obj, Tensor)
+def select(input, dim, index): return _t(input, "select").select(dim, index)
+def nonzero(input, *, as_tuple=False): return _t(input, "nonzero").nonzero(as_tuple=as_tuple)
+def repeat_interleave(input, repeats, dim=None): return _t(input, "repeat_interleave").repeat_interleave(repeats, dim)
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    return _t(input, "unique").unique(sorted, return_inverse, return_counts, dim)
+
+
+def div(input, other, *, rounding_mode=None):
+    """input / other (true division; rounding_mode 'floor' / 'trunc' are not supported)."""
+    if rounding_mode is not None:
+        raise NotImplementedError(f"div: rounding_mode={rounding_mode!r} is not supported, only None")
+    return _t(input, "div") / other
+
+
+def pow(input, exponent):  # noqa: A001
+    """input ** exponent; input may be a number when exponent is a Tensor (torch.pow(2, x))."""
+    if not isinstance(input, Tensor):
+        return _t(exponent, "pow").__rpow__(input)
+    return input ** exponent
+
+
+def var(input, dim=None, keepdim=False, *, correction=1, unbiased=None):
+    return _t(input, "var").var(dim=dim, keepdim=keepdim, correction=correction, unbiased=unbiased)
+
+
+def std(input, dim=None, keepdim=False, *, correction=1, unbiased=None):
+    return _t(input, "std").std(dim=dim, keepdim=keepdim, correction=correction, unbiased=unbiased)
+
+
 def einsum(equation, *operands):
     """torch.einsum('bij,bjk->bik', a, b); operands may also come as one list."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):

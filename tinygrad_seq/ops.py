@@ -634,6 +634,39 @@ class IndexScatter(Function):
         return (view if ctx.adv is None else view[ctx.adv]), None, None, None
 
 
+class SetItem(Function):
+    """a[basic][adv] = v, written into a's own array (Tensor.__setitem__, copy_ and fill_ record
+    it when v needs a gradient). a's gradient is g with the overwritten places zeroed; v's is
+    g[basic][adv] (summed back over broadcasting by the engine). Nothing is saved, so later
+    writes into the result are safe."""
+    @staticmethod
+    def forward(ctx, a, v, basic, adv):
+        ctx.basic, ctx.adv, ctx.v_dtype = basic, adv, getattr(v, "dtype", None)
+        target = a[basic]
+        if adv is None:
+            target[...] = v
+        else:
+            target[adv] = v
+        return a
+
+    @staticmethod
+    def backward(ctx, g):
+        basic, adv, v_dtype = ctx.basic, ctx.adv, ctx.v_dtype
+        ga = gv = None
+        if ctx.needs_input_grad[0]:
+            ga = g.copy()
+            hole = ga[basic]
+            if adv is None:
+                hole[...] = 0
+            else:
+                hole[adv] = 0
+        if ctx.needs_input_grad[1]:
+            gv = g[basic] if adv is None else g[basic][adv]
+            if v_dtype is not None and gv.dtype != v_dtype:
+                gv = gv.astype(v_dtype)
+        return ga, gv, None, None
+
+
 class Cat(Function):
     @staticmethod
     def forward(ctx, *arrays, axis=0):

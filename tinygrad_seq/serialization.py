@@ -30,26 +30,37 @@ FORMAT = "tinygrad_seq.checkpoint.v1"
 
 def save(obj, path):
     """Write `obj` (nested dicts / lists / tuples of Tensors, NumPy or CuPy arrays,
-    numbers, strings and None) to `path` as a pickle-free .npz, atomically."""
+    numbers, strings and None) to `path` as a pickle-free .npz, atomically; `path` may
+    also be a binary file object."""
     arrays = {}
     tree = _encode(obj, arrays, "obj")
     header = json.dumps({"format": FORMAT, "tree": tree})
     arrays[TREE_KEY] = np.array(header)  # a unicode array: no pickle needed
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    if hasattr(path, "write"):   # a file object (io.BytesIO, open(..., 'wb')): written in place
+        np.savez(path, **arrays)
+    else:
+        atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def load(path, map_location=None, *, device=None):
-    """Read a checkpoint written by `save`. Tensors (and arrays) come back on `device`
-    (or `map_location`: 'cpu' or 'cuda'), NumPy-backed by default. A damaged file
-    raises ValueError('... corrupt or truncated checkpoint <path> ...')."""
-    path = os.fspath(path)
+def load(path, map_location=None, *, device=None, weights_only=None):
+    """Read a checkpoint written by `save` (from a path or a binary file object). Tensors
+    (and arrays) come back on `device` (or `map_location`: 'cpu' or 'cuda'), NumPy-backed by
+    default. A damaged file raises ValueError('... corrupt or truncated checkpoint <path> ...').
+    `weights_only` is accepted for torch's signature: loading never unpickles, so it is
+    always weights-only."""
+    is_file = hasattr(path, "read")   # a binary file object rather than a path
+    source = path if is_file else os.fspath(path)
+    path = f"<{type(source).__name__}>" if is_file else source
     device = backend.normalize_device(device if device is not None else map_location)
-    if not os.path.exists(path):
+    if not is_file and not os.path.exists(source):
         raise FileNotFoundError(f"load: no checkpoint at '{path}'")
     try:
-        if not zipfile.is_zipfile(path):
+        start = source.tell() if is_file else None
+        if not zipfile.is_zipfile(source):
             raise ValueError("not a zip/npz archive")
-        with np.load(path, allow_pickle=False) as z:
+        if start is not None:
+            source.seek(start)   # is_zipfile moved the file position
+        with np.load(source, allow_pickle=False) as z:
             arrays = {}
             for name in z.files:  # read everything now: a bad CRC shows up only on reading
                 try:

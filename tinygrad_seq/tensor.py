@@ -16,6 +16,12 @@ int32, int64, bool_ = np.dtype("int32"), np.dtype("int64"), np.dtype("bool")
 _DEFAULT_FLOAT = float32
 
 
+_LEGACY_NAMES = {np.dtype(k): v for k, v in [
+    ("float32", "FloatTensor"), ("float64", "DoubleTensor"), ("float16", "HalfTensor"),
+    ("int64", "LongTensor"), ("int32", "IntTensor"), ("int16", "ShortTensor"),
+    ("int8", "CharTensor"), ("uint8", "ByteTensor"), ("bool", "BoolTensor")]}
+
+
 def _as_dtype(dtype):
     return None if dtype is None else np.dtype(dtype)
 
@@ -105,6 +111,9 @@ class Tensor:
     def numel(self):
         return int(self.data.size)
 
+    def ndimension(self):
+        return self.ndim
+
     def dim(self):
         return self.ndim
 
@@ -154,6 +163,13 @@ class Tensor:
     def __int__(self):
         return int(self.item())
 
+    def __index__(self):
+        """An integer one-element tensor indexes like an int (`letters[topi]`), as in torch."""
+        if self.dtype.kind not in "iu" or self.data.size != 1:
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"got dtype {self.dtype} shape {self.shape}")
+        return int(self.item())
+
     def __bool__(self):
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
@@ -192,7 +208,28 @@ class Tensor:
     def astype(self, dtype, copy=True):
         return self.to(dtype=dtype)
 
-    type = astype
+    def type(self, dtype=None):
+        """As torch: with no argument the legacy type name ('torch.FloatTensor'); given a dtype,
+        a legacy class (tg.LongTensor) or its name ('torch.LongTensor'), a cast to it."""
+        if dtype is None:
+            return "torch." + _LEGACY_NAMES.get(self.dtype, str(self.dtype))
+        if callable(dtype) and not isinstance(dtype, type) and hasattr(dtype, "dtype"):
+            dtype = dtype.dtype     # a legacy constructor carries its dtype
+        elif isinstance(dtype, str) and dtype.startswith("torch."):
+            by_name = {v: k for k, v in _LEGACY_NAMES.items()}
+            if dtype[6:] not in by_name:
+                raise TypeError(f"type: unknown tensor type {dtype!r}; known: "
+                                + ", ".join("torch." + n for n in by_name))
+            dtype = by_name[dtype[6:]]
+        return self.to(dtype=dtype)
+
+    def equal(self, other):
+        from .functions import equal   # functions builds on this module
+        return equal(self, other)
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        from .functions import allclose
+        return allclose(self, other, rtol, atol, equal_nan)
 
     # ------------------------------------------------------------ autograd
     def detach(self):
@@ -254,19 +291,41 @@ class Tensor:
         v = v.data if isinstance(v, Tensor) else v
         return backend.to_device(v, self.device) if backend.is_array(v) else v
 
+    def _assign(self, basic, adv, value, name, idx=Ellipsis):
+        """self[basic][adv] = value in place (adv None: self[basic] = value). When value needs a
+        gradient (grad mode on), the write is recorded as a SetItem node and self joins the
+        graph, as torch does for `outputs[t] = step` into a zeros buffer; repeated writes chain
+        their nodes."""
+        value_grad = isinstance(value, Tensor) and value.requires_grad
+        if not (autograd._GRAD_ENABLED and (value_grad or self.requires_grad)):
+            self._inplace(name)
+            target = self.data[basic]
+            try:
+                if adv is None:
+                    target[...] = self._raw(value)
+                else:
+                    target[adv] = self._raw(value)
+            except (ValueError, IndexError, TypeError) as e:
+                raise type(e)(f"{name}: cannot assign {_describe(value)} to index {idx!r} of a tensor "
+                              f"of shape {self.shape}: {e}") from None
+            return self
+        if self.requires_grad and (self._ctx is None or self._ctx.fn is not ops.SetItem):
+            self._inplace(name)   # a leaf, or an op's output it may have saved: refused
+        if value_grad and self.data.base is not None:   # the graph would attach to this view, not its base
+            raise AutogradError(f"{name}: writing a tensor that requires grad into a view (shape {self.shape}) "
+                                "would lose its gradient; index the base tensor in one step, e.g. buf[i, j] = v")
+        if value_grad and value.device != self.device:
+            raise RuntimeError(f"{name}: the value is on {value.device}, the tensor on {self.device}")
+        # writes into self.data; the node's parents are self's old node and the value's
+        out = ops.SetItem.apply(self, value if value_grad else self._raw(value), basic, adv)
+        self._version += 1   # ops that saved the old values must not run backward on the new ones
+        self._ctx, self.requires_grad = out._ctx, True
+        return self
+
     def __setitem__(self, idx, value):
         """x[idx] = value, with torch's indexing rules (see __getitem__); writes through views."""
         basic, adv, _ = _parse_index(idx, self, "__setitem__")
-        self._inplace("__setitem__")
-        target = self.data[basic]
-        try:
-            if adv is None:
-                target[...] = self._raw(value)
-            else:
-                target[adv] = self._raw(value)
-        except (ValueError, IndexError, TypeError) as e:
-            raise type(e)(f"__setitem__: cannot assign {_describe(value)} to index {idx!r} of a tensor "
-                          f"of shape {self.shape}: {e}") from None
+        return self._assign(basic, adv, value, "__setitem__", idx)
 
     def zero_(self):
         self._inplace("zero_")
@@ -274,16 +333,22 @@ class Tensor:
         return self
 
     def fill_(self, value):
-        self._inplace("fill_")
-        self.data[...] = value
-        return self
+        if isinstance(value, Tensor) and value.numel() != 1:
+            raise ValueError(f"fill_: the value must be a number or a one-element tensor, got shape {value.shape}")
+        return self._assign((Ellipsis,), None, value.reshape(()) if isinstance(value, Tensor) else value, "fill_")
 
     def copy_(self, src):
-        self._inplace("copy_")
-        self.data[...] = self._raw(src)
-        return self
+        return self._assign((Ellipsis,), None, src, "copy_")
+
+    def _no_grad_operand(self, other, name):
+        """In-place arithmetic is not recorded in the graph: refuse an operand that needs a
+        gradient rather than drop it silently."""
+        if autograd._GRAD_ENABLED and isinstance(other, Tensor) and other.requires_grad:
+            raise AutogradError(f"{name}: the operand requires grad, but in-place arithmetic does not record "
+                                f"gradients; use the out-of-place form (x = x + y) or no_grad()")
 
     def add_(self, other, alpha=1):
+        self._no_grad_operand(other, "add_")
         self._inplace("add_")
         self.data += alpha * self._raw(other) if alpha != 1 else self._raw(other)
         return self
@@ -292,11 +357,13 @@ class Tensor:
         return self.add_(other, -alpha)
 
     def mul_(self, other):
+        self._no_grad_operand(other, "mul_")
         self._inplace("mul_")
         self.data *= self._raw(other)
         return self
 
     def div_(self, other):
+        self._no_grad_operand(other, "div_")
         self._inplace("div_")
         self.data /= self._raw(other)
         return self
@@ -333,7 +400,7 @@ class Tensor:
     def __ge__(self, o): return self._cmp(o, lambda a, b: a >= b)
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
 
-    # bitwise / logical on bool and integer tensors, no gradient (as torch)
+    # bitwise ops on bool and integer tensors, no gradient (as torch)
     def __and__(self, o): return self._cmp(o, lambda a, b: a & b)
     def __or__(self, o): return self._cmp(o, lambda a, b: a | b)
     def __xor__(self, o): return self._cmp(o, lambda a, b: a ^ b)
@@ -344,9 +411,11 @@ class Tensor:
             raise TypeError(f"~: bitwise not is only for bool and integer tensors, got dtype {self.dtype}")
         return Tensor._wrap(~self.data, self.device)
 
-    def logical_and(self, o): return (self != 0) & (_as_bool(o) if isinstance(o, Tensor) else bool(o))
-    def logical_or(self, o): return (self != 0) | (_as_bool(o) if isinstance(o, Tensor) else bool(o))
-    def logical_not(self): return ~(self != 0)
+    # logical ops: any dtype, nonzero is True; boolean results, no gradient
+    def logical_and(self, o): return self._cmp(o, lambda a, b: (a != 0) & (b != 0))
+    def logical_or(self, o): return self._cmp(o, lambda a, b: (a != 0) | (b != 0))
+    def logical_xor(self, o): return self._cmp(o, lambda a, b: (a != 0) ^ (b != 0))
+    def logical_not(self): return Tensor._wrap(self.data == 0, self.device)
 
     # ------------------------------------------------------------ elementwise
     # these give floats: an integer or bool input is first cast to float32, as torch does
@@ -741,6 +810,101 @@ class Tensor:
             raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
         return ops.ScatterAdd.apply(self, dim, index.data, _src_part(src, index, self, "scatter_add"))
 
+    def select(self, dim, index):
+        """The slice at `index` along `dim`, that dim removed (x.select(0, i) is x[i])."""
+        dim = _dim(dim, self.ndim, "select")
+        n = self.shape[dim]
+        if not isinstance(index, (int, np.integer)) or not -n <= index < n:
+            raise IndexError(f"select: index {index!r} is out of range for dim {dim} of size {n} "
+                             f"(shape {self.shape})")
+        return self[(slice(None),) * dim + (int(index),)]
+
+    def repeat_interleave(self, repeats, dim=None):
+        """Each element repeated `repeats` times (an int, or one count per element) along dim;
+        dim=None works on the flattened tensor. The gradient sums over the copies."""
+        x, dim = (self.reshape(-1), 0) if dim is None else (self, _dim(dim, self.ndim, "repeat_interleave"))
+        n = x.shape[dim]
+        counts = repeats.numpy() if isinstance(repeats, Tensor) else np.asarray(repeats)
+        if counts.dtype.kind not in "iu" or counts.ndim > 1 or (counts.ndim == 1 and counts.shape[0] not in (1, n)):
+            raise ValueError(f"repeat_interleave: repeats must be an int or {n} integer counts along dim {dim}, "
+                             f"got {counts.dtype} shape {counts.shape}")
+        if (counts < 0).any():
+            raise ValueError("repeat_interleave: repeats must be non-negative")
+        index = np.repeat(np.arange(n), np.broadcast_to(counts.reshape(-1), (n,)))
+        return x.index_select(dim, Tensor(index, device=self.device))
+
+    def nonzero(self, *, as_tuple=False):
+        """Indices of the nonzero elements: an (n, ndim) int64 tensor, or one 1-D tensor per dim."""
+        xp = backend.xp(self.device)
+        found = tuple(i.astype(int64) for i in xp.nonzero(self.data.reshape(-1) if self.ndim == 0 else self.data))
+        if as_tuple:
+            return tuple(Tensor._wrap(i, self.device) for i in found)
+        if self.ndim == 0:   # a scalar has no dims to index: (1, 0) when nonzero, else (0, 0)
+            return Tensor._wrap(xp.zeros((found[0].shape[0], 0), int64), self.device)
+        return Tensor._wrap(xp.stack(found, axis=1), self.device)
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values, sorted (no gradient); optionally where each element went and counts."""
+        if dim is not None:
+            raise NotImplementedError("unique: only dim=None (over all elements) is supported")
+        xp = backend.xp(self.device)
+        values, inverse, counts = xp.unique(self.data, return_inverse=True, return_counts=True)
+        out = [Tensor._wrap(values, self.device)]
+        if return_inverse:
+            out.append(Tensor._wrap(inverse.reshape(self.shape).astype(int64), self.device))
+        if return_counts:
+            out.append(Tensor._wrap(counts.astype(int64), self.device))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    # in-place forms of the indexed writes: computed out of place without a graph, then
+    # written into self (an operand that needs a gradient is refused, see _no_grad_operand)
+    def _write_from(self, name, operand, compute):
+        self._no_grad_operand(operand, name)
+        with autograd.no_grad():
+            result = compute()
+        self._inplace(name)
+        self.data[...] = result.data
+        return self
+
+    def scatter_(self, dim, index, src=None, *, value=None):
+        return self._write_from("scatter_", src, lambda: self.scatter(dim, index, src, value=value))
+
+    def scatter_add_(self, dim, index, src):
+        return self._write_from("scatter_add_", src, lambda: self.scatter_add(dim, index, src))
+
+    def index_fill_(self, dim, index, value):
+        def compute():
+            d = _dim(dim, self.ndim, "index_fill_")
+            i = _long_index(self, index, "index_fill_")
+            _check_range(i, self.shape[d] if self.ndim else 1, "index_fill_", d, self.shape)
+            out = self.clone()
+            out.data[(slice(None),) * d + (i.data.reshape(-1),)] = self._raw(value)
+            return out
+        return self._write_from("index_fill_", value, compute)
+
+    def index_add_(self, dim, index, source, *, alpha=1):
+        """self[..., index[j], ...] += alpha * source[..., j, ...] along dim (repeats add up)."""
+        def compute():
+            d = _dim(dim, self.ndim, "index_add_")
+            i = _long_index(self, index, "index_add_")
+            src = source if isinstance(source, Tensor) else Tensor(source, device=self.device)
+            want = self.shape[:d] + (i.numel(),) + self.shape[d + 1:]
+            if i.ndim > 1 or src.shape != want:
+                raise ValueError(f"index_add_: source must have shape {want} for a 1-D index of "
+                                 f"{i.numel()} along dim {d} of {self.shape}, got {src.shape}")
+            _check_range(i, self.shape[d], "index_add_", d, self.shape)
+            out = self.clone()
+            part = src.data if alpha == 1 else src.data * alpha
+            backend.scatter_add(backend.xp(self.device), out.data, (slice(None),) * d + (i.data.reshape(-1),),
+                                part.astype(self.dtype, copy=False))
+            return out
+        return self._write_from("index_add_", source, compute)
+
+    def detach_(self):
+        """Cut this tensor from the graph in place: it becomes a leaf that does not require grad."""
+        self._ctx, self.requires_grad = None, False
+        return self
+
     # reductions and scans
     def max(self, dim=None, keepdim=False, *, axis=None, keepdims=None):
         """torch.max: x.max() the largest value (a 0-d tensor); x.max(dim) a (values, indices)
@@ -915,6 +1079,14 @@ class Tensor:
         self.data[...] = backend.rand(self.shape, _draw_dtype(self, "bernoulli_"), self.device) < p
         return self
 
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        from .factories import multinomial   # factories builds on this module
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+    def bernoulli(self, p=None, *, generator=None):
+        from .factories import bernoulli
+        return bernoulli(self, p, generator=generator)
+
     # gradient hooks
     def register_hook(self, hook):
         """Call hook(grad) with this tensor's gradient during backward; a tensor it returns
@@ -973,10 +1145,6 @@ class Split(autograd.Function):
 
 
 # ---------------------------------------------------------------- helpers
-def _as_bool(t):
-    return t != 0
-
-
 def _scalar(o):
     """NumPy scalars act like Python numbers (they do not promote float32 to float64)."""
     if isinstance(o, np.generic):

@@ -556,7 +556,7 @@ def conv_transpose_nd(x, weight, bias, stride, padding, output_padding, groups, 
         x = _pad_or_crop(x, a, q, q + op[i])
     # (in, out/g, k...) -> (out, in/g, k...), kernel flipped
     w = weight.reshape((groups, C // groups, Og) + k).transpose(1, 2).reshape((Og * groups, C // groups) + k)
-    w = w[(slice(None), slice(None)) + (slice(None, None, -1),) * n]
+    w = w.flip(tuple(range(2, 2 + n)))
     y = conv_nd(x, w, bias, 1, 0, d, groups, n, name)
     return y.squeeze(0) if unbatched else y
 

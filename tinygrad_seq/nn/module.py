@@ -55,12 +55,15 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before assigning attributes")
+        # a name changes kind by leaving the other stores; re-assigning the same kind keeps its
+        # place, so state_dict's order survives `decoder.weight = encoder.weight` as in PyTorch
+        kind = (self._parameters if isinstance(value, Parameter) else
+                self._modules if isinstance(value, Module) else None)
         for d in (self._parameters, self._modules, self._buffers):
-            d.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+            if d is not kind:
+                d.pop(name, None)
+        if kind is not None:
+            kind[name] = value
         else:
             object.__setattr__(self, name, value)
             return
@@ -91,10 +94,13 @@ class Module:
         else:
             setattr(self, name, param)
 
-    def register_buffer(self, name, tensor):
-        """State saved in state_dict but not learned (e.g. running statistics)."""
+    def register_buffer(self, name, tensor, persistent=True):
+        """State saved in state_dict but not learned (e.g. running statistics); with
+        persistent=False it moves with the module (to, double) but stays out of state_dict."""
         self.__dict__.pop(name, None)
         self._buffers[name] = tensor
+        transient = self.__dict__.setdefault("_non_persistent_buffers", set())
+        (transient.discard if persistent else transient.add)(name)
 
     def add_module(self, name, module):
         setattr(self, name, module)
@@ -189,6 +195,14 @@ class Module:
             children = [(f"{name}.{n}" if name else n, c) for n, c in m._modules.items() if c is not None]
             stack.extend(reversed(children))
 
+    def apply(self, fn):
+        """Call fn(m) on every submodule and then on self (children first, as in PyTorch),
+        e.g. model.apply(init_weights). Returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     def modules(self):
         return (m for _, m in self.named_modules())
 
@@ -279,9 +293,21 @@ class Module:
 
     # ------------------------------------------------------------ state
     def state_dict(self):
-        """name -> Tensor for every parameter and buffer, with PyTorch's dotted names."""
-        sd = OrderedDict(self.named_parameters())
-        sd.update(self.named_buffers())
+        """name -> Tensor for every parameter and buffer, with PyTorch's dotted names, in
+        PyTorch's order (each module's parameters, then its buffers, then its children). Unlike
+        named_parameters, a shared tensor is listed under every name (tied encoder/decoder
+        weights save and load as in PyTorch)."""
+        sd = OrderedDict()
+        stack = [("", self)]
+        while stack:
+            name, m = stack.pop()
+            transient = m.__dict__.get("_non_persistent_buffers", ())
+            for store in (m._parameters, m._buffers):
+                for n, t in store.items():
+                    if t is not None and not (store is m._buffers and n in transient):
+                        sd[f"{name}.{n}" if name else n] = t
+            children = [(f"{name}.{n}" if name else n, c) for n, c in m._modules.items() if c is not None]
+            stack.extend(reversed(children))
         return sd
 
     def load_state_dict(self, state_dict, strict=True):
