@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tinygrad_seq as tg
-from tinygrad_seq.autograd import AutogradError
+from tinygrad_seq.autograd import AutogradError, collector_paused
 
 
 def _chain(x, n):
@@ -63,5 +63,24 @@ def test_backward_restores_collector_state(enabled):
             s.backward()
             s.backward()
         assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_collector_paused_is_scoped():
+    was = gc.isenabled()
+    try:
+        gc.enable()
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        with pytest.raises(ZeroDivisionError):
+            with collector_paused():
+                1 / 0
+        assert gc.isenabled()
+        gc.disable()
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
     finally:
         (gc.enable if was else gc.disable)()

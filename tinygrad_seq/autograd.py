@@ -447,7 +447,7 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     global _RETAINING
     prev, _RETAINING = _RETAINING, retain_graph
     try:
-        with _collector_paused():
+        with collector_paused():
             if create_graph:
                 with enable_grad():
                     return _run_backward(roots, grads, retain_graph, True, inputs)
@@ -457,13 +457,15 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
 
 
 @contextlib.contextmanager
-def _collector_paused():
-    """Python's cyclic garbage collector off for the duration of one backward pass, and back
-    to its previous state after it. The pass makes no reference cycles (it frees the graph
-    by reference counting as it goes), but what it allocates would trigger full collections,
-    each of which walks every object of the graph still alive: over a graph of a million
-    nodes that is most of the time of backward. Only this call is affected; a collection
-    that was due runs at the next allocation after it."""
+def collector_paused():
+    """Python's cyclic garbage collector off inside the block, and back to its previous state
+    after it (also on error). Every backward pass runs inside one: the pass makes no reference
+    cycles (it frees the graph by reference counting as it goes), but what it allocates would
+    trigger full collections, each of which walks every object of the graph still alive; over
+    a graph of a million nodes that was most of the time of backward. A program that records
+    graphs of millions of ops may wrap its forward in one too, for the same reason (cycles it
+    makes meanwhile are collected after the block). It switches the collector for the whole
+    process, other threads included, while the block runs."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
