@@ -141,3 +141,20 @@ def test_single_workload_tables_fit_100_columns(capsys):
     out = capsys.readouterr().out
     assert "ours nn.LSTM" in out
     assert max(len(line.rstrip()) for line in out.splitlines()) <= 100, out
+
+
+def test_graph_length_tables_fit_100_columns():
+    """benchmarks.graph_length's own tables, with the widest values they can show."""
+    import io
+    from rich.console import Console
+    from benchmarks import graph_length
+    chain = [dict(ops=n, impl=i, runs=30, median_us=123.45, min_us=111.11, max_us=130.0, graph_mb=5130.0,
+                  growth=12.5, ratio=10.08) for n in graph_length.LENGTHS for i in ("ours", "torch")]
+    lstm = [dict(impl=i, steps=10_000, runs=3, median_ms=13586.6, min_ms=13566.6, max_ms=13655.1)
+            for i in ("ours fused", "ours composed", "torch nn.LSTM")]
+    lstm[1]["ratio_to_fused"] = 1.0
+    con = Console(width=200, file=io.StringIO(), record=True)
+    graph_length.print_tables({"chain": chain, "lstm": lstm}, con)
+    text = con.export_text()
+    assert "1,000,000" in text and "MISSED" in text and "met" in text
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 100, text
