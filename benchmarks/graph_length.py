@@ -176,7 +176,7 @@ def print_tables(res, con=None):
     from rich.table import Table
     con = con or console()
     t = Table(title="cost per op as the chain grows (us per op, forward + backward)")
-    for c in ("ops", "runs", "ours", "ours min", "torch", "torch min", "/torch", "growth",
+    for c in ("ops", "runs", "ours", "min", "torch", "min", "/torch", "growth",
               "torch growth", "MB"):
         t.add_column(c, justify="right", no_wrap=True)
     chain_ = res["chain"]
@@ -190,8 +190,8 @@ def print_tables(res, con=None):
                   f"{th['growth']:.2f}x" if th else "n/a", f"{o['graph_mb']:.0f}")
     con.print(t)
     g = max((r for r in chain_ if r["impl"] == "ours"), key=lambda r: r["ops"])["growth"]
-    con.print("ours, torch: median; growth: per op over per op at the shortest chain; MB: ours, the graph:\n"
-              "resident memory growth by the end of forward")
+    con.print("ours, torch: median (min: best run); growth: per op over per op at the shortest\n"
+              "chain; MB: ours, resident memory growth by the end of forward (the graph)")
     con.print(f"ours growth, longest over shortest chain: {g:.2f}x (target <= {GROWTH_TARGET}x: "
               f"{'met' if g <= GROWTH_TARGET else 'MISSED'})")
     t = Table(title=f"LSTM (I8 H16 B4) over {res['lstm'][0]['steps']:,} steps, forward + backward (ms)")
