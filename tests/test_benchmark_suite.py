@@ -26,7 +26,8 @@ def test_quick_suite_writes_every_workload(tmp_path, capsys):
         ours = [r for r in rows if r["suite_key"] == key and r["role"] == "ours"]
         assert len(ours) == 1, key
         o = ours[0]
-        assert o["target_of"] == "ours/torch"
+        assert o["target_of"] == {"graph-length": "ours 10,000 / 100 ops",
+                                  "lstm-composed": "composed / fused"}.get(key, "ours/torch")
         assert o["verdict"] in ("too few steps", "no torch")     # --quick times 1-2 steps: no verdict
         assert o["target_met"] is None
         if torch is None:
@@ -37,6 +38,15 @@ def test_quick_suite_writes_every_workload(tmp_path, capsys):
             assert len(theirs) == 1 and theirs[0]["ratio"] == 1.0, key
             assert abs(o["ratio"] - o["median_ms"] / theirs[0]["median_ms"]) < 1e-9
             assert abs(o["best_ratio"] - o["min_ms"] / theirs[0]["min_ms"]) < 1e-9
+    # graph-length and lstm-composed are judged on ours over ours (growth; composed over fused)
+    chain = {r["impl"]: r for r in rows if r["suite_key"] == "graph-length"}
+    assert set(chain) == {f"{impl} {n:,} ops" for impl in ("ours", "torch") for n in (100, 1000, 10000)} \
+        if torch is not None else {f"ours {n:,} ops" for n in (100, 1000, 10000)}
+    o = chain["ours 10,000 ops"]
+    assert o["target"] == 1.3 and abs(o["target_ratio"] - o["median_ms"] / chain["ours 100 ops"]["median_ms"]) < 1e-9
+    lstm = {r["impl"]: r for r in rows if r["suite_key"] == "lstm-composed"}
+    o = lstm["ours composed"]
+    assert o["target"] == 3.0 and abs(o["target_ratio"] - o["median_ms"] / lstm["ours fused"]["median_ms"]) < 1e-9
     # the hand-written NumPy char-LSTM: a row with ours/numpy against the 1.25x target
     numpy_rows = [r for r in rows if r["role"] == "numpy"]
     assert [r["suite_key"] for r in numpy_rows] == ["char-LSTM"]
@@ -131,3 +141,20 @@ def test_single_workload_tables_fit_100_columns(capsys):
     out = capsys.readouterr().out
     assert "ours nn.LSTM" in out
     assert max(len(line.rstrip()) for line in out.splitlines()) <= 100, out
+
+
+def test_graph_length_tables_fit_100_columns():
+    """benchmarks.graph_length's own tables, with the widest values they can show."""
+    import io
+    from rich.console import Console
+    from benchmarks import graph_length
+    chain = [dict(ops=n, impl=i, runs=30, median_us=123.45, min_us=111.11, max_us=130.0, graph_mb=5130.0,
+                  growth=12.5, ratio=10.08) for n in graph_length.LENGTHS for i in ("ours", "torch")]
+    lstm = [dict(impl=i, steps=10_000, runs=3, median_ms=13586.6, min_ms=13566.6, max_ms=13655.1)
+            for i in ("ours fused", "ours composed", "torch nn.LSTM")]
+    lstm[1]["ratio_to_fused"] = 1.0
+    con = Console(width=200, file=io.StringIO(), record=True)
+    graph_length.print_tables({"chain": chain, "lstm": lstm}, con)
+    text = con.export_text()
+    assert "1,000,000" in text and "MISSED" in text and "met" in text
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 100, text

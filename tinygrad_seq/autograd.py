@@ -9,7 +9,10 @@ stack: no recursion, so a chain of a million ops is fine.
 """
 import contextlib
 import functools
+import gc
 import weakref
+
+import numpy as np
 
 from . import backend
 
@@ -228,7 +231,7 @@ class Function:
             needs.append(False)
         xp = backend.xp(device or "cpu")
         ctx = Node(cls, xp)
-        ctx.needs_input_grad = needs
+        ctx.needs_input_grad = tuple(needs)   # a tuple of bools: the collector soon stops tracking it
         try:
             out = cls.forward(ctx, *raw, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -275,27 +278,35 @@ def _note_saved(ctx, args, outs):
             for s in ctx.saved:
                 if s is d:
                     c = a._counter()
-                    versions.append((c, c[0]))
+                    versions.append((c, int(c[0])))
                     inputs.append(a)
                     break
     for o in ((outs,) if single else outs):
         d = o.data
         for s in ctx.saved:
             if s is d:
-                o._vc = c = [0]
+                o._vc = c = new_counter()
                 versions.append((c, 0))
                 if single:
                     ctx.out_data = d
                 break
-    ctx.versions = versions or None
+    ctx.versions = tuple(versions) or None
     if inputs:
         ctx.saved_inputs = inputs
+
+
+def new_counter():
+    """A fresh version counter: one mutable int, c[0] (always on the host). A one-element NumPy
+    array, not a list: the garbage collector does not track NumPy arrays, nor (so) the
+    (counter, version) tuples a node keeps, and a long graph does not make every collection
+    walk them."""
+    return np.zeros(1, dtype=np.int64)
 
 
 def add_saved_versions(node, tensors):
     """Also check, before `node`'s backward, that `tensors` (index tensors, say) kept their values."""
     if node is not None and tensors:
-        node.versions = (node.versions or []) + [(c, c[0]) for c in (t._counter() for t in tensors)]
+        node.versions = (node.versions or ()) + tuple((c, int(c[0])) for c in (t._counter() for t in tensors))
 
 
 def _output(cls, out, device, ctx, k):
@@ -436,12 +447,32 @@ def run_backward(roots, grads, retain_graph=False, create_graph=False, inputs=No
     global _RETAINING
     prev, _RETAINING = _RETAINING, retain_graph
     try:
-        if create_graph:
-            with enable_grad():
-                return _run_backward(roots, grads, retain_graph, True, inputs)
-        return _run_backward(roots, grads, retain_graph, False, inputs)
+        with collector_paused():
+            if create_graph:
+                with enable_grad():
+                    return _run_backward(roots, grads, retain_graph, True, inputs)
+            return _run_backward(roots, grads, retain_graph, False, inputs)
     finally:
         _RETAINING = prev
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Python's cyclic garbage collector off inside the block, and back to its previous state
+    after it (also on error). Every backward pass runs inside one: the pass makes no reference
+    cycles (it frees the graph by reference counting as it goes), but what it allocates would
+    trigger full collections, each of which walks every object of the graph still alive; over
+    a graph of a million nodes that was most of the time of backward. A program that records
+    graphs of millions of ops may wrap its forward in one too, for the same reason (cycles it
+    makes meanwhile are collected after the block). It switches the collector for the whole
+    process, other threads included, while the block runs."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _plus(a, b, xp):

@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 
 from . import backend
-from .autograd import AutogradError, run_backward
+from .autograd import AutogradError, new_counter, run_backward
 from . import autograd
 
 float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
@@ -86,12 +86,12 @@ class Tensor:
     # it; backward compares it with the value seen when forward saved the array.
     def _counter(self):
         if self._vc is None:
-            self._vc = [0]
+            self._vc = new_counter()
         return self._vc
 
     @property
     def _version(self):
-        return self._vc[0] if self._vc is not None else 0
+        return int(self._vc[0]) if self._vc is not None else 0
 
     @_version.setter
     def _version(self, value):

@@ -1,6 +1,10 @@
 """Adam and AdamW: per-coordinate steps from running averages of the gradient
 and of its square, with bias correction for the zero-initialised averages."""
+import concurrent.futures
 import math
+import os
+
+import numpy as np
 
 from .. import kernels
 from .optimizer import Optimizer
@@ -41,8 +45,14 @@ class Adam(Optimizer):
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
         step_size, bias2_sqrt = lr / (1 - beta1 ** t), math.sqrt(1 - beta2 ** t)
-        adam_step(xp, p, g, m, v, state["max_exp_avg_sq"] if group["amsgrad"] else None, lambda: scratch_like(self, xp, p), lr, beta1,
-                  beta2, eps, wd, step_size, bias2_sqrt, self.decoupled, bool(group["maximize"]))
+        arrays = (p, g, m, v, state["max_exp_avg_sq"] if group["amsgrad"] else None)
+        consts = (lr, beta1, beta2, eps, wd, step_size, bias2_sqrt, self.decoupled, bool(group["maximize"]))
+        s = scratch_like(self, xp, p)
+        if xp is np and p.size >= SPLIT_SIZE and _POOL_THREADS > 1 and \
+                all(a is None or a.flags.c_contiguous for a in arrays):
+            in_halves(adam_step, xp, arrays, s, consts)
+        else:
+            adam_step(xp, *arrays, lambda: s, *consts)
 
 
 @kernels.fused("adam")
@@ -76,6 +86,31 @@ def adam_step(xp, p, g, m, v, v_max, scratch, lr, beta1, beta2, eps, wd, step_si
     xp.divide(m, s, out=s)
     s *= step_size * bias2_sqrt
     p -= s
+
+
+# A big parameter on the host is updated as two halves at once, one on a helper thread:
+# NumPy's ufuncs let go of the GIL on large arrays, and an element's update reads only that
+# element, so the result is the same to the bit. Below SPLIT_SIZE elements the thread
+# hand-off costs more than it saves.
+SPLIT_SIZE = 1 << 17
+_POOL_THREADS = min(2, os.cpu_count() or 1)
+_pool = None
+
+
+def in_halves(step, xp, arrays, scratch, consts):
+    """step(xp, *arrays, scratch, *consts) on the first and the second half of the flattened
+    (C-contiguous) arrays, at the same time; None entries stay None."""
+    global _pool
+    if _pool is None:   # made on first use, never at import
+        _pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tinygrad_seq-optim")
+    half = arrays[0].size // 2
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
+    s = scratch.reshape(-1)
+    first = [None if a is None else a[:half] for a in flat]
+    second = [None if a is None else a[half:] for a in flat]
+    job = _pool.submit(step, xp, *second, lambda: s[half:], *consts)
+    step(xp, *first, lambda: s[:half], *consts)
+    job.result()
 
 
 def _check_betas(name, betas):
