@@ -275,3 +275,16 @@ def test_cuda_round_trip_and_grad_through_to():
     a = tg.randn(4, device="cuda").numpy()
     tg.manual_seed(1)
     np.testing.assert_array_equal(a, tg.randn(4, device="cuda").numpy())
+
+
+def test_autograd_imports_no_tensor_module():
+    """autograd.py is the engine: tensor.py and tensor_xp.py build on it, so it imports neither
+    (no import cycle); the package hands it the Tensor types once (autograd.use_tensor_types)."""
+    import ast
+    from pathlib import Path
+    import tinygrad_seq.autograd as autograd
+    tree = ast.parse(Path(autograd.__file__).read_text())
+    imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    assert not imported & {"tensor", "tensor_xp", "ops", "factories"}, imported
+    assert autograd.Tensor is tg.Tensor

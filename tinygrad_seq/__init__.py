@@ -4,7 +4,7 @@
     x = tg.randn(3, 4, requires_grad=True)
     (x.tanh() * 2).sum().backward()
 """
-# autograd must be imported before tensor (tensor.py builds on its names)
+# autograd first: tensor.py builds on its names (autograd imports no tensor module)
 from .autograd import (Function, no_grad, enable_grad, is_grad_enabled, set_grad_enabled,  # noqa: F401
                        detect_anomaly, AutogradError, unbroadcast)
 from .tensor import (Tensor, where, float16, float32, float64, int32, int64, bool_)  # noqa: F401
@@ -16,6 +16,8 @@ from .backend import (manual_seed, cuda_available, get_rng_state, set_rng_state,
 from .gradcheck import gradcheck, gradgradcheck  # noqa: F401
 from .serialization import save, load  # noqa: F401
 from . import nn, optim, data, models, utils  # noqa: F401,E402  (tg.nn, tg.optim, tg.data, ...)
+from . import autograd as _autograd, tensor_xp as _tensor_xp  # noqa: E402
+_autograd.use_tensor_types(Tensor, _tensor_xp.TensorXP)   # the engine's types (see autograd.py)
 
 import numpy as np  # noqa: E402
 

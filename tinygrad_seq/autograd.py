@@ -780,5 +780,15 @@ def _seed(root, grad, create_graph):
     return Tensor._wrap(g, root.device) if create_graph else g
 
 
-from .tensor import Tensor  # noqa: E402  (tensor.py imports this module's names first)
-from .tensor_xp import TensorXP  # noqa: E402
+# ------------------------------------------------------------------ the tensor types
+# Tensor (tensor.py) and TensorXP (tensor_xp.py) are built on this module, so it does not import
+# them, which would be an import cycle: the package's __init__ hands them over once, below
+# every import, with use_tensor_types. Until then no op can run.
+Tensor = TensorXP = None
+
+
+def use_tensor_types(tensor_cls, tensor_xp_cls):
+    """The Tensor class the engine makes outputs and gradients of, and the array namespace a
+    backward gets under create_graph (called by tinygrad_seq/__init__.py)."""
+    global Tensor, TensorXP
+    Tensor, TensorXP = tensor_cls, tensor_xp_cls
