@@ -54,8 +54,6 @@ class TensorXP:
         dims.insert(dst % a.ndim, dims.pop(src % a.ndim))
         return a.permute(*dims)
 
-    def flip(self, a, axis): return self._t(a).flip(axis)
-    def roll(self, a, shift, axis=None): return self._t(a).roll(shift, axis)
     def reshape(self, a, shape): return self._t(a).reshape(shape)
     def expand_dims(self, a, axis): return self._t(a).unsqueeze(axis)
     def stack(self, arrays, axis=0): return stack([self._t(a) for a in arrays], axis)

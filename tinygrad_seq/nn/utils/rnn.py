@@ -155,7 +155,6 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
                 else _as_int64(sequence.unsorted_indices, "unsorted_indices"))
     offsets = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]])
     N = data.shape[0]
-    steps = np.arange(T)[:, None]
     pos = unsorted[None, :]                       # where each original sequence sits in sorted order
     sizes = np.concatenate([batch_sizes, np.zeros(T - T_max, np.int64)])[:, None]
     offs = np.concatenate([offsets, np.zeros(T - T_max, np.int64)])[:, None]
