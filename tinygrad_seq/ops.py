@@ -248,7 +248,8 @@ class ReLU(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.mask = ~(a <= 0)   # NaN passes its gradient on, as torch's threshold_backward
-        out = ctx.xp.maximum(a, 0)   # keeps a's memory layout: a channels-last conv output stays fast
+        # into an array laid out like a (a channels-last conv output stays fast; a 0-d a stays an array)
+        out = ctx.xp.maximum(a, 0, out=ctx.xp.empty_like(a))
         ctx.xp.copyto(out, a, where=a == 0)   # torch's relu keeps -0.0 (maximum gives +0.0)
         return out
 
