@@ -191,17 +191,7 @@ class _ConvNd(Module):
                        self.n, type(self).__name__)
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0,) * self.n:
-            s += f", padding={self.padding}"
-        if self.dilation != (1,) * self.n:
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self)
 
 
 class Conv1d(_ConvNd):
@@ -352,19 +342,7 @@ class _ConvTransposeNd(Module):
                                  self.dilation, self.n, type(self).__name__)
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0,) * self.n:
-            s += f", padding={self.padding}"
-        if self.output_padding != (0,) * self.n:
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1,) * self.n:
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return _conv_repr(self)
 
 
 class ConvTranspose1d(_ConvTransposeNd):
@@ -377,3 +355,17 @@ class ConvTranspose2d(_ConvTransposeNd):
     """ConvTranspose2d(in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0,
     groups=1, bias=True, dilation=1): weight (in, out/groups, kh, kw), as torch."""
     n = 2
+
+
+def _conv_repr(m):
+    """torch's extra_repr of a Conv / ConvTranspose layer: the options that differ from their defaults."""
+    s = f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}"
+    for name, default in (("padding", 0), ("output_padding", 0), ("dilation", 1)):
+        value = getattr(m, name, None)   # a Conv has no output_padding
+        if value is not None and value != (default,) * m.n:
+            s += f", {name}={value}"
+    if m.groups != 1:
+        s += f", groups={m.groups}"
+    if m.bias is None:
+        s += ", bias=False"
+    return s
