@@ -113,6 +113,18 @@ def in_halves(step, xp, arrays, scratch, consts):
     job.result()
 
 
+def decayed_grad(p, g, group, lr, wd):
+    """The gradient NAdam / RAdam step with: negated under maximize, and with weight decay either
+    decoupled (p itself shrinks, in place, as AdamW) or L2 (wd * p added to the gradient)."""
+    if group["maximize"]:
+        g = -g
+    if wd != 0 and group["decoupled_weight_decay"]:
+        p *= 1 - lr * wd
+    elif wd != 0:
+        g = g + wd * p
+    return g
+
+
 def _check_betas(name, betas):
     if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
         raise ValueError(f"{name}: invalid betas {betas} (each must be in [0, 1))")

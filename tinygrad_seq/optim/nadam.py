@@ -1,7 +1,7 @@
 """NAdam: Adam with Nesterov momentum - the step looks ahead with the next step's
 momentum coefficient, which follows a warming-up schedule mu_t."""
 from .optimizer import Optimizer
-from .adam import _check_betas
+from .adam import _check_betas, decayed_grad
 
 
 class NAdam(Optimizer):
@@ -39,12 +39,7 @@ class NAdam(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(p)
         state["step"] += 1
         t = state["step"]
-        if group["maximize"]:
-            g = -g
-        if wd != 0 and group["decoupled_weight_decay"]:
-            p *= 1 - lr * wd
-        elif wd != 0:
-            g = g + wd * p
+        g = decayed_grad(p, g, group, lr, wd)
         mu = beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
         mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((t + 1) * psi))
         state["mu_product"] *= mu

@@ -3,7 +3,7 @@ adaptive learning rate is tractable, and then scaled by a rectification term."""
 import math
 
 from .optimizer import Optimizer
-from .adam import _check_betas
+from .adam import _check_betas, decayed_grad
 
 
 class RAdam(Optimizer):
@@ -36,12 +36,7 @@ class RAdam(Optimizer):
             state["exp_avg_sq"] = xp.zeros_like(p)
         state["step"] += 1
         t = state["step"]
-        if group["maximize"]:
-            g = -g
-        if wd != 0 and group["decoupled_weight_decay"]:
-            p *= 1 - lr * wd
-        elif wd != 0:
-            g = g + wd * p
+        g = decayed_grad(p, g, group, lr, wd)
         m, v = state["exp_avg"], state["exp_avg_sq"]
         m += (1 - beta1) * (g - m)
         v *= beta2
