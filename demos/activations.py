@@ -18,7 +18,7 @@ from rich.table import Table
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn, optim
-from demos.common import make_console, parser, progress, setup, sparkline
+from demos.common import make_console, parser, progress, setup, sparkline, train_loop
 from demos.mlp import spirals
 
 DESCRIPTION = "why tanh (vs sigmoid, relu, identity) and why deep (vs shallow, same parameter budget)"
@@ -55,17 +55,10 @@ def net(act, hidden=32):
 
 
 def fit(model, x, y, epochs, lr, bar, name):
-    opt = optim.Adam(model.parameters(), lr=lr)
-    losses = []
+    """Full-batch Adam for `epochs` steps on a progress bar; the loss of every step."""
     task = bar.add_task(name, total=epochs, info="")
-    for _ in range(epochs):
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
-        bar.update(task, advance=1, info=f"loss {losses[-1]:.3f}")
-    return losses
+    return train_loop(optim.Adam(model.parameters(), lr=lr), range(epochs), lambda _: F.cross_entropy(model(x), y),
+                      on_step=lambda losses: bar.update(task, advance=1, info=f"loss {losses[-1]:.3f}"))
 
 
 def accuracy(model, x, y):

@@ -15,7 +15,7 @@ from rich.text import Text
 import tinygrad_seq as tg
 import tinygrad_seq.nn.functional as F
 from tinygrad_seq import nn, optim
-from demos.common import make_console, parser, progress, setup, sparkline
+from demos.common import make_console, parser, progress, setup, sparkline, train_loop
 
 DESCRIPTION = "feed-forward nets: an MLP separates two spirals that a linear model cannot"
 
@@ -71,18 +71,12 @@ def regions(model, x, y, device, size=24):
 
 
 def train(model, x, y, epochs, lr, console, name):
-    opt = optim.Adam(model.parameters(), lr=lr)
-    losses = []
+    """Full-batch Adam for `epochs` steps with a progress bar; the loss of every step."""
     with progress(console) as bar:
         task = bar.add_task(name, total=epochs, info="")
-        for _ in range(epochs):
-            loss = F.cross_entropy(model(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            bar.update(task, advance=1, info=f"loss {losses[-1]:.3f}")
-    return losses
+        return train_loop(optim.Adam(model.parameters(), lr=lr), range(epochs),
+                          lambda _: F.cross_entropy(model(x), y),
+                          on_step=lambda losses: bar.update(task, advance=1, info=f"loss {losses[-1]:.3f}"))
 
 
 def main(argv=None, console=None):
