@@ -6,8 +6,7 @@ import pytest
 import tinygrad_seq as tg
 import tinygrad_seq.nn as nn
 import tinygrad_seq.nn.functional as F
-from tinygrad_seq.autograd import grad
-from tinygrad_seq.gradcheck import _flatten
+from tests.test_higher_order import assert_same_first_order
 
 RNG = np.random.default_rng(0)
 
@@ -119,20 +118,7 @@ def test_gradgradcheck_layers(name):
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_create_graph_gives_the_same_first_order_gradient(name):
     f, shapes = LAYERS[name]
-    args = _args(name, shapes)
-
-    def run(create_graph):
-        tg.manual_seed(0)
-        outs = _flatten(f(*args))
-        R = np.random.default_rng(3)
-        total = sum((o * tg.Tensor(R.standard_normal(o.shape))).sum() for o in outs)
-        return grad(total, args, create_graph=create_graph, allow_unused=True)
-    for a, b in zip(run(False), run(True)):
-        if a is None:
-            assert b is None
-        else:
-            assert b.requires_grad
-            np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-10, atol=1e-12)
+    assert_same_first_order(f, _args(name, shapes), recorded=True)
 
 
 # ---------------------------------------------------------------- shown to users
