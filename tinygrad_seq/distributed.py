@@ -296,30 +296,26 @@ def _nccl_all_reduce(g, arr, op):
 # ---------------------------------------------------------------- on tensors (torch's API)
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Reduce `tensor` across all ranks, in place (every rank gets the result)."""
-    _check_tensor("all_reduce", tensor)
-    _no_group_arg("all_reduce", group, async_op)
-    data = tensor.data
-    if _uses_nccl(_require("all_reduce"), data) and not data.flags.c_contiguous:
-        data = backend._cupy.ascontiguousarray(data)
-    all_reduce_array(data, op)
-    if data is not tensor.data:
-        tensor.data[...] = data
-    tensor._version += 1
-    return None
+    _in_place("all_reduce", tensor, group, async_op, lambda data: all_reduce_array(data, op))
 
 
 def broadcast(tensor, src=0, group=None, async_op=False):
     """Copy rank `src`'s tensor into every rank's tensor, in place."""
-    _check_tensor("broadcast", tensor)
-    _no_group_arg("broadcast", group, async_op)
+    _in_place("broadcast", tensor, group, async_op, lambda data: broadcast_array(data, src))
+
+
+def _in_place(name, tensor, group, async_op, collective):
+    """Run `collective` on the tensor's array in place (NCCL needs it contiguous: a copy then
+    goes through and back) and bump its version, as any in-place change does."""
+    _check_tensor(name, tensor)
+    _no_group_arg(name, group, async_op)
     data = tensor.data
-    if _uses_nccl(_require("broadcast"), data) and not data.flags.c_contiguous:
+    if _uses_nccl(_require(name), data) and not data.flags.c_contiguous:
         data = backend._cupy.ascontiguousarray(data)
-    broadcast_array(data, src)
+    collective(data)
     if data is not tensor.data:
         tensor.data[...] = data
     tensor._version += 1
-    return None
 
 
 def all_gather(tensor_list, tensor, group=None, async_op=False):
