@@ -89,8 +89,8 @@ def sawtooth(v, k):
 
 def set_linear(layer, w, b):
     with tg.no_grad():
-        layer.weight.data[...] = np.asarray(w, dtype=np.float64)
-        layer.bias.data[...] = np.asarray(b, dtype=np.float64)
+        layer.weight.array[...] = np.asarray(w, dtype=np.float64)
+        layer.bias.array[...] = np.asarray(b, dtype=np.float64)
 
 
 def deep_sawtooth(k):

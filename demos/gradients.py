@@ -63,8 +63,8 @@ class Recaller(nn.Module):
             # forget gate f (LSTM) or the update gate z (GRU, h_t = (1-z)*h~ + z*h_{t-1});
             # a positive bias makes both start near 1: keep the state, pass the gradient back
             H = hidden
-            self.rnn.bias_ih_l0.data[H:2 * H] = 0.0
-            self.rnn.bias_hh_l0.data[H:2 * H] = gate_bias
+            self.rnn.bias_ih_l0.array[H:2 * H] = 0.0
+            self.rnn.bias_hh_l0.array[H:2 * H] = gate_bias
         self.head = nn.Linear(hidden, KEYS)
 
     def forward(self, x):
@@ -121,7 +121,7 @@ def exploding(args, device, prog):
         tg.manual_seed(args.seed + 1)   # identical initialization and batches for both runs
         rng = backend.rng("cpu")
         model = Recaller("RNN", args.hidden, nonlinearity="relu")
-        model.rnn.weight_hh_l0.data[...] = (args.explode_scale * orthogonal(rng, args.hidden)).astype(np.float32)
+        model.rnn.weight_hh_l0.array[...] = (args.explode_scale * orthogonal(rng, args.hidden)).astype(np.float32)
         model.to(device)
         params = list(model.parameters())
         opt = optim.SGD(params, lr=args.explode_lr)

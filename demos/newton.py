@@ -154,13 +154,13 @@ def part_curvature(console, args, rng):
 
     def loss_at(shift=None, t=0.0):
         with tg.no_grad():
-            saved = [p.data.copy() for p in params]
+            saved = [p.array.copy() for p in params]
             if shift is not None:
                 for p, s in zip(params, shift):
-                    p.data -= t * s
+                    p.array -= t * s
             L = F.cross_entropy(model(x), y).item()
             for p, s in zip(params, saved):
-                p.data[...] = s
+                p.array[...] = s
         return L
 
     L = F.cross_entropy(model(x), y)
@@ -179,7 +179,7 @@ def part_curvature(console, args, rng):
             i += p.numel()
         h = (x @ ps[0].T + ps[1]).tanh()
         return F.cross_entropy(h @ ps[2].T + ps[3], y)
-    lam_max = power_iteration(net_loss, tg.Tensor(flat([p.data for p in params]), requires_grad=True), 30, rng)
+    lam_max = power_iteration(net_loss, tg.Tensor(flat([p.array for p in params]), requires_grad=True), 30, rng)
     L0 = L.item()
     console.print(f"a 2-32-2 tanh net after SGD (lr {lr}): curvature along the gradient κ = gᵀHg/gᵀg = "
                   f"{kappa:.4g}; largest Hessian eigenvalue λ_max = {lam_max:.4g}, so SGD is stable for "

@@ -280,8 +280,8 @@ def test_batchnorm_functional_and_errors():
 def test_batchnorm_gradcheck(training):
     rng = np.random.default_rng(3)
     m = nn.BatchNorm2d(2).double()
-    m.running_mean.data[:] = rng.standard_normal(2)
-    m.weight.data[:] = rng.standard_normal(2)
+    m.running_mean.array[:] = rng.standard_normal(2)
+    m.weight.array[:] = rng.standard_normal(2)
     m.train(training)
     tg.gradcheck(lambda x: m(x), [T(rng.standard_normal((3, 2, 2, 2)))], params=m.parameters())
     m1 = nn.BatchNorm1d(3, affine=False).double().train(training)
@@ -311,7 +311,7 @@ def test_groupnorm_matches_torch(G, C, shape, affine):
 def test_groupnorm_gradcheck():
     rng = np.random.default_rng(4)
     m = nn.GroupNorm(2, 4).double()
-    m.weight.data[:] = rng.standard_normal(4)
+    m.weight.array[:] = rng.standard_normal(4)
     tg.gradcheck(lambda x: m(x), [T(rng.standard_normal((2, 4, 3)))], params=m.parameters())
 
 
@@ -610,7 +610,7 @@ def test_multihead_attention_matches_torch():
 def test_multihead_attention_gradcheck():
     rng = np.random.default_rng(13)
     m = nn.MultiheadAttention(4, 2, batch_first=True).double()
-    m.in_proj_bias.data[:] = rng.standard_normal(12) * 0.1
+    m.in_proj_bias.array[:] = rng.standard_normal(12) * 0.1
     q, kv = T(rng.standard_normal((2, 3, 4))), T(rng.standard_normal((2, 2, 4)))
     tg.gradcheck(lambda q, kv: m(q, kv, kv)[0], [q, kv], params=m.parameters())
 

@@ -222,7 +222,7 @@ def test_cuda_numpy_operands_and_host_helpers():
     assert (t == np.full((2, 3), 3.0, dtype=np.float32)).tolist() == [[False] * 3, [True] * 3]
     x = tg.randn(4, 3, device="cuda", requires_grad=True)
     F.cross_entropy(x, tg.tensor([0, 1, 2, 0], device="cuda"), weight=[1.0, 2.0, 0.5]).backward()
-    emb = nn.Embedding.from_pretrained(tg.randn(5, 2, device="cuda").data)
+    emb = nn.Embedding.from_pretrained(tg.randn(5, 2, device="cuda").array)
     assert emb.weight.device == "cuda"
     import cupy
     vocab = tg.data.CharVocab("abc")

@@ -267,7 +267,7 @@ def test_device_errors_are_clear():
 def test_cuda_round_trip_and_grad_through_to():
     x = rand64(3)
     y = x.to("cuda")
-    assert y.device == "cuda" and y.data.__class__.__module__.startswith("cupy")
+    assert y.device == "cuda" and y.array.__class__.__module__.startswith("cupy")
     (y * y).sum().backward()
     assert x.grad.device == "cpu"
     np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy())

@@ -65,13 +65,13 @@ def test_optimizer_steps_update_in_place_without_temporaries(name, kw):
     opt = getattr(optim, name)([p], lr=1e-3, **kw)
     opt.step()
     opt.step()
-    data = p.data
+    data = p.array
     tracemalloc.start()
     opt.step()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert p.data is data                            # the same array, updated in place
-    assert peak < p.data.nbytes // 4, f"{name} step allocated {peak} bytes for {p.data.nbytes} of parameter"
+    assert p.array is data                            # the same array, updated in place
+    assert peak < p.array.nbytes // 4, f"{name} step allocated {peak} bytes for {p.array.nbytes} of parameter"
     assert set(opt.state_dict()["state"][0]) <= {"step", "exp_avg", "exp_avg_sq", "momentum_buffer"}
 
 

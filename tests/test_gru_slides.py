@@ -53,7 +53,7 @@ def test_z_orientation_documented_in_gru_cell():
     for reset_after, expect_new in ((False, True), (True, False)):
         cell = nn.GRUCell(2, 3, reset_after=reset_after).double()
         with tg.no_grad():
-            cell.bias_ih.data[3:6] = 50.0     # z rows: z_t = σ(50 + ...) = 1
+            cell.bias_ih.array[3:6] = 50.0     # z rows: z_t = σ(50 + ...) = 1
         x, h = rand64(4, 2), rand64(4, 3)
         r, z, n, h1 = cell.gates(x, h)
         assert np.allclose(z.numpy(), 1.0)

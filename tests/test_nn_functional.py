@@ -40,7 +40,7 @@ def channels_last(a):
 def tg_leaf(a):
     """A float64 leaf whose data keeps the memory layout of `a` (Tensor(a) would too; this just says so)."""
     t = tg.Tensor(a, requires_grad=True)
-    assert t.data.strides == a.strides
+    assert t.array.strides == a.strides
     return t
 
 

@@ -114,7 +114,7 @@ def test_grad_arrays_are_never_written(name, kw):
             p.grad = tg.Tensor(g)
         opt.step()
         for p, g in zip(ps, grads_for(s)):
-            assert p.grad.data is not None and np.array_equal(p.grad.data, g), "step wrote into a .grad array"
+            assert p.grad.array is not None and np.array_equal(p.grad.array, g), "step wrote into a .grad array"
 
 
 def test_shared_gradient_array_updates_both_params_like_separate_arrays():
@@ -124,7 +124,7 @@ def test_shared_gradient_array_updates_both_params_like_separate_arrays():
     opt = optim.SGD([a, b], lr=0.1, weight_decay=0.5)
     a.grad = b.grad = tg.Tensor(g.copy())  # one array shared by two parameters
     opt.step()
-    np.testing.assert_array_equal(a.grad.data, g)
+    np.testing.assert_array_equal(a.grad.array, g)
     np.testing.assert_allclose(a.numpy(), init - 0.1 * (g + 0.5 * init), rtol=1e-6)
     np.testing.assert_allclose(b.numpy(), 2 * init - 0.1 * (g + 0.5 * 2 * init), rtol=1e-6)
 
@@ -173,11 +173,11 @@ def test_dtype_is_kept(name, dtype):
 
 def test_update_is_in_place_and_bumps_version():
     p = tg.Tensor([1.0, 2.0], requires_grad=True)
-    arr = p.data
+    arr = p.array
     y = (p * p).sum()  # Mul saved p for backward
     p.grad = tg.Tensor([1.0, 1.0])
     optim.SGD([p], lr=0.1).step()
-    assert p.data is arr, "the update must write into the parameter's own array"
+    assert p.array is arr, "the update must write into the parameter's own array"
     with pytest.raises(AutogradError, match="modified in place"):
         y.backward()
 
@@ -434,7 +434,7 @@ def test_clip_grad_norm_parity_with_torch(norm_type, max_norm):
     tps = [torch.tensor(p.numpy(), requires_grad=True) for p in ps]
     for tp, g in zip(tps, gs):
         tp.grad = torch.tensor(g)
-    old = [p.grad.data for p in ps]
+    old = [p.grad.array for p in ps]
     total = nn.utils.clip_grad_norm_(ps, max_norm, norm_type=norm_type)
     ttotal = torch.nn.utils.clip_grad_norm_(tps, max_norm, norm_type=norm_type)
     assert isinstance(total, tg.Tensor) and total.shape == () and total.dtype == np.float32

@@ -41,7 +41,7 @@ def test_non_contiguous_parameter_takes_the_one_pass_path(monkeypatch):
     monkeypatch.setattr(adam, "_POOL_THREADS", 2)
     base = np.arange(24, dtype=np.float32).reshape(4, 6)
     p = tg.Tensor(base, requires_grad=True)
-    p.data = base[:, ::2]             # a strided view: halves of a flattened copy would be lost
+    p.array = base[:, ::2]             # a strided view: halves of a flattened copy would be lost
     p.grad = tg.Tensor(np.ones((4, 3), dtype=np.float32))
     optim.Adam([p], lr=0.5).step()
     assert np.allclose(base[:, ::2], np.arange(24, dtype=np.float32).reshape(4, 6)[:, ::2] - 0.5, atol=1e-5)

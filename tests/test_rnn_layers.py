@@ -207,8 +207,8 @@ def test_lengths_padding_is_ignored(mode):
     lengths = [5, 2, 3]
     out, st = m(x, lengths=lengths)
     x2 = tg.Tensor(x.numpy().copy(), requires_grad=True)
-    x2.data[2:, 1] = 1e3                          # garbage in the padding
-    x2.data[3:, 2] = -7.0
+    x2.array[2:, 1] = 1e3                          # garbage in the padding
+    x2.array[3:, 2] = -7.0
     out2, st2 = m(x2, lengths=lengths)
     np.testing.assert_allclose(out.numpy(), out2.numpy(), atol=1e-12)
     for a, b in zip(_states(mode, st), _states(mode, st2)):

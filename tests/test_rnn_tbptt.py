@@ -128,7 +128,7 @@ def _norms(scale, mode="RNN", nonlinearity="tanh", T=12):
     tg.manual_seed(0)
     m = getattr(nn, mode)(2, 3, record_hidden_grads=True, **({"nonlinearity": nonlinearity} if mode == "RNN" else {}))
     with tg.no_grad():
-        m.weight_hh_l0.data = (np.eye(3) * scale).astype(np.float32) if mode == "RNN" else m.weight_hh_l0.data
+        m.weight_hh_l0.array = (np.eye(3) * scale).astype(np.float32) if mode == "RNN" else m.weight_hh_l0.array
     x = tg.rand(T, 2, 2)          # positive inputs keep relu units on
     out, _ = m(x)
     out[-1].sum().backward()

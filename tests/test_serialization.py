@@ -294,7 +294,7 @@ def test_exact_resume_bit_for_bit(tmp_path, opt_name, sched_name):
 @pytest.mark.gpu
 def test_cuda_tensors_save_and_load_to_cpu_or_cuda(tmp_path):
     t = tg.randn(3, 4, device="cuda")
-    tg.save({"t": t, "raw": t.data}, tmp_path / "g.npz")
+    tg.save({"t": t, "raw": t.array}, tmp_path / "g.npz")
     back = tg.load(tmp_path / "g.npz")
     assert back["t"].device == "cpu" and isinstance(back["raw"], np.ndarray)
     np.testing.assert_array_equal(back["t"].numpy(), t.numpy())

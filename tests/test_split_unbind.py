@@ -77,7 +77,7 @@ def test_composed_backward_fills_no_sequence_sized_zero_arrays(mode, monkeypatch
 def test_unbind_and_split_give_views_and_one_node():
     x = rand64(5, 3)
     rows = x.unbind(0)
-    assert len(rows) == 5 and rows[2].shape == (3,) and np.shares_memory(rows[2].data, x.data)
+    assert len(rows) == 5 and rows[2].shape == (3,) and np.shares_memory(rows[2].array, x.array)
     assert {r._ctx for r in rows} == {rows[0]._ctx} and rows[0]._ctx.n_out == 5   # one Split node
     assert [r._out for r in rows] == [0, 1, 2, 3, 4]
     assert [p.shape for p in x.split([1, 4])] == [(1, 3), (4, 3)]

@@ -13,7 +13,7 @@ def sgd_step(model, lr):
     with tg.no_grad():
         for p in model.parameters():
             if p.grad is not None:
-                p.data -= lr * p.grad.data
+                p.array -= lr * p.grad.array
             p.grad = None
 
 

@@ -211,8 +211,8 @@ class Function:
         requires = False
         for a in args:
             if isinstance(a, Tensor):
-                raw.append(a.data)
-                shapes.append(a.data.shape)
+                raw.append(a.array)
+                shapes.append(a.array.shape)
                 if device is None:
                     device = a.device
                 elif a.device != device:
@@ -274,7 +274,7 @@ def _note_saved(ctx, args, outs):
     single = not isinstance(outs, tuple)
     for a in args:
         if isinstance(a, Tensor):
-            d = a.data
+            d = a.array
             for s in ctx.saved:
                 if s is d:
                     c = a._counter()
@@ -282,7 +282,7 @@ def _note_saved(ctx, args, outs):
                     inputs.append(a)
                     break
     for o in ((outs,) if single else outs):
-        d = o.data
+        d = o.array
         for s in ctx.saved:
             if s is d:
                 o._vc = c = new_counter()
@@ -314,7 +314,7 @@ def _output(cls, out, device, ctx, k):
     if _ANOMALY:
         _check_finite(out, f"forward of {cls.__name__}")
     t = Tensor.__new__(Tensor)
-    t.data = out
+    t.array = out
     t.device = device
     t.grad = None
     t._vc = None
@@ -426,15 +426,15 @@ def _accumulate_leaf(t, g, fresh):
     if g.__class__ is Tensor:   # create_graph: .grad is a Tensor with a graph, summed out of place
         t.grad = g if t.grad is None else t.grad + g
         return
-    if g.dtype != t.data.dtype:
-        g = g.astype(t.data.dtype)
+    if g.dtype != t.array.dtype:
+        g = g.astype(t.array.dtype)
     elif not fresh:  # the array may be shared with another gradient: own a copy
         g = g.copy()
     if t.grad is None:
         t.grad = Tensor._wrap(g, t.device)
     else:
-        s = t.grad.data + g
-        t.grad.data = s if s.ndim else backend.xp(t.device).asarray(s)   # 0-d + 0-d is a NumPy scalar
+        s = t.grad.array + g
+        t.grad.array = s if s.ndim else backend.xp(t.device).asarray(s)   # 0-d + 0-d is a NumPy scalar
 
 
 _RETAINING = False   # retain_graph of the backward pass now running (see Node.last_backward)
@@ -573,7 +573,7 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
                 except ValueError as e:
                     raise AutogradError(f"{node.fn.__name__}.backward: {e}") from None
             if _ANOMALY:
-                _check_finite(gi.data if create_graph else gi, f"backward of {node.fn.__name__}")
+                _check_finite(gi.array if create_graph else gi, f"backward of {node.fn.__name__}")
             if parent.__class__ is Node:
                 prev = grads.get(parent)
                 grads[parent] = gi if prev is None else _plus(prev, gi, xp)
@@ -608,7 +608,7 @@ def _call_hooks(hooks, g):
         graph = g.__class__ is Tensor   # create_graph: the gradient is already a Tensor
         out = hook(g if graph else Tensor._wrap(g, backend.device_of(g)))
         if out is not None:
-            new = out if graph else (out.data if isinstance(out, Tensor) else out)
+            new = out if graph else (out.array if isinstance(out, Tensor) else out)
             if tuple(new.shape) != tuple(g.shape) or not (graph or backend.is_array(new)):
                 raise AutogradError(f"register_hook: a hook returned {type(out).__name__} "
                                     f"{getattr(new, 'shape', '')}; expected a tensor of shape {tuple(g.shape)}")
@@ -671,7 +671,7 @@ def _saved_tensor(node, arr):
     if not backend.is_array(arr):
         return arr
     for t in getattr(node, "saved_inputs", ()):
-        if t.data is arr:
+        if t.array is arr:
             return t
     device = backend.device_of(arr)
     if node.n_out == 1:
@@ -761,20 +761,20 @@ def _seed(root, grad, create_graph):
     (a Tensor when create_graph, so it may carry a graph of its own; else an array)."""
     xp = backend.xp(root.device)
     if grad is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise AutogradError(f"backward: grad can be implicitly created only for scalar outputs, "
                                 f"got shape {root.shape}; pass grad= of that shape")
-        g = xp.ones(root.data.shape, dtype=root.dtype)
+        g = xp.ones(root.array.shape, dtype=root.dtype)
         return Tensor._wrap(g, root.device) if create_graph else g
     if create_graph and isinstance(grad, Tensor):
         if grad.shape != root.shape:
             raise AutogradError(f"backward: grad has shape {grad.shape}, expected {root.shape}")
         return grad
-    g = grad.data if isinstance(grad, Tensor) else grad
+    g = grad.array if isinstance(grad, Tensor) else grad
     if backend.is_array(g):   # onto our device first: NumPy cannot read a CuPy array
         g = backend.to_device(g, root.device)
     g = xp.asarray(g, dtype=root.dtype)
-    if g.shape != root.data.shape:
+    if g.shape != root.array.shape:
         raise AutogradError(f"backward: grad has shape {g.shape}, expected {root.shape}")
     g = g.copy()
     return Tensor._wrap(g, root.device) if create_graph else g

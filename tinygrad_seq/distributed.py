@@ -187,7 +187,7 @@ def _check_tensor(what, t):
 
 # ---------------------------------------------------------------- raw arrays
 # The collectives below work on backend arrays in place; DistributedDataParallel calls them
-# on its flat gradient buckets, the Tensor functions on .data.
+# on its flat gradient buckets, the Tensor functions on .array.
 
 def _uses_nccl(g, arr):
     return g.nccl is not None and not isinstance(arr, np.ndarray)
@@ -309,12 +309,12 @@ def _in_place(name, tensor, group, async_op, collective):
     goes through and back) and bump its version, as any in-place change does."""
     _check_tensor(name, tensor)
     _no_group_arg(name, group, async_op)
-    data = tensor.data
+    data = tensor.array
     if _uses_nccl(_require(name), data) and not data.flags.c_contiguous:
         data = backend._cupy.ascontiguousarray(data)
     collective(data)
-    if data is not tensor.data:
-        tensor.data[...] = data
+    if data is not tensor.array:
+        tensor.array[...] = data
     tensor._version += 1
 
 
@@ -331,9 +331,9 @@ def all_gather(tensor_list, tensor, group=None, async_op=False):
         if t.shape != tensor.shape or t.dtype != tensor.dtype or t.device != tensor.device:
             raise ValueError(f"all_gather: tensor_list[{i}] is {t.shape} {t.dtype} on {t.device}, "
                              f"expected {tensor.shape} {tensor.dtype} on {tensor.device} like the input")
-    gathered = all_gather_array(tensor.data)
+    gathered = all_gather_array(tensor.array)
     for i, t in enumerate(tensor_list):
-        t.data[...] = gathered[i]
+        t.array[...] = gathered[i]
         t._version += 1
     return None
 

@@ -13,7 +13,12 @@ def _make(arr_fn, shape, dtype, device, requires_grad):
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype, device=device)
+    """A new tensor holding a copy of data, as torch.tensor (as_tensor and from_numpy share)."""
+    raw = data.array if isinstance(data, Tensor) else data
+    t = Tensor(raw, requires_grad=requires_grad, dtype=dtype, device=device)
+    if t.array is raw:   # no dtype or device change made a new array: copy, never alias the input
+        t.array = raw.copy()
+    return t
 
 
 def zeros(*shape, dtype=None, device=None, requires_grad=False):
@@ -158,7 +163,7 @@ def _probabilities(input, name):
     if not isinstance(input, Tensor) or input.dtype.kind != "f":
         raise TypeError(f"{name}: expected a floating point tensor of probabilities, got "
                         + (f"dtype {input.dtype}" if isinstance(input, Tensor) else type(input).__name__))
-    return backend.xp(input.device), input.data
+    return backend.xp(input.device), input.array
 
 
 def bernoulli(input, p=None, *, generator=None):
@@ -215,8 +220,8 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_gr
     if ts:
         if size is not None:
             raise ValueError("normal: give size only when mean and std are both numbers")
-        m = mean.data if isinstance(mean, Tensor) else mean
-        s = std.data if isinstance(std, Tensor) else std
+        m = mean.array if isinstance(mean, Tensor) else mean
+        s = std.array if isinstance(std, Tensor) else std
         dev = ts[0].device
         xp = backend.xp(dev)
         shape = np.broadcast_shapes(*[t.shape for t in ts])
@@ -231,7 +236,7 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_gr
     if std < 0:
         raise ValueError(f"normal: std must be non-negative, got {std}")
     t = randn(*_shape_args((size,)), dtype=dtype, device=device)
-    t.data = (t.data * std + mean).astype(t.dtype, copy=False)
+    t.array = (t.array * std + mean).astype(t.dtype, copy=False)
     return t.requires_grad_(requires_grad)
 
 
@@ -243,7 +248,7 @@ def _legacy(dtype, name):
         if len(args) != 1:
             raise TypeError(f"{name}: expected data or sizes, got {args!r}")
         data = args[0]
-        return Tensor(data.data if isinstance(data, Tensor) else data, dtype=dtype, device=device)
+        return Tensor(data.array if isinstance(data, Tensor) else data, dtype=dtype, device=device)
     make.__name__ = make.__qualname__ = name
     make.dtype = dtype   # so x.type(tg.LongTensor) knows what to cast to
     return make

@@ -86,7 +86,7 @@ def gradcheck_report(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, params=None, na
         L.backward()
     elif not constant_ok:
         raise ValueError("gradcheck: the function's output does not depend on any checked input")
-    analytic = [backend.to_numpy(t.grad.data) if t.grad is not None else np.zeros(t.shape)
+    analytic = [backend.to_numpy(t.grad.array) if t.grad is not None else np.zeros(t.shape)
                 for _, t in checked]
     for (_, t), g in zip(checked, saved_grads):
         t.grad = g
@@ -97,7 +97,7 @@ def gradcheck_report(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, params=None, na
 
     results = []
     for (name, t), ga in zip(checked, analytic):
-        data = t.data
+        data = t.array
         if data.size <= MAX_ELEMENTWISE:
             idxs = list(np.ndindex(*t.shape))
             num = np.zeros(len(idxs))

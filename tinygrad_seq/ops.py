@@ -15,7 +15,7 @@ class View(Function):
     @classmethod
     def apply(cls, x, *args):
         out = super(View, cls).apply(x, *args)
-        if backend.xp(x.device).may_share_memory(out.data, x.data):
+        if backend.xp(x.device).may_share_memory(out.array, x.array):
             out._vc = x._counter()
         return out
 

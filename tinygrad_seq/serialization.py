@@ -97,7 +97,7 @@ class _PickleRefused(Exception):
 
 def _encode(obj, arrays, where):
     if isinstance(obj, Tensor):
-        return {"$tensor": _add_array(obj.data, arrays, where), "requires_grad": obj.requires_grad}
+        return {"$tensor": _add_array(obj.array, arrays, where), "requires_grad": obj.requires_grad}
     if backend.is_array(obj):
         return {"$array": _add_array(obj, arrays, where)}
     if isinstance(obj, np.generic):  # keep the NumPy scalar's dtype (np.float32 stays np.float32)

@@ -44,13 +44,13 @@ class Tensor:
     Tensor(data, requires_grad=False, dtype=None, device=None). Python data
     becomes float32 (ints int64); a NumPy or CuPy array keeps its dtype.
     """
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_out", "_vc", "_hooks", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "device", "_ctx", "_out", "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         dtype = _as_dtype(dtype)
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         if backend.is_array(data):
             arr = data
             if device is None:
@@ -65,7 +65,7 @@ class Tensor:
             arr = arr.astype(dtype)
         if requires_grad and arr.dtype.kind != "f":
             raise TypeError(f"tensor: only floating point tensors can require grad, got dtype {arr.dtype}")
-        self.data = arr
+        self.array = arr
         self.device = device
         self.grad = None
         self.requires_grad = bool(requires_grad)
@@ -77,8 +77,26 @@ class Tensor:
     def _wrap(arr, device):
         """A tensor around an existing backend array, without checks (internal fast path)."""
         t = Tensor.__new__(Tensor)
-        t.data, t.device, t.grad, t.requires_grad, t._ctx, t._out, t._vc = arr, device, None, False, None, 0, None
+        t.array, t.device, t.grad, t.requires_grad, t._ctx, t._out, t._vc = arr, device, None, False, None, 0, None
         return t
+
+    # ------------------------------------------------------------ data
+    # `array` is the backend array itself (numpy.ndarray or cupy.ndarray), shared, outside the
+    # graph: the accessor for code that works on raw arrays. `data` is torch's: a Tensor over the
+    # same memory that autograd does not see (no graph, its own version counter), so
+    # `p.data.add_(p.grad, alpha=-lr)` updates p without a version bump or a recorded op.
+    @property
+    def data(self):
+        return Tensor._wrap(self.array, self.device)
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: must be set to a Tensor, got {type(value).__name__}")
+        if self.requires_grad and value.dtype.kind != "f":
+            raise RuntimeError(f"data: a tensor that requires grad must hold floating point data, "
+                               f"got dtype {value.dtype}")
+        self.array, self.device = value.array, value.device
 
     # ------------------------------------------------------------ version counter
     # One counter per storage, shared by the views of it (basic indexing, reshape, permute,
@@ -98,9 +116,9 @@ class Tensor:
         self._counter()[0] = value
 
     # ------------------------------------------------------------ attributes
-    shape = property(lambda self: tuple(self.data.shape))
-    ndim = property(lambda self: self.data.ndim)
-    dtype = property(lambda self: self.data.dtype)
+    shape = property(lambda self: tuple(self.array.shape))
+    ndim = property(lambda self: self.array.ndim)
+    dtype = property(lambda self: self.array.dtype)
     is_leaf = property(lambda self: self._ctx is None)
     grad_fn = property(lambda self: self._ctx)
     T = property(lambda self: self.permute(*reversed(range(self.ndim))))
@@ -109,7 +127,7 @@ class Tensor:
         return self.shape if dim is None else self.shape[_dim(dim, self.ndim, "size")]
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def ndimension(self):
         return self.ndim
@@ -120,7 +138,7 @@ class Tensor:
     def __len__(self):
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
         """The slices along dim 0, as unbind(0): one graph node for all of them."""
@@ -147,12 +165,12 @@ class Tensor:
     # ------------------------------------------------------------ conversion
     def numpy(self):
         """A NumPy array (copied from the GPU if needed); works on tensors that require grad."""
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
-        return backend.to_numpy(self.data.reshape(-1)[:1])[0].item()  # through backend: GPU copies are counted
+        return backend.to_numpy(self.array.reshape(-1)[:1])[0].item()  # through backend: GPU copies are counted
 
     def tolist(self):
         return self.numpy().tolist()
@@ -165,13 +183,13 @@ class Tensor:
 
     def __index__(self):
         """An integer one-element tensor indexes like an int (`letters[topi]`), as in torch."""
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        if self.dtype.kind not in "iu" or self.array.size != 1:
             raise TypeError(f"only integer tensors of a single element can be converted to an index, "
                             f"got dtype {self.dtype} shape {self.shape}")
         return int(self.item())
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
@@ -235,7 +253,7 @@ class Tensor:
     def detach(self):
         """The same data, cut from the graph (this is how truncated BPTT stops); a view, as in torch:
         an in-place change of it is an in-place change of self."""
-        t = Tensor._wrap(self.data, self.device)
+        t = Tensor._wrap(self.array, self.device)
         t._vc = self._counter()
         return t
 
@@ -279,7 +297,7 @@ class Tensor:
         if autograd._GRAD_ENABLED and self.requires_grad:
             raise AutogradError(f"{name}: in-place change of a tensor that requires grad; "
                                 "wrap it in no_grad() or use the out-of-place op")
-        d = self.data
+        d = self.array
         if d.size > 1 and any(st == 0 and n > 1 for st, n in zip(d.strides, d.shape)):
             raise RuntimeError(f"{name}: in-place change of an expanded tensor of shape {self.shape}: "
                                "more than one element refers to a single memory location")
@@ -288,7 +306,7 @@ class Tensor:
     def _raw(self, v):
         """A Tensor or array operand as an array on this tensor's device (CuPy refuses NumPy
         operands, and `cupy_array[...] = numpy_array` raises); numbers pass through."""
-        v = v.data if isinstance(v, Tensor) else v
+        v = v.array if isinstance(v, Tensor) else v
         return backend.to_device(v, self.device) if backend.is_array(v) else v
 
     def _assign(self, basic, adv, value, name, idx=Ellipsis):
@@ -299,7 +317,7 @@ class Tensor:
         value_grad = isinstance(value, Tensor) and value.requires_grad
         if not (autograd._GRAD_ENABLED and (value_grad or self.requires_grad)):
             self._inplace(name)
-            target = self.data[basic]
+            target = self.array[basic]
             try:
                 if adv is None:
                     target[...] = self._raw(value)
@@ -311,12 +329,12 @@ class Tensor:
             return self
         if self.requires_grad and (self._ctx is None or self._ctx.fn is not ops.SetItem):
             self._inplace(name)   # a leaf, or an op's output it may have saved: refused
-        if value_grad and self.data.base is not None:   # the graph would attach to this view, not its base
+        if value_grad and self.array.base is not None:   # the graph would attach to this view, not its base
             raise AutogradError(f"{name}: writing a tensor that requires grad into a view (shape {self.shape}) "
                                 "would lose its gradient; index the base tensor in one step, e.g. buf[i, j] = v")
         if value_grad and value.device != self.device:
             raise RuntimeError(f"{name}: the value is on {value.device}, the tensor on {self.device}")
-        # writes into self.data; the node's parents are self's old node and the value's
+        # writes into self.array; the node's parents are self's old node and the value's
         out = ops.SetItem.apply(self, value if value_grad else self._raw(value), basic, adv)
         self._version += 1   # ops that saved the old values must not run backward on the new ones
         self._ctx, self.requires_grad = out._ctx, True
@@ -329,7 +347,7 @@ class Tensor:
 
     def zero_(self):
         self._inplace("zero_")
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value):
@@ -350,7 +368,7 @@ class Tensor:
     def add_(self, other, alpha=1):
         self._no_grad_operand(other, "add_")
         self._inplace("add_")
-        self.data += alpha * self._raw(other) if alpha != 1 else self._raw(other)
+        self.array += alpha * self._raw(other) if alpha != 1 else self._raw(other)
         return self
 
     def sub_(self, other, alpha=1):
@@ -359,13 +377,13 @@ class Tensor:
     def mul_(self, other):
         self._no_grad_operand(other, "mul_")
         self._inplace("mul_")
-        self.data *= self._raw(other)
+        self.array *= self._raw(other)
         return self
 
     def div_(self, other):
         self._no_grad_operand(other, "div_")
         self._inplace("div_")
-        self.data /= self._raw(other)
+        self.array /= self._raw(other)
         return self
 
     # ------------------------------------------------------------ arithmetic
@@ -390,7 +408,7 @@ class Tensor:
 
     # comparisons: boolean tensors, no gradient
     def _cmp(self, o, op):
-        return Tensor._wrap(op(self.data, self._raw(_scalar(o))), self.device)
+        return Tensor._wrap(op(self.array, self._raw(_scalar(o))), self.device)
 
     def __eq__(self, o): return self._cmp(o, lambda a, b: a == b)
     def __ne__(self, o): return self._cmp(o, lambda a, b: a != b)
@@ -409,21 +427,21 @@ class Tensor:
     def __invert__(self):
         if self.dtype.kind not in "biu":
             raise TypeError(f"~: bitwise not is only for bool and integer tensors, got dtype {self.dtype}")
-        return Tensor._wrap(~self.data, self.device)
+        return Tensor._wrap(~self.array, self.device)
 
     # logical ops: any dtype, nonzero is True; boolean results, no gradient
     def logical_and(self, o): return self._cmp(o, lambda a, b: (a != 0) & (b != 0))
     def logical_or(self, o): return self._cmp(o, lambda a, b: (a != 0) | (b != 0))
     def logical_xor(self, o): return self._cmp(o, lambda a, b: (a != 0) ^ (b != 0))
-    def logical_not(self): return Tensor._wrap(self.data == 0, self.device)
+    def logical_not(self): return Tensor._wrap(self.array == 0, self.device)
 
     # ------------------------------------------------------------ elementwise
     # these give floats: an integer or bool input is first cast to float32, as torch does
-    def exp(self): return ops.Exp.apply(self if self.data.dtype.kind == "f" else _floating(self))
-    def log(self): return ops.Log.apply(self if self.data.dtype.kind == "f" else _floating(self))
-    def sqrt(self): return ops.Sqrt.apply(self if self.data.dtype.kind == "f" else _floating(self))
-    def tanh(self): return ops.Tanh.apply(self if self.data.dtype.kind == "f" else _floating(self))
-    def sigmoid(self): return ops.Sigmoid.apply(self if self.data.dtype.kind == "f" else _floating(self))
+    def exp(self): return ops.Exp.apply(self if self.array.dtype.kind == "f" else _floating(self))
+    def log(self): return ops.Log.apply(self if self.array.dtype.kind == "f" else _floating(self))
+    def sqrt(self): return ops.Sqrt.apply(self if self.array.dtype.kind == "f" else _floating(self))
+    def tanh(self): return ops.Tanh.apply(self if self.array.dtype.kind == "f" else _floating(self))
+    def sigmoid(self): return ops.Sigmoid.apply(self if self.array.dtype.kind == "f" else _floating(self))
     def relu(self): return ops.ReLU.apply(self)
     def leaky_relu(self, negative_slope=0.01): return ops.LeakyReLU.apply(self, negative_slope)
     def maximum(self, o): return ops.Maximum.apply(*_pair(self, o))
@@ -484,7 +502,7 @@ class Tensor:
     # ------------------------------------------------------------ shapes
     def reshape(self, *shape):
         shape = _shape_args(shape)
-        if shape == self.data.shape:
+        if shape == self.array.shape:
             return self
         return ops.Reshape.apply(self, shape)
 
@@ -616,7 +634,7 @@ class Tensor:
 
     def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
         """A new tensor holding a copy of data (torch copies too), by default of self's dtype and device."""
-        data = data.data if isinstance(data, Tensor) else data
+        data = data.array if isinstance(data, Tensor) else data
         data = data.copy() if backend.is_array(data) else _from_python(data)
         return Tensor(data, requires_grad=requires_grad, dtype=self.dtype if dtype is None else dtype,
                       device=self.device if device is None else device)
@@ -656,16 +674,16 @@ class Tensor:
         return ops.Clone.apply(self)
 
     def is_contiguous(self):
-        return bool(self.data.flags.c_contiguous)
+        return bool(self.array.flags.c_contiguous)
 
     def stride(self, dim=None):
         """Strides in elements (torch counts elements, NumPy bytes)."""
-        s = tuple(b // self.data.itemsize for b in self.data.strides)
+        s = tuple(b // self.array.itemsize for b in self.array.strides)
         return s if dim is None else s[dim]
 
-    def element_size(self): return self.data.itemsize
-    nbytes = property(lambda self: self.data.nbytes)
-    itemsize = property(lambda self: self.data.itemsize)
+    def element_size(self): return self.array.itemsize
+    nbytes = property(lambda self: self.array.nbytes)
+    itemsize = property(lambda self: self.array.itemsize)
     is_cuda = property(lambda self: self.device != "cpu")
 
     def repeat(self, *sizes):
@@ -700,12 +718,12 @@ class Tensor:
         self._inplace("transpose_")
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
-        self.data = self.data.transpose(dims)
+        self.array = self.array.transpose(dims)
         return self
 
     def _reshape_(self, shape, name):
         self._inplace(name)
-        self.data = self.data.reshape(shape)
+        self.array = self.array.reshape(shape)
         return self
 
     # casts
@@ -748,9 +766,9 @@ class Tensor:
         return ops.NanToNum.apply(self, nan, info.max if posinf is None else posinf,
                                   info.min if neginf is None else neginf)
 
-    def isnan(self): return Tensor._wrap(backend.xp(self.device).isnan(self.data), self.device)
-    def isinf(self): return Tensor._wrap(backend.xp(self.device).isinf(self.data), self.device)
-    def isfinite(self): return Tensor._wrap(backend.xp(self.device).isfinite(self.data), self.device)
+    def isnan(self): return Tensor._wrap(backend.xp(self.device).isnan(self.array), self.device)
+    def isinf(self): return Tensor._wrap(backend.xp(self.device).isinf(self.array), self.device)
+    def isfinite(self): return Tensor._wrap(backend.xp(self.device).isfinite(self.array), self.device)
 
     def masked_fill(self, mask, value):
         """self with `value` where the boolean `mask` (broadcast to self's shape) is true."""
@@ -767,7 +785,7 @@ class Tensor:
             raise TypeError(f"masked_select: mask must be a bool tensor, got {type(mask).__name__}"
                             + (f" of dtype {mask.dtype}" if isinstance(mask, Tensor) else ""))
         shape = _broadcast(self.shape, mask.shape, "masked_select")
-        m = backend.xp(self.device).broadcast_to(mask.data, shape)
+        m = backend.xp(self.device).broadcast_to(mask.array, shape)
         return self.expand(*shape)[m]
 
     def _mask(self, mask, name):
@@ -780,7 +798,7 @@ class Tensor:
         if _broadcast(self.shape, mask.shape, name) != self.shape:
             raise ValueError(f"{name}: mask of shape {mask.shape} does not broadcast to the tensor's shape "
                              f"{self.shape}")
-        return mask.data
+        return mask.array
 
     # indexing along a dim
     def index_select(self, dim, index):
@@ -789,26 +807,26 @@ class Tensor:
         if index.ndim > 1:
             raise ValueError(f"index_select: index must be 0-d or 1-D, got shape {index.shape}")
         _check_range(index, self.shape[dim] if self.ndim else 1, "index_select", dim, self.shape)
-        return self[(slice(None),) * dim + (index.data.reshape(-1),)]
+        return self[(slice(None),) * dim + (index.array.reshape(-1),)]
 
     def gather(self, dim, index):
         """out[i][j] = self[i][index[i][j]] for dim=1 (and likewise for every dim)."""
         dim, index = _check_scatter(self, dim, index, "gather")
-        return ops.Gather.apply(self, dim, index.data)
+        return ops.Gather.apply(self, dim, index.array)
 
     def scatter(self, dim, index, src=None, *, value=None):
         """A copy of self with self[i][index[i][j]] = src[i][j] (dim=1); `src` a tensor or a number."""
         dim, index = _check_scatter(self, dim, index, "scatter")
         src = value if src is None else src
         if isinstance(src, Tensor):
-            return ops.Scatter.apply(self, dim, index.data, _src_part(src, index, self, "scatter"))
-        return ops.Scatter.apply(self, dim, index.data, src)
+            return ops.Scatter.apply(self, dim, index.array, _src_part(src, index, self, "scatter"))
+        return ops.Scatter.apply(self, dim, index.array, src)
 
     def scatter_add(self, dim, index, src):
         dim, index = _check_scatter(self, dim, index, "scatter_add")
         if not isinstance(src, Tensor):
             raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
-        return ops.ScatterAdd.apply(self, dim, index.data, _src_part(src, index, self, "scatter_add"))
+        return ops.ScatterAdd.apply(self, dim, index.array, _src_part(src, index, self, "scatter_add"))
 
     def select(self, dim, index):
         """The slice at `index` along `dim`, that dim removed (x.select(0, i) is x[i])."""
@@ -836,7 +854,7 @@ class Tensor:
     def nonzero(self, *, as_tuple=False):
         """Indices of the nonzero elements: an (n, ndim) int64 tensor, or one 1-D tensor per dim."""
         xp = backend.xp(self.device)
-        found = tuple(i.astype(int64) for i in xp.nonzero(self.data.reshape(-1) if self.ndim == 0 else self.data))
+        found = tuple(i.astype(int64) for i in xp.nonzero(self.array.reshape(-1) if self.ndim == 0 else self.array))
         if as_tuple:
             return tuple(Tensor._wrap(i, self.device) for i in found)
         if self.ndim == 0:   # a scalar has no dims to index: (1, 0) when nonzero, else (0, 0)
@@ -848,7 +866,7 @@ class Tensor:
         if dim is not None:
             raise NotImplementedError("unique: only dim=None (over all elements) is supported")
         xp = backend.xp(self.device)
-        values, inverse, counts = xp.unique(self.data, return_inverse=True, return_counts=True)
+        values, inverse, counts = xp.unique(self.array, return_inverse=True, return_counts=True)
         out = [Tensor._wrap(values, self.device)]
         if return_inverse:
             out.append(Tensor._wrap(inverse.reshape(self.shape).astype(int64), self.device))
@@ -863,7 +881,7 @@ class Tensor:
         with autograd.no_grad():
             result = compute()
         self._inplace(name)
-        self.data[...] = result.data
+        self.array[...] = result.array
         return self
 
     def scatter_(self, dim, index, src=None, *, value=None):
@@ -878,7 +896,7 @@ class Tensor:
             i = _long_index(self, index, "index_fill_")
             _check_range(i, self.shape[d] if self.ndim else 1, "index_fill_", d, self.shape)
             out = self.clone()
-            out.data[(slice(None),) * d + (i.data.reshape(-1),)] = self._raw(value)
+            out.array[(slice(None),) * d + (i.array.reshape(-1),)] = self._raw(value)
             return out
         return self._write_from("index_fill_", value, compute)
 
@@ -894,8 +912,8 @@ class Tensor:
                                  f"{i.numel()} along dim {d} of {self.shape}, got {src.shape}")
             _check_range(i, self.shape[d], "index_add_", d, self.shape)
             out = self.clone()
-            part = src.data if alpha == 1 else src.data * alpha
-            backend.scatter_add(backend.xp(self.device), out.data, (slice(None),) * d + (i.data.reshape(-1),),
+            part = src.array if alpha == 1 else src.array * alpha
+            backend.scatter_add(backend.xp(self.device), out.array, (slice(None),) * d + (i.array.reshape(-1),),
                                 part.astype(self.dtype, copy=False))
             return out
         return self._write_from("index_add_", source, compute)
@@ -983,7 +1001,7 @@ class Tensor:
 
     def argsort(self, dim=-1, descending=False, *, stable=False):
         dim = _dim(dim, self.ndim, "argsort")
-        return Tensor._wrap(ops.argsort(backend.xp(self.device), self.data, dim, descending), self.device)
+        return Tensor._wrap(ops.argsort(backend.xp(self.device), self.array, dim, descending), self.device)
 
     def flip(self, *dims):
         dims = _shape_args(dims)
@@ -1033,7 +1051,7 @@ class Tensor:
     # in place (no gradient; see _inplace)
     def clamp_(self, min=None, max=None):
         self._inplace("clamp_")
-        backend.xp(self.device).clip(self.data, min, max, out=self.data)
+        backend.xp(self.device).clip(self.array, min, max, out=self.array)
         return self
 
     clip_ = clamp_
@@ -1041,9 +1059,9 @@ class Tensor:
     def masked_fill_(self, mask, value):
         m = self._mask(mask, "masked_fill_")
         self._inplace("masked_fill_")
-        value = value.data if isinstance(value, Tensor) else value
+        value = value.array if isinstance(value, Tensor) else value
         xp = backend.xp(self.device)
-        self.data[...] = xp.where(m, xp.asarray(value, dtype=self.dtype), self.data)
+        self.array[...] = xp.where(m, xp.asarray(value, dtype=self.dtype), self.array)
         return self
 
     def abs_(self): return self._unary_("abs_", lambda xp, a: xp.abs(a))
@@ -1057,24 +1075,24 @@ class Tensor:
 
     def _unary_(self, name, fn):
         self._inplace(name)
-        self.data[...] = fn(backend.xp(self.device), self.data)
+        self.array[...] = fn(backend.xp(self.device), self.array)
         return self
 
     def normal_(self, mean=0.0, std=1.0):
         """Fill with normal samples from the generator manual_seed seeds."""
         self._inplace("normal_")
-        self.data[...] = backend.randn(self.shape, _draw_dtype(self, "normal_"), self.device) * std + mean
+        self.array[...] = backend.randn(self.shape, _draw_dtype(self, "normal_"), self.device) * std + mean
         return self
 
     def uniform_(self, a=0.0, b=1.0):
         self._inplace("uniform_")
-        self.data[...] = backend.uniform(a, b, self.shape, _draw_dtype(self, "uniform_"), self.device)
+        self.array[...] = backend.uniform(a, b, self.shape, _draw_dtype(self, "uniform_"), self.device)
         return self
 
     def bernoulli_(self, p=0.5):
         self._inplace("bernoulli_")
         p = self._raw(p)
-        self.data[...] = backend.rand(self.shape, _draw_dtype(self, "bernoulli_"), self.device) < p
+        self.array[...] = backend.rand(self.shape, _draw_dtype(self, "bernoulli_"), self.device) < p
         return self
 
     def multinomial(self, num_samples, replacement=False, *, generator=None):
@@ -1181,7 +1199,7 @@ def _result_dtype(x, y):
     groups = [None, None, None]
     for v in (x, y):
         if isinstance(v, Tensor):
-            k, dt = (0 if v.data.ndim else 1), v.data.dtype
+            k, dt = (0 if v.array.ndim else 1), v.array.dtype
         elif isinstance(v, bool):
             k, dt = 2, bool_
         elif isinstance(v, int):
@@ -1199,13 +1217,13 @@ def _pair(x, y, true_div=False, sub=False):
     follow the array's dtype in NumPy). True division of integers gives float32; subtraction
     refuses bools, as torch."""
     cx, cy = x.__class__, y.__class__   # the common cases first, kept fast: a float tensor with a
-    if cx is Tensor and x.data.dtype.kind == "f":   # Python number or a tensor of its dtype
-        if cy is float or cy is int or cy is Tensor and y.data.dtype == x.data.dtype:
+    if cx is Tensor and x.array.dtype.kind == "f":   # Python number or a tensor of its dtype
+        if cy is float or cy is int or cy is Tensor and y.array.dtype == x.array.dtype:
             return x, y
-    elif cy is Tensor and (cx is float or cx is int) and y.data.dtype.kind == "f":
+    elif cy is Tensor and (cx is float or cx is int) and y.array.dtype.kind == "f":
         return x, y
     x, y = _scalar(x), _scalar(y)
-    if sub and any(v.__class__ is bool or v.__class__ is Tensor and v.data.dtype == bool_ for v in (x, y)):
+    if sub and any(v.__class__ is bool or v.__class__ is Tensor and v.array.dtype == bool_ for v in (x, y)):
         raise TypeError("sub: subtraction with a bool tensor or number is not supported (as in torch); "
                         "to invert a mask use ~ or logical_not()")
     dt = _result_dtype(x, y)
@@ -1217,11 +1235,11 @@ def _pair(x, y, true_div=False, sub=False):
 
 
 def _floating(t):
-    return t if t.data.dtype.kind == "f" else t.to(dtype=_DEFAULT_FLOAT)
+    return t if t.array.dtype.kind == "f" else t.to(dtype=_DEFAULT_FLOAT)
 
 
 def _float_only(t, op):
-    if t.data.dtype.kind != "f":
+    if t.array.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating point tensor, got dtype {t.dtype} (as torch); "
                         "cast it first, e.g. x.float()")
     return t
@@ -1292,7 +1310,7 @@ def _parse_index(idx, t, op):
     for i in items:
         source = i
         if isinstance(i, Tensor):
-            i = i.data
+            i = i.array
         elif isinstance(i, (list, tuple)) or isinstance(i, np.ndarray) and t.device != "cpu":
             a = np.asarray(i)
             if a.size == 0 and a.dtype.kind == "f":   # [] : an empty integer index, as torch
@@ -1356,7 +1374,7 @@ def _parse_index(idx, t, op):
 
 def _argx(t, name, axis, keepdims):
     xp = backend.xp(t.device)
-    out = getattr(xp, name)(t.data, axis=axis, keepdims=keepdims)
+    out = getattr(xp, name)(t.array, axis=axis, keepdims=keepdims)
     return Tensor._wrap(xp.asarray(out, dtype=int64), t.device)
 
 
@@ -1410,7 +1428,7 @@ def _long_index(t, index, name):
 def _check_range(index, n, name, dim, shape):
     """Index values in [0, n) (on the GPU a deferred check: no wait for the device)."""
     if index.numel():
-        xp, i = backend.xp(index.device), index.data
+        xp, i = backend.xp(index.device), index.array
         lo, hi = i.min(), i.max()
         backend.check(xp, (lo < 0) | (hi >= n),
                       name + ": index {} is out of range for dim " + f"{dim} of size {n} (shape {shape})",
@@ -1456,7 +1474,7 @@ def _max_with_indices(t, dim, keepdim, name):
 def _logical(t, name, dim, keepdim):
     xp = backend.xp(t.device)
     axis = None if dim is None else _dim(dim, t.ndim, name)
-    out = getattr(xp, name)(t.data, axis=axis, keepdims=bool(keepdim) and axis is not None)
+    out = getattr(xp, name)(t.array, axis=axis, keepdims=bool(keepdim) and axis is not None)
     return Tensor._wrap(xp.asarray(out), t.device)
 
 

@@ -40,9 +40,9 @@ class TensorXP:
     def clip(self, a, lo, hi): return self._t(a).clip(lo, hi)
 
     # piecewise constant: no gradient, as in torch
-    def sign(self, a): return Tensor._wrap(self._xp.sign(self._t(a).data), self.device)
-    def isfinite(self, a): return Tensor._wrap(self._xp.isfinite(self._t(a).data), self.device)
-    def floor(self, a): return Tensor._wrap(self._xp.floor(self._t(a).data), self.device)
+    def sign(self, a): return Tensor._wrap(self._xp.sign(self._t(a).array), self.device)
+    def isfinite(self, a): return Tensor._wrap(self._xp.isfinite(self._t(a).array), self.device)
+    def floor(self, a): return Tensor._wrap(self._xp.floor(self._t(a).array), self.device)
 
     # shapes
     def broadcast_to(self, a, shape): return self._t(a).expand(*shape)

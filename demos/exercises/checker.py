@@ -111,7 +111,7 @@ def _ce_inputs(rng, device):
 def _pool_inputs(rng, device):
     x = _separated(rng, (2, 2, 9), device)
     # make x[0, 0, 2] (shared by windows 0 and 1 with kernel 3, stride 2) win both
-    x.data[0, 0, 2] = x.data.max() + 1
+    x.array[0, 0, 2] = x.array.max() + 1
     return [x, 3, 2]
 
 

@@ -77,10 +77,8 @@ def run(torch, state=None, seed=0, n_iters=60, n_hidden=16, learning_rate=0.05):
         output = rnn(line_tensor)
         loss = criterion(output, category_tensor)
         loss.backward()
-        # the tutorial's p.data.add_(p.grad.data, alpha=-lr), in its no_grad form
-        with torch.no_grad():
-            for p in rnn.parameters():
-                p.add_(p.grad, alpha=-learning_rate)
+        for p in rnn.parameters():   # the tutorial's manual SGD, outside the graph through .data
+            p.data.add_(p.grad.data, alpha=-learning_rate)
         return output, loss.item()
 
     rng = np.random.default_rng(seed + 1)

@@ -81,9 +81,8 @@ def run(torch, state=None, seed=0, n_iters=40, n_hidden=16, learning_rate=0.05, 
             output, hidden = rnn(category_tensor, input_line_tensor[i], hidden)
             loss += criterion(output, target_line_tensor[i])
         loss.backward()
-        with torch.no_grad():   # the tutorial's p.data.add_(p.grad.data, alpha=-lr)
-            for p in rnn.parameters():
-                p.add_(p.grad, alpha=-learning_rate)
+        for p in rnn.parameters():   # the tutorial's manual SGD through .data
+            p.data.add_(p.grad.data, alpha=-learning_rate)
         return output, loss.item() / input_line_tensor.size(0)
 
     rng = np.random.default_rng(seed + 1)

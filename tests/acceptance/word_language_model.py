@@ -129,11 +129,8 @@ def run(torch, rnn_type="LSTM", state=None, seed=0, epochs=2, ntoken=16, emsize=
             loss = criterion(output, targets)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-            # the example writes p.data.add_(...); here `.data` is the raw array, so the
-            # update goes through the equivalent no_grad form
-            with torch.no_grad():
-                for p in model.parameters():
-                    p.add_(p.grad, alpha=-lr)
+            for p in model.parameters():   # the example's manual SGD, outside the graph
+                p.data.add_(p.grad, alpha=-lr)
             losses.append(loss.item())
         val_loss = evaluate(val_data)
         val_losses.append(val_loss)

@@ -26,7 +26,7 @@ def _additive(mask, dtype, masked_when, name, what):
         raise TypeError(f"{name}: {what} must be a Tensor, got {type(mask).__name__}")
     if mask.dtype == np.bool_:
         xp = backend.xp(mask.device)
-        blocked = mask.data if masked_when else ~mask.data
+        blocked = mask.array if masked_when else ~mask.array
         return Tensor(xp.where(blocked, -np.inf, 0.0).astype(dtype), device=mask.device)
     if mask.dtype.kind != "f":
         raise TypeError(f"{name}: {what} must be bool or floating point, got dtype {mask.dtype}")

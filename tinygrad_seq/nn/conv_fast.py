@@ -296,7 +296,7 @@ def _channels_innermost(x):
 def convolve(x, weight, bias, stride, pads, dilation, groups):
     """conv.im2col_conv's convolution of a batched, checked input (N, C, L) or (N, C, H, W),
     by the fastest Function that fits."""
-    if x.ndim == 3 and stride == (1,) and groups == 1 and _channels_innermost(x.data):
+    if x.ndim == 3 and stride == (1,) and groups == 1 and _channels_innermost(x.array):
         return Conv1dShifted.apply(x, weight, bias, pads[0], dilation[0])   # a text CNN's conv
     if x.ndim == 3:
         stride, dilation, pads = (1,) + stride, (1,) + dilation, ((0, 0),) + pads

@@ -38,7 +38,7 @@ class EmbeddingFn(Function):
     def composed(weight, indices, padding_idx):
         """The same lookup from differentiable ops: rows of the table (the padding row's
         copies detached, so it gets no gradient)."""
-        idx = indices.data if isinstance(indices, Tensor) else indices
+        idx = indices.array if isinstance(indices, Tensor) else indices
         rows = weight[idx]
         if padding_idx is None:
             return rows
@@ -64,7 +64,7 @@ def embedding(input, weight, padding_idx=None, _name="embedding"):
         raise ValueError(f"{_name}: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
     V = weight.shape[0]
     # on the GPU a deferred check: no wait for the device (backend.checks)
-    backend.check_indices(backend.xp(input.device), input.data, V,
+    backend.check_indices(backend.xp(input.device), input.array, V,
                           f"{_name}: index {{}} is out of range for num_embeddings={V} "
                           f"(valid indices are 0..{V - 1}); indices of shape {input.shape}")
     return EmbeddingFn.apply(weight, input, _padding_idx(padding_idx, V, _name))
@@ -84,7 +84,7 @@ class Embedding(Module):
             self.weight = init.parameter(num_embeddings, embedding_dim)
             init.normal_(self.weight)
             if self.padding_idx is not None:
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(f"Embedding: _weight shape {tuple(_weight.shape)} does not match "
@@ -96,7 +96,7 @@ class Embedding(Module):
         """An Embedding holding a copy of the 2-D tensor `embeddings`; frozen unless freeze=False."""
         if embeddings.ndim != 2:
             raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got {embeddings.shape}")
-        data = embeddings.data if isinstance(embeddings, Tensor) else embeddings
+        data = embeddings.array if isinstance(embeddings, Tensor) else embeddings
         data = data.copy() if backend.is_array(data) else np.array(data)   # a CuPy array stays on the GPU
         m = cls(data.shape[0], data.shape[1], padding_idx=padding_idx, _weight=data)
         m.weight.requires_grad = not freeze
@@ -131,7 +131,7 @@ def _bags(input, offsets, include_last_offset, name):
                          f"{None if offsets is None else getattr(offsets, 'shape', type(offsets).__name__)}")
     if offsets.dtype.kind not in "iu":
         raise TypeError(f"{name}: offsets must hold integers, got dtype {offsets.dtype}")
-    o = backend.to_numpy(offsets.data).astype(np.int64)   # small: bag boundaries, read on the host
+    o = backend.to_numpy(offsets.array).astype(np.int64)   # small: bag boundaries, read on the host
     M = input.shape[0]
     if include_last_offset:
         if o.size < 1:
@@ -180,7 +180,7 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
     rows = embedding(flat, weight, None, _name=_name)                 # (M, D)
     keep = Tensor(xp.ones(M, dtype=weight.dtype), device=weight.device)
     if pad is not None:
-        keep = Tensor((flat.data != pad).astype(weight.dtype), device=weight.device)
+        keep = Tensor((flat.array != pad).astype(weight.dtype), device=weight.device)
     zero_row = Tensor(xp.zeros((1, D), dtype=weight.dtype), device=weight.device)
     zero = Tensor(xp.zeros(1, dtype=weight.dtype), device=weight.device)
     block = cat([rows, zero_row])[pos]                               # (B, Lmax, D)
@@ -217,7 +217,7 @@ class EmbeddingBag(Module):
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
             init.normal_(self.weight)
             if self.padding_idx is not None:
-                self.weight.data[self.padding_idx] = 0
+                self.weight.array[self.padding_idx] = 0
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
                 raise ValueError(f"EmbeddingBag: _weight shape {tuple(_weight.shape)} does not match "

@@ -16,27 +16,27 @@ def parameter(*shape):
 
 @no_grad()
 def uniform_(t, a=0.0, b=1.0):
-    t.data = backend.uniform(a, b, t.shape, t.dtype, t.device)
+    t.array = backend.uniform(a, b, t.shape, t.dtype, t.device)
     t._version += 1
     return t
 
 
 @no_grad()
 def normal_(t, mean=0.0, std=1.0):
-    t.data = (backend.randn(t.shape, t.dtype, t.device) * std + mean).astype(t.dtype, copy=False)
+    t.array = (backend.randn(t.shape, t.dtype, t.device) * std + mean).astype(t.dtype, copy=False)
     t._version += 1
     return t
 
 
 @no_grad()
 def zeros_(t):
-    t.data = backend.xp(t.device).zeros(t.shape, dtype=t.dtype)
+    t.array = backend.xp(t.device).zeros(t.shape, dtype=t.dtype)
     return t
 
 
 @no_grad()
 def ones_(t):
-    t.data = backend.xp(t.device).ones(t.shape, dtype=t.dtype)
+    t.array = backend.xp(t.device).ones(t.shape, dtype=t.dtype)
     return t
 
 

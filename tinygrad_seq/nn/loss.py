@@ -53,7 +53,7 @@ def _upstream(xp, g, reduction, denom, M):
 
 
 def _arr(v):
-    return v.data if isinstance(v, Tensor) else v
+    return v.array if isinstance(v, Tensor) else v
 
 
 def _rows_t(x):
@@ -252,7 +252,7 @@ def _raw(w, x, name, what):
     """An optional weight (Tensor or array) as a raw array in x's dtype on x's device."""
     if w is None:
         return None
-    arr = w.data if isinstance(w, Tensor) else w
+    arr = w.array if isinstance(w, Tensor) else w
     if not backend.is_array(arr):   # a list or number: made on the input's device
         arr = backend.xp(x.device).asarray(arr)
     if backend.device_of(arr) != x.device:
@@ -285,7 +285,7 @@ def _class_checks(input, target, weight, ignore_index, reduction, name):
     w = _raw(weight, input, name, "weight")
     if w is not None and w.shape != (C,):
         raise ValueError(f"{name}: weight must have shape ({C},) (one per class), got {w.shape}")
-    t = target.data.reshape(-1)
+    t = target.array.reshape(-1)
     if t.size:   # on the GPU a deferred check: no wait for the device (backend.check)
         bad = (t != ignore_index) & ((t < 0) | (t >= C))
         backend.check(backend.xp(target.device), bad.any(),
@@ -349,7 +349,7 @@ def one_hot(tensor, num_classes=-1):
         raise TypeError(f"one_hot: expected an integer index Tensor, got "
                         f"{getattr(tensor, 'dtype', type(tensor).__name__)}")
     xp = backend.xp(tensor.device)
-    t = tensor.data
+    t = tensor.array
     if num_classes == -1:
         num_classes = int(t.max()) + 1 if t.size else 0
     if t.size:   # deferred on the GPU (with num_classes given, one_hot then needs no sync)
@@ -509,7 +509,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     name = "binary_cross_entropy"
     _check_reduction(reduction, name)
     input, target = _pair(input, target, name)
-    x = input.data
+    x = input.array
     if x.size:
         backend.check(backend.xp(input.device), ((x < 0) | (x > 1) | (x != x)).any(),
                       f"{name}: all elements of input should be between 0 and 1 (input shape {input.shape})",

@@ -25,7 +25,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
@@ -249,7 +249,7 @@ class Module:
             if p.grad is None or set_to_none:
                 p.grad = None
             else:
-                p.grad = Tensor._wrap(backend.xp(p.device).zeros_like(p.grad.data), p.device)
+                p.grad = Tensor._wrap(backend.xp(p.device).zeros_like(p.grad.array), p.device)
 
     def requires_grad_(self, flag=True):
         for p in self.parameters():
@@ -268,15 +268,15 @@ class Module:
                 for t in store.values():
                     if t is None:
                         continue
-                    arr = t.data
+                    arr = t.array
                     if dtype is not None and arr.dtype.kind == "f":
                         arr = arr.astype(dtype)
                     if device is not None:
                         arr = backend.to_device(arr, device)
                         t.device = device
-                    t.data = arr
+                    t.array = arr
                     if t.grad is not None:
-                        t.grad = Tensor(t.grad.data, dtype=arr.dtype, device=t.device)
+                        t.grad = Tensor(t.grad.array, dtype=arr.dtype, device=t.device)
         return self
 
     def double(self):
@@ -338,9 +338,9 @@ class Module:
         for k, t in own.items():
             if k in state_dict:
                 v = state_dict[k]
-                arr = v.data if isinstance(v, Tensor) else v
+                arr = v.array if isinstance(v, Tensor) else v
                 arr = backend.to_device(backend.to_numpy(arr) if t.device == "cpu" else arr, t.device)
-                t.data = arr.astype(t.data.dtype, copy=True)
+                t.array = arr.astype(t.array.dtype, copy=True)
         return missing, unexpected
 
     # ------------------------------------------------------------ repr
@@ -421,11 +421,11 @@ def _through_gather(tensors, callback):
     gather = autograd.Node(_HookGather, xp)
     gather.needs_input_grad = [t.requires_grad for t in tensors]
     gather.parents = tuple((t._ctx or t) if t.requires_grad else None for t in tensors)
-    gather.shapes = tuple(t.data.shape for t in tensors)
+    gather.shapes = tuple(t.array.shape for t in tensors)
     gather.grads, gather.received, gather.callback = [None] * len(tensors), 0, callback
     outs = []
     for i, t in enumerate(tensors):
-        o = Tensor._wrap(t.data, t.device)
+        o = Tensor._wrap(t.array, t.device)
         if t.requires_grad:
             node = autograd.Node(_HookPiece, xp)
             node.needs_input_grad, node.parents, node.shapes, node.index = [True], (gather,), ((),), i
@@ -453,7 +453,7 @@ class _BackwardHook:
 
     def wrap_inputs(self, args):
         self.n_inputs = len(args)   # grad_input has one entry per positional argument, as in torch
-        self.tensor_args = [(i, a.data.shape, a.data.dtype, a.device) for i, a in enumerate(args)
+        self.tensor_args = [(i, a.array.shape, a.array.dtype, a.device) for i, a in enumerate(args)
                             if isinstance(a, Tensor)]
         tensors = [a for a in args if isinstance(a, Tensor)]
         if not (autograd.is_grad_enabled() and any(t.requires_grad for t in tensors)):
@@ -514,7 +514,7 @@ class _BackwardHook:
 
 
 def _raw(g):
-    return g.data if isinstance(g, Tensor) else g
+    return g.array if isinstance(g, Tensor) else g
 
 
 class Sequential(Module):

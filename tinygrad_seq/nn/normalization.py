@@ -145,9 +145,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         var = input.var(axes, keepdims=True, correction=0)   # biased: what normalises the batch
         if running_mean is not None:   # statistics, not part of the graph
             m = float(momentum)
-            bm, bv = mean.data.reshape(C), var.data.reshape(C) * (n / (n - 1))   # unbiased for the running var
-            running_mean.data = ((1 - m) * running_mean.data + m * bm).astype(running_mean.dtype)
-            running_var.data = ((1 - m) * running_var.data + m * bv).astype(running_var.dtype)
+            bm, bv = mean.array.reshape(C), var.array.reshape(C) * (n / (n - 1))   # unbiased for the running var
+            running_mean.array = ((1 - m) * running_mean.array + m * bm).astype(running_mean.dtype)
+            running_var.array = ((1 - m) * running_var.array + m * bv).astype(running_var.dtype)
     else:
         if running_mean is None or running_var is None:
             raise ValueError(f"{_name}: running_mean and running_var are needed when not training")
@@ -186,9 +186,9 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self):
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self):
         self.reset_running_stats()
@@ -205,9 +205,9 @@ class _BatchNorm(Module):
             raise ValueError(f"{name}: expected {want} input (got {x.ndim}D input of shape {x.shape})")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1   # in place: a 0-d array stays an array
+            self.num_batches_tracked.array += 1   # in place: a 0-d array stays an array
             if self.momentum is None:   # cumulative average: the k-th batch weighs 1/k
-                factor = 1.0 / float(self.num_batches_tracked.data)
+                factor = 1.0 / float(self.num_batches_tracked.array)
         use_batch = self.training or self.running_mean is None
         track = not self.training or self.track_running_stats
         return batch_norm(x, self.running_mean if track else None, self.running_var if track else None,

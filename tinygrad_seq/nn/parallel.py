@@ -150,13 +150,13 @@ class DistributedDataParallel(Module):
 
     def _reduce(self, bucket):
         xp = backend.xp(bucket.device)
-        flat = xp.concatenate([(p.grad.data if p.grad is not None else xp.zeros(p.shape, bucket.dtype)).reshape(-1)
+        flat = xp.concatenate([(p.grad.array if p.grad is not None else xp.zeros(p.shape, bucket.dtype)).reshape(-1)
                                for p in bucket.params])
         dist.all_reduce_array(flat, dist.ReduceOp.AVG)
         for p, lo, hi in zip(bucket.params, bucket.offsets, bucket.offsets[1:]):
             view = flat[lo:hi].reshape(p.shape)
             if p.grad is not None:
-                p.grad.data = view
+                p.grad.array = view
             else:   # no gradient here: it gets one only if some other rank had one
                 self._absent.append((p, view))
 
@@ -259,12 +259,12 @@ def _broadcast_arrays(tensors):
         groups.setdefault((t.device, t.dtype), []).append(t)
     for (device, dtype), ts in groups.items():
         xp = backend.xp(device)
-        flat = xp.concatenate([t.data.reshape(-1) for t in ts])
+        flat = xp.concatenate([t.array.reshape(-1) for t in ts])
         dist.broadcast_array(flat, 0)
         offset = 0
         for t in ts:
             n = t.numel()
-            t.data = flat[offset:offset + n].reshape(t.shape).copy()
+            t.array = flat[offset:offset + n].reshape(t.shape).copy()
             offset += n
 
 

@@ -41,24 +41,24 @@ class LBFGS(Optimizer):
     # ------------------------------------------------------------ the flat vector
     def _gather_flat_grad(self):
         xp = self._xp
-        return xp.concatenate([xp.zeros(p.data.size, dtype=p.data.dtype) if p.grad is None
-                               else p.grad.data.reshape(-1).astype(p.data.dtype) for p in self._params])
+        return xp.concatenate([xp.zeros(p.array.size, dtype=p.array.dtype) if p.grad is None
+                               else p.grad.array.reshape(-1).astype(p.array.dtype) for p in self._params])
 
     def _add_grad(self, step_size, update):
         """p += step_size * update (the slice of the flat vector that is p's)."""
         offset = 0
         for p in self._params:
-            n = p.data.size
-            p.data += step_size * update[offset:offset + n].reshape(p.data.shape)
+            n = p.array.size
+            p.array += step_size * update[offset:offset + n].reshape(p.array.shape)
             p._version += 1
             offset += n
 
     def _clone_param(self):
-        return [p.data.copy() for p in self._params]
+        return [p.array.copy() for p in self._params]
 
     def _set_param(self, params_data):
         for p, data in zip(self._params, params_data):
-            p.data[...] = data
+            p.array[...] = data
             p._version += 1
 
     def _directional_evaluate(self, closure, x, t, d):

@@ -73,7 +73,7 @@ class Optimizer:
                 if p.grad is None or set_to_none:
                     p.grad = None
                 else:
-                    p.grad = Tensor._wrap(backend.xp(p.device).zeros_like(p.grad.data), p.device)
+                    p.grad = Tensor._wrap(backend.xp(p.device).zeros_like(p.grad.array), p.device)
 
     def step(self, closure=None):
         """One update of every parameter that has a gradient. `closure` (optional)
@@ -87,14 +87,14 @@ class Optimizer:
                 for p in group["params"]:
                     if p.grad is None:
                         continue
-                    g = p.grad.data
-                    if g.shape != p.data.shape:
+                    g = p.grad.array
+                    if g.shape != p.array.shape:
                         raise ValueError(f"{type(self).__name__}: gradient of shape {g.shape} does not match "
                                          f"its parameter of shape {p.shape}")
-                    if g.dtype != p.data.dtype:  # keep the state and update in the parameter's dtype
-                        g = g.astype(p.data.dtype)
+                    if g.dtype != p.array.dtype:  # keep the state and update in the parameter's dtype
+                        g = g.astype(p.array.dtype)
                     state = _follow(self.state.setdefault(p, {}), p)
-                    self._update(backend.xp(p.device), p.data, g, state, group)
+                    self._update(backend.xp(p.device), p.array, g, state, group)
                     p._version += 1  # the parameter changed in place: a graph that saved it is stale
         return loss
 
@@ -174,7 +174,7 @@ def _follow(state, p):
     all) cannot mix devices or dtypes. Costs a type check per entry when nothing moved."""
     for k, v in state.items():
         if backend.is_array(v) and (backend.device_of(v) != p.device or
-                                    (v.dtype.kind == "f" and v.dtype != p.data.dtype)):
+                                    (v.dtype.kind == "f" and v.dtype != p.array.dtype)):
             state[k] = _to_param_array(v, p, f"optimizer state '{k}'")
     return state
 
@@ -183,10 +183,10 @@ def _to_param_array(v, p, what):
     """A state entry from a state dict: arrays become arrays on p's device in p's dtype
     (float state only), numbers stay numbers."""
     if isinstance(v, Tensor):
-        v = v.data
+        v = v.array
     if not backend.is_array(v):
         return v.item() if hasattr(v, "item") else v
-    if v.dtype.kind == "f" and v.shape != p.data.shape and v.ndim != 0:
+    if v.dtype.kind == "f" and v.shape != p.array.shape and v.ndim != 0:
         raise ValueError(f"{what} has shape {v.shape}, the parameter has shape {p.shape}")
     arr = backend.to_device(v, p.device)
-    return arr.astype(p.data.dtype if arr.dtype.kind == "f" else arr.dtype, copy=True)
+    return arr.astype(p.array.dtype if arr.dtype.kind == "f" else arr.dtype, copy=True)

@@ -40,7 +40,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         return Tensor(0.0)
     device = params[0].device
     xp = backend.xp(device)
-    norms = [backend.to_device(_norm(backend.xp(p.device), p.grad.data, norm_type), device) for p in params]
+    norms = [backend.to_device(_norm(backend.xp(p.device), p.grad.array, norm_type), device) for p in params]
     total = _norm(xp, xp.stack(norms), norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {float(total)}; "
@@ -49,7 +49,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     coef = xp.asarray(xp.minimum(max_norm / (total + 1e-6), 1.0))
     for p in params:
         c = backend.to_device(coef, p.device).astype(p.grad.dtype)
-        p.grad = Tensor._wrap(p.grad.data * c, p.device)
+        p.grad = Tensor._wrap(p.grad.array * c, p.device)
     return Tensor._wrap(total, device)
 
 
@@ -59,4 +59,4 @@ def clip_grad_value_(parameters, clip_value):
     if clip_value < 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
     for p in _grads(parameters):
-        p.grad = Tensor._wrap(backend.xp(p.device).clip(p.grad.data, -clip_value, clip_value), p.device)
+        p.grad = Tensor._wrap(backend.xp(p.device).clip(p.grad.array, -clip_value, clip_value), p.device)

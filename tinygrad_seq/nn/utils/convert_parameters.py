@@ -34,13 +34,13 @@ def vector_to_parameters(vec, parameters):
         parameters = [parameters]
     params = list(parameters)
     _check_one_device(params + [vec], "vector_to_parameters")
-    total = sum(p.data.size for p in params)
+    total = sum(p.array.size for p in params)
     if total != vec.shape[0]:
         raise ValueError(f"vector_to_parameters: the vector has {vec.shape[0]} entries, the parameters "
                          f"{total}")
     offset = 0
     for p in params:
-        n = p.data.size
-        p.data = vec.data[offset:offset + n].reshape(p.data.shape)
+        n = p.array.size
+        p.array = vec.array[offset:offset + n].reshape(p.array.shape)
         p._version += 1
         offset += n
