@@ -60,3 +60,16 @@ def test_slides_lstm_example_shapes():
     out, (h, c) = lstm(tg.rand(1000, 1, 5))
     assert out.shape == (1000, 1, 2) and h.shape == (1, 1, 2)
     np.testing.assert_allclose(out.numpy()[-1], h.numpy()[0], rtol=1e-6)
+
+
+def test_python_examples_run():
+    """Every ```python block runs, in order, in one namespace (a section builds on the one
+    before), except the data-parallel one, which needs mpiexec and the reader's own model."""
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    runnable = [b for b in blocks if "init_process_group" not in b]
+    assert len(runnable) >= 6 and len(blocks) - len(runnable) == 1
+    namespace = {}
+    for i, block in enumerate(runnable):
+        exec(compile(block, f"README python block {i}", "exec"), namespace)
+    w = namespace["w"]                       # the API tour's manual update went through .data
+    assert isinstance(w.data, tg.Tensor) and w.data.array is w.array is namespace["a"]

@@ -96,6 +96,10 @@ def test_unsupported_objects_are_refused_at_save(tmp_path):
     path = tmp_path / "x.npz"
     with pytest.raises(TypeError, match=r"save: cannot store a set \(at obj\['s'\]\) without pickle"):
         tg.save({"s": {1, 2}}, path)
+    with pytest.raises(TypeError, match=r"cannot store a Linear \(at obj\) without pickle \(save its state_dict"):
+        tg.save(tg.nn.Linear(2, 2), path)          # torch pickles whole modules; we take state_dicts
+    with pytest.raises(TypeError, match=r"cannot store a Adam .*state_dict"):
+        tg.save(tg.optim.Adam(tg.nn.Linear(2, 2).parameters()), path)
     with pytest.raises(TypeError, match=r"obj\[1\] is an array of Python objects \(dtype object\)"):
         tg.save([1, np.array([{}, []], dtype=object)], path)
     with pytest.raises(TypeError, match="dict keys must be strings or numbers, got tuple key"):

@@ -115,8 +115,9 @@ def _encode(obj, arrays, where):
     if isinstance(obj, (list, tuple)):
         kind = "$list" if isinstance(obj, list) else "$tuple"
         return {kind: [_encode(v, arrays, f"{where}[{i}]") for i, v in enumerate(obj)]}
-    raise TypeError(f"save: cannot store a {type(obj).__name__} (at {where}) without pickle; checkpoints hold "
-                    "dicts, lists, tuples, Tensors, arrays, numbers, strings and None")
+    hint = " (save its state_dict() instead)" if callable(getattr(obj, "state_dict", None)) else ""
+    raise TypeError(f"save: cannot store a {type(obj).__name__} (at {where}) without pickle{hint}; checkpoints "
+                    "hold dicts, lists, tuples, Tensors, arrays, numbers, strings and None")
 
 
 def _add_array(arr, arrays, where):
