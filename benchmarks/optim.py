@@ -15,7 +15,7 @@ import tinygrad_seq as tg
 import tinygrad_seq.nn as nn
 from tinygrad_seq import optim
 from tinygrad_seq.data import TensorDataset, DataLoader
-from benchmarks.common import torch, time_steps, report
+from benchmarks.common import device_sync, measure_pair, report, time_steps, torch
 
 SHAPES = [(65, 64), (2048, 64), (2048, 512), (2048,), (2048,), (65, 512), (65,)]
 OPTIMIZERS = [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=1e-3)), ("AdamW", dict(lr=1e-3)),
@@ -25,6 +25,32 @@ OPTIMIZERS = [("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict(lr=1e-3)), ("Ad
 def _arrays(seed):
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
+
+
+SUITE_TARGET = 1.2   # the suite's Adam / AdamW step: ours at most 1.2x torch's
+
+
+def step_workload(name, quick=False, device="cpu", steps=30, warmup=3):
+    """The suite's optimizer rows: one `name` ("Adam" or "AdamW") step over the 1.4M parameters
+    (tiny ones with quick), ours and torch on the same device, from the same fixed gradients."""
+    shapes = [(8, 4), (16,)] if quick else SHAPES
+    rng = np.random.default_rng(0)
+    init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    ps = [tg.Tensor(x.copy(), requires_grad=True, device=device) for x in init]
+    for q, g in zip(ps, grads):
+        q.grad = tg.Tensor(g, device=device)
+    step, sync = getattr(optim, name)(ps, lr=1e-3).step, device_sync(device)
+    tstep = tsync = None
+    if torch is not None and (device == "cpu" or torch.cuda.is_available()):
+        tdev = "cpu" if device == "cpu" else "cuda"
+        tps = [torch.tensor(x.copy(), requires_grad=True, device=tdev) for x in init]
+        for q, g in zip(tps, grads):
+            q.grad = torch.tensor(g, device=tdev)
+        tstep, tsync = getattr(torch.optim, name)(tps, lr=1e-3).step, device_sync(device, "torch")
+    n = sum(x.size for x in init)
+    return measure_pair(f"{name} step ({n:,} float32 parameters)", step, tstep, sync, tsync, device,
+                        *((1, 1) if quick else (steps, warmup)), SUITE_TARGET, memory=True)
 
 
 def _pair(rows, workload, ours, theirs, steps, warmup, note=""):

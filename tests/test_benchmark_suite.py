@@ -75,6 +75,18 @@ def test_verdicts_need_enough_timed_steps(monkeypatch):
     assert full[1]["verdict"] == "met" and full[1]["target_met"] is True
     slow = suite.finalize({"lenet": _rows(20, torch_ms=0.5)}, "cpu", quick=False)
     assert slow[1]["verdict"] == "MISSED" and slow[1]["target_met"] is False
+    best = _rows(20)
+    best[1]["min_ms"] = 1.6                       # median within the target, best step 1.6x torch's
+    best = suite.finalize({"lenet": best}, "cpu", quick=False)[1]
+    assert best["verdict"] == "MISSED" and best["missed"] == ["best"]
+    heavy = _rows(20)
+    heavy[0]["peak_host_mb"], heavy[1]["peak_host_mb"] = 10.0, 12.5     # 1.25x torch's memory
+    heavy = suite.finalize({"lenet": heavy}, "cpu", quick=False)[1]
+    assert heavy["missed"] == ["memory"] and abs(heavy["memory_ratio"] - 1.25) < 1e-12
+    small = _rows(20)
+    small[0]["peak_host_mb"], small[1]["peak_host_mb"] = 1.0, 3.0       # under the floor: not judged
+    small = suite.finalize({"lenet": small}, "cpu", quick=False)[1]
+    assert small["verdict"] == "met" and small["memory_ratio"] is None
     alone = suite.finalize({"lenet": _rows(20, torch_ms=None)}, "cpu", quick=False)
     assert alone[0]["verdict"] == "no torch" and alone[0]["ratio"] is None
 
@@ -158,4 +170,27 @@ def test_graph_length_tables_fit_100_columns():
     graph_length.print_tables({"chain": chain, "lstm": lstm}, con)
     text = con.export_text()
     assert "1,000,000" in text and "MISSED" in text and "met" in text
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 100, text
+
+
+def test_several_runs_give_ranges_and_met_counts():
+    """--runs N: one row per workload and impl with the range of each figure over the runs and
+    the number of runs whose verdict was met; the table fits 100 columns."""
+    import io
+    from rich.console import Console
+    from benchmarks import __main__ as suite
+    runs = []
+    for torch_ms, ours_min in ((2.0, 0.5), (2.5, 0.8), (0.6, 0.6)):     # the last run misses (median)
+        rows = _rows(20, torch_ms)
+        rows[1]["min_ms"] = ours_min
+        runs.append(suite.finalize({"char-LSTM": rows}, "cpu", quick=False))
+    summary = {s["impl"]: s for s in suite.summarize_runs(runs)}
+    ours = summary["ours"]
+    assert ours["runs"] == 3 and ours["judged"] == 3 and ours["met"] == 2 and ours["missed"] == ["median"]
+    assert ours["ratio"] == (1.0 / 2.5, 1.0 / 0.6) and ours["min_ms"] == (0.5, 0.8)
+    assert summary["torch"]["median_ms"] == (0.6, 2.5) and summary["torch"]["judged"] == 0
+    con = Console(width=200, file=io.StringIO(), record=True)
+    suite.print_summary("benchmark suite (cpu): 3 runs", list(summary.values()), console=con)
+    text = con.export_text()
+    assert "2/3 (med)" in text and "0.40-1.67x" in text
     assert max(len(line.rstrip()) for line in text.splitlines()) <= 100, text
