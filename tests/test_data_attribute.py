@@ -113,5 +113,9 @@ def test_tensor_copies_as_tensor_and_from_numpy_share_as_in_torch():
         a[0] = 7
         assert copied.tolist() == [0, 0, 0], lib.__name__
         assert shared.tolist() == [7, 0, 0] and from_np.tolist() == [7, 0, 0], lib.__name__
+        f = np.zeros(2, dtype=np.float32)
+        legacy, converted = lib.FloatTensor(f), lib.LongTensor(f)   # the legacy class shares its own dtype
+        f[0] = 3
+        assert legacy.tolist() == [3, 0] and converted.tolist() == [0, 0], lib.__name__
     t = tg.ones(2)
     assert tg.tensor(t).array is not t.array and tg.tensor(t.array).array is not t.array

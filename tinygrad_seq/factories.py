@@ -242,7 +242,8 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, device=None, requires_gr
 
 def _legacy(dtype, name):
     def make(*args, device=None):
-        """torch's legacy constructor: Cls(data) copies data; Cls(n, m, ...) is an (n, m, ...) zeros."""
+        """torch's legacy constructor: Cls(data) shares an array or tensor already of its dtype (as
+        torch does) and converts anything else; Cls(n, m, ...) is an (n, m, ...) zeros."""
         if args and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
             return zeros(*args, dtype=dtype, device=device)
         if len(args) != 1:
