@@ -181,7 +181,9 @@ def bernoulli(input, p=None, *, generator=None):
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Indices drawn from the categorical distribution(s) in the last dim of input (weights,
     need not sum to 1). Without replacement each row's draws are distinct: the top
-    num_samples of log(w) + Gumbel noise, which is sequential sampling without replacement."""
+    num_samples of log(w) + Gumbel noise, which is sequential sampling without replacement.
+    The draws come from `generator` (a numpy.random.Generator) when one is given, else from
+    the library generator."""
     xp, w = _probabilities(input, "multinomial")
     if input.ndim not in (1, 2):
         raise ValueError(f"multinomial: input must be 1-D or 2-D, got shape {input.shape}")
@@ -199,7 +201,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         backend.check(xp, ((w2 > 0).sum(axis=1) < k).any(),
                       f"multinomial: a row has fewer than {k} categories of nonzero weight, "
                       "cannot draw that many without replacement", error=ValueError)
-    u = backend.rand((w2.shape[0], k if replacement else n), np.dtype(float64), input.device)
+    shape = (w2.shape[0], k if replacement else n)
+    u = (backend.rand(shape, np.dtype(float64), input.device) if generator is None else
+         backend.to_device(generator.random(shape), input.device))
     if replacement:   # inverse CDF: the first category whose cumulative weight exceeds u
         cdf = xp.cumsum(w2.astype(float64), axis=1)
         cdf = cdf / cdf[:, -1:]
