@@ -370,19 +370,23 @@ class HardtanhFn(Function):
     def backward(ctx, g): return g * ctx.inside, None, None
 
 
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False, *, _name="hardtanh"):
-    """torch.nn.functional.hardtanh: x clamped to [min_val, max_val]."""
-    _check(input, _name)
+def _hardtanh(input, min_val, max_val, inplace, name):
+    _check(input, name)
     if min_val > max_val:
-        raise ValueError(f"{_name}: min_val cannot be greater than max_val, got {min_val} > {max_val}")
+        raise ValueError(f"{name}: min_val cannot be greater than max_val, got {min_val} > {max_val}")
     if input.dtype == np.bool_:
-        raise TypeError(f"{_name}: bool inputs are not supported (as torch)")
-    return _apply(input, lambda x: HardtanhFn.apply(x, min_val, max_val), inplace, _name)
+        raise TypeError(f"{name}: bool inputs are not supported (as torch)")
+    return _apply(input, lambda x: HardtanhFn.apply(x, min_val, max_val), inplace, name)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """torch.nn.functional.hardtanh: x clamped to [min_val, max_val]."""
+    return _hardtanh(input, min_val, max_val, inplace, "hardtanh")
 
 
 def relu6(input, inplace=False):
     """torch.nn.functional.relu6: min(max(0, x), 6), hardtanh(x, 0, 6)."""
-    return hardtanh(input, 0.0, 6.0, inplace, _name="relu6")
+    return _hardtanh(input, 0.0, 6.0, inplace, "relu6")
 
 
 def _floating(x, name):
