@@ -980,6 +980,8 @@ class Tensor:
         if self.dtype == bool_:
             raise TypeError("median: not implemented for bool tensors (as torch)")
         if dim is None:
+            if self.array.size == 0 and self.dtype.kind != "f":   # torch returns garbage there
+                raise ValueError(f"median: an empty {self.dtype} tensor has no median (a float one gives NaN)")
             return ops.Median.apply(self)
         dim = _dim(dim, self.ndim, "median")
         if self.ndim and self.shape[dim] == 0:
