@@ -242,7 +242,8 @@ def make_stream(lib, n, with_len):
                                   (5, dict(batch_size=2, shuffle=False))])
 def test_iterable_dataset_batches_match_torch(n, kw):
     ours, theirs = DataLoader(make_stream(data, n, True), **kw), tud.DataLoader(make_stream(tud, n, True), **kw)
-    conv = lambda b: [x.tolist() for x in b] if isinstance(b, (list, tuple)) and hasattr(b[0], "tolist") else b  # noqa: E731
+    def conv(b):
+        return [x.tolist() for x in b] if isinstance(b, (list, tuple)) and hasattr(b[0], "tolist") else b
     got, ref = [conv(b) for b in ours], [conv(b) for b in theirs]
     assert got == ref and len(ours) == len(theirs)
     assert [conv(b) for b in ours] == ref   # a second pass reads the stream again
@@ -251,7 +252,8 @@ def test_iterable_dataset_batches_match_torch(n, kw):
 
 
 def test_iterable_dataset_without_len_and_chained():
-    ours, theirs = DataLoader(make_stream(data, 5, False), batch_size=2), tud.DataLoader(make_stream(tud, 5, False), batch_size=2)
+    ours = DataLoader(make_stream(data, 5, False), batch_size=2)
+    theirs = tud.DataLoader(make_stream(tud, 5, False), batch_size=2)
     assert [b[0].tolist() for b in ours] == [b[0].tolist() for b in theirs]
     with pytest.raises(TypeError):
         len(theirs)
