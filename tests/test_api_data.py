@@ -1,5 +1,6 @@
-"""torch.utils.data's samplers, Subset, ConcatDataset, random_split and DataLoader options,
-against torch where the result is deterministic (orders, batching, lengths, errors)."""
+"""torch.utils.data's samplers, Subset, ConcatDataset, random_split, IterableDataset and
+DataLoader options, against torch where the result is deterministic (orders, batching, lengths,
+errors); weighted draws by their frequencies."""
 import numpy as np
 import pytest
 
@@ -218,3 +219,120 @@ def test_custom_sampler_subclass():
     assert [b.tolist() for b in DataLoader(Squares(7), batch_size=3, sampler=Evens(7))] == [[0, 4, 16], [36]]
     with pytest.raises(NotImplementedError):
         iter(Sampler())
+
+
+# ------------------------------------------------------------------ IterableDataset, WeightedRandomSampler
+def make_stream(lib, n, with_len):
+    """An IterableDataset of (i, float) samples from `lib`'s base class; with a __len__ or not."""
+    class Stream(lib.IterableDataset):
+        def __iter__(self):
+            info = lib.get_worker_info()
+            assert info is None   # loaded in the main process, in both
+            return iter((i, i / 2) for i in range(n))
+
+    if with_len:
+        Stream.__len__ = lambda self: n
+    return Stream()
+
+
+@pytest.mark.parametrize("n,kw", [(10, dict(batch_size=3)), (10, dict(batch_size=3, drop_last=True)),
+                                  (9, dict(batch_size=3, drop_last=True)), (2, dict(batch_size=5)),
+                                  (0, dict(batch_size=2)), (7, dict(batch_size=1)),
+                                  (6, dict(batch_size=4, collate_fn=lambda b: [s[0] for s in b])),
+                                  (5, dict(batch_size=2, shuffle=False))])
+def test_iterable_dataset_batches_match_torch(n, kw):
+    ours, theirs = DataLoader(make_stream(data, n, True), **kw), tud.DataLoader(make_stream(tud, n, True), **kw)
+    def conv(b):
+        return [x.tolist() for x in b] if isinstance(b, (list, tuple)) and hasattr(b[0], "tolist") else b
+    got, ref = [conv(b) for b in ours], [conv(b) for b in theirs]
+    assert got == ref and len(ours) == len(theirs)
+    assert [conv(b) for b in ours] == ref   # a second pass reads the stream again
+    if "collate_fn" not in kw and got:
+        assert next(iter(ours))[0].dtype == tg.int64 and next(iter(ours))[1].dtype == tg.float32
+
+
+def test_iterable_dataset_without_len_and_chained():
+    ours = DataLoader(make_stream(data, 5, False), batch_size=2)
+    theirs = tud.DataLoader(make_stream(tud, 5, False), batch_size=2)
+    assert [b[0].tolist() for b in ours] == [b[0].tolist() for b in theirs]
+    with pytest.raises(TypeError):
+        len(theirs)
+    with pytest.raises(TypeError, match="len"):
+        len(ours)
+    both = make_stream(data, 3, True) + make_stream(data, 2, True)
+    tboth = make_stream(tud, 3, True) + make_stream(tud, 2, True)
+    assert isinstance(both, data.IterableDataset) and len(both) == len(tboth) == 5
+    assert list(both) == list(tboth)
+    with pytest.raises(NotImplementedError):
+        iter(data.IterableDataset())
+    assert data.get_worker_info() is None and tud.get_worker_info() is None
+
+
+@pytest.mark.parametrize("kw", [dict(shuffle=True), dict(sampler=[0, 1]), dict(batch_sampler=[[0]]),
+                                dict(sampler=SequentialSampler(range(3)), batch_size=2)])
+def test_iterable_dataset_refuses_samplers_like_torch(kw):
+    kw_t = dict(kw, sampler=tud.SequentialSampler(range(3))) if isinstance(kw.get("sampler"), Sampler) else kw
+    with pytest.raises(ValueError):
+        tud.DataLoader(make_stream(tud, 3, True), **kw_t)
+    with pytest.raises(ValueError, match="IterableDataset"):
+        DataLoader(make_stream(data, 3, True), **kw)
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_weighted_random_sampler_draws_in_proportion(replacement):
+    weights = [0.5, 0.0, 2.0, 1.0, 0.5]
+    s = data.WeightedRandomSampler(weights, 3, replacement=replacement)
+    t = tud.WeightedRandomSampler(weights, 3, replacement=replacement)
+    got = list(s)
+    assert len(s) == len(t) == len(got) == 3 and all(isinstance(i, int) for i in got)
+    assert s.weights.dtype == tg.float64 and s.weights.tolist() == t.weights.tolist()
+    assert 1 not in got and (replacement or len(set(got)) == 3)
+    tg.manual_seed(5)
+    a = list(s)
+    tg.manual_seed(5)
+    assert list(s) == a   # the library generator, so manual_seed repeats it
+    gen_draws = [list(data.WeightedRandomSampler(weights, 3, replacement, np.random.default_rng(2)))
+                 for _ in range(2)]
+    assert gen_draws[0] == gen_draws[1]
+    # frequencies over many draws: proportional to the weights (with replacement), and for a
+    # single draw without replacement too
+    counts = np.zeros(5)
+    if replacement:
+        counts += np.bincount(list(data.WeightedRandomSampler(weights, 40000)), minlength=5)
+    else:
+        for _ in range(4000):
+            counts += np.bincount(list(data.WeightedRandomSampler(weights, 1, False)), minlength=5)
+    freq = counts / counts.sum()
+    np.testing.assert_allclose(freq, np.array(weights) / sum(weights), atol=0.02)
+    # without replacement, all draws: every nonzero-weight index once
+    assert sorted(data.WeightedRandomSampler(weights, 4, replacement=False)) == [0, 2, 3, 4]
+    batches = [b.tolist() for b in DataLoader(Squares(5), batch_size=2, sampler=s)]   # a DataLoader's sampler
+    assert [len(b) for b in batches] == [2, 1] and all(v in (0, 4, 9, 16) for b in batches for v in b)
+
+
+@pytest.mark.parametrize("args,kw", [(([1.0, 2.0], 0), {}), (([1.0, 2.0], 2.5), {}), (([1.0, 2.0], True), {}),
+                                     (([1.0, 2.0], 2), dict(replacement=1)), (([[1.0, 2.0]], 2), {})])
+def test_weighted_random_sampler_errors_match_torch(args, kw):
+    with pytest.raises(ValueError):
+        tud.WeightedRandomSampler(*args, **kw)
+    with pytest.raises(ValueError, match="WeightedRandomSampler"):
+        data.WeightedRandomSampler(*args, **kw)
+
+
+@pytest.mark.parametrize("weights,k,replacement", [([1.0, -1.0], 1, True), ([0.0, 0.0], 1, True),
+                                                   ([1.0, np.inf], 1, True), ([1.0, 2.0], 3, False)])
+def test_weighted_random_sampler_bad_weights_raise_when_drawn_like_torch(weights, k, replacement):
+    t = tud.WeightedRandomSampler(weights, k, replacement)
+    s = data.WeightedRandomSampler(weights, k, replacement)
+    with pytest.raises(RuntimeError):
+        list(t)
+    with pytest.raises(ValueError, match="multinomial"):
+        list(s)
+
+
+def test_weighted_random_sampler_more_draws_than_nonzero_weights_raises():
+    """Without replacement, more draws than nonzero weights: torch then draws the zero-weight
+    indices (in an order of its own); tg.multinomial refuses, naming the shortfall."""
+    assert list(tud.WeightedRandomSampler([1.0, 0.0, 2.0], 3, replacement=False))[2] == 1
+    with pytest.raises(ValueError, match="fewer than 3 categories of nonzero weight"):
+        list(data.WeightedRandomSampler([1.0, 0.0, 2.0], 3, replacement=False))

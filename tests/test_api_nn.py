@@ -139,12 +139,21 @@ ACTIVATIONS = [
     ("softplus_beta", lambda x: F.softplus(x, 2.5, 4.0), lambda x: torch.nn.functional.softplus(x, 2.5, 4.0)),
     ("glu", lambda x: F.glu(x, 1), lambda x: torch.nn.functional.glu(x, 1)),
     ("glu_last", lambda x: F.glu(x), lambda x: torch.nn.functional.glu(x)),
+    ("hardtanh", lambda x: F.hardtanh(x), lambda x: torch.nn.functional.hardtanh(x)),
+    ("hardtanh_range", lambda x: F.hardtanh(x, -0.5, 2.0), lambda x: torch.nn.functional.hardtanh(x, -0.5, 2.0)),
+    ("relu6", F.relu6, lambda x: torch.nn.functional.relu6(x)),
+    ("logsigmoid", F.logsigmoid, lambda x: torch.nn.functional.logsigmoid(x)),
+    ("selu", F.selu, lambda x: torch.nn.functional.selu(x)),
 ]
 ACT_MODULES = [
     (lambda: nn.GELU(), lambda: torch.nn.GELU()), (lambda: nn.GELU("tanh"), lambda: torch.nn.GELU("tanh")),
     (lambda: nn.ELU(1.3), lambda: torch.nn.ELU(1.3)), (lambda: nn.SiLU(), lambda: torch.nn.SiLU()),
     (lambda: nn.Softplus(0.5, 3.0), lambda: torch.nn.Softplus(0.5, 3.0)),
     (lambda: nn.GLU(0), lambda: torch.nn.GLU(0)),
+    (lambda: nn.Hardtanh(), lambda: torch.nn.Hardtanh()),
+    (lambda: nn.Hardtanh(-2, 3), lambda: torch.nn.Hardtanh(-2, 3)),
+    (lambda: nn.ReLU6(), lambda: torch.nn.ReLU6()), (lambda: nn.LogSigmoid(), lambda: torch.nn.LogSigmoid()),
+    (lambda: nn.SELU(), lambda: torch.nn.SELU()),
 ]
 
 
@@ -187,6 +196,96 @@ def test_activation_errors():
                lambda: torch.nn.functional.gelu(TT(x), approximate="fast"), "gelu")
     with pytest.raises(TypeError, match="silu"):
         F.silu(np.zeros(3))
+
+
+@pytest.mark.parametrize("name", ["hardtanh", "relu6", "logsigmoid", "selu"])
+def test_new_activations_are_twice_differentiable(name):
+    x = T(rng_for(name, "gg").standard_normal((3, 4)) * 3 + 0.05)
+    fn = getattr(F, name)
+    assert tg.gradcheck(fn, [x]) and tg.gradgradcheck(fn, [x])
+
+
+SPECIAL = np.array([-800.0, -50.0, -7.0, -2.0, -1.0, -0.5, -1e-20, -0.0, 0.0, 1e-20, 0.3, 1.0, 2.0, 6.0, 7.0,
+                    50.0, 100.0, 800.0, np.inf, -np.inf] * 3)   # * 3: torch's vectorised kernels
+
+
+@requires_torch
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("name,args", [("hardtanh", ()), ("hardtanh", (-0.5, 2.0)), ("relu6", ()),
+                                       ("logsigmoid", ()), ("selu", ())])
+def test_new_activations_at_bounds_zeros_and_infinities_match_torch(name, args, dtype):
+    """Values (the sign of -0.0 too) and gradients at the kinks (0 at hardtanh's bounds, selu's
+    left side at 0), at ±inf and far out (logsigmoid's e^-50 gradient is not rounded to 0).
+    NaN is left out: torch's own gradient at NaN differs between its scalar and vector kernels."""
+    x = tg.tensor(SPECIAL, dtype=dtype, requires_grad=True)
+    tx = torch.tensor(SPECIAL, dtype=getattr(torch, dtype), requires_grad=True)
+    y, ty = getattr(F, name)(x, *args), getattr(torch.nn.functional, name)(tx, *args)
+    y.sum().backward()
+    ty.sum().backward()
+    tol = dict(rtol=1e-14, atol=0) if dtype == "float64" else dict(rtol=2e-6, atol=1e-30)
+    assert y.dtype == x.dtype and x.grad.dtype == x.dtype
+    assert_close(y, ty, what="value", **tol)
+    np.testing.assert_array_equal(np.signbit(y.numpy()), np.signbit(ty.detach().numpy()))
+    assert_close(x.grad, tx.grad, what="gradient", **tol)
+
+
+@requires_torch
+def test_new_activation_dtypes_and_errors_match_torch():
+    ints = np.array([-3, 0, 2, 9])
+    for name, args in [("hardtanh", ()), ("hardtanh", (-2, 5)), ("relu6", ())]:
+        got = getattr(F, name)(tg.tensor(ints), *args)
+        ref = getattr(torch.nn.functional, name)(torch.tensor(ints), *args)
+        assert got.dtype == tg.int64 and got.tolist() == ref.tolist()
+    x = np.zeros((2, 3))
+    for name in ("selu", "logsigmoid"):
+        both_raise(lambda: getattr(F, name)(tg.tensor(ints)),
+                   lambda: getattr(torch.nn.functional, name)(torch.tensor(ints)), name)
+    for name in ("hardtanh", "relu6"):
+        both_raise(lambda: getattr(F, name)(tg.tensor([True])),
+                   lambda: getattr(torch.nn.functional, name)(torch.tensor([True])), name)
+    both_raise(lambda: F.hardtanh(T(x), 1.0, -1.0), lambda: torch.nn.functional.hardtanh(TT(x), 1.0, -1.0),
+               "hardtanh")
+    both_raise(lambda: nn.Hardtanh(1.0, 1.0), lambda: torch.nn.Hardtanh(1.0, 1.0), "Hardtanh")
+    assert F.hardtanh(T(x), 0.5, 0.5).numpy().tolist() == torch.nn.functional.hardtanh(TT(x), 0.5, 0.5).tolist()
+    for ours, theirs in [(nn.Hardtanh(-2.0, 3.5, True), torch.nn.Hardtanh(-2.0, 3.5, True)),
+                         (nn.ReLU6(True), torch.nn.ReLU6(True)), (nn.SELU(True), torch.nn.SELU(True)),
+                         (nn.LogSigmoid(), torch.nn.LogSigmoid())]:
+        assert repr(ours) == repr(theirs)
+    with pytest.raises(TypeError, match="logsigmoid"):
+        F.logsigmoid(np.zeros(3))
+
+
+INPLACE_ACTS = [
+    ("relu", lambda M, x: M.nn.functional.relu(x, inplace=True)),
+    ("leaky_relu", lambda M, x: M.nn.functional.leaky_relu(x, 0.2, inplace=True)),
+    ("elu", lambda M, x: M.nn.functional.elu(x, 0.7, inplace=True)),
+    ("silu", lambda M, x: M.nn.functional.silu(x, inplace=True)),
+    ("hardtanh", lambda M, x: M.nn.functional.hardtanh(x, -0.5, 0.7, inplace=True)),
+    ("relu6", lambda M, x: M.nn.functional.relu6(x, inplace=True)),
+    ("selu", lambda M, x: M.nn.functional.selu(x, inplace=True)),
+    ("ReLU6", lambda M, x: M.nn.ReLU6(inplace=True)(x)),
+    ("SELU", lambda M, x: M.nn.SELU(inplace=True)(x)),
+    ("ReLU", lambda M, x: M.nn.ReLU(inplace=True)(x)),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("name,fn", INPLACE_ACTS, ids=[a[0] for a in INPLACE_ACTS])
+def test_activation_inplace_writes_into_the_input_like_torch(name, fn):
+    """Outside the graph the input itself changes and is returned, as torch; a leaf that
+    requires grad is refused by both; a tensor in the graph gets torch's values and gradients
+    (computed out of place here: this library refuses in-place ops on tensors in the graph)."""
+    a = rng_for(name, "inplace").standard_normal((3, 4)) * 4
+    x, tx = T(a, grad=False), TT(a, grad=False)
+    y, ty = fn(tg, x), fn(torch, tx)
+    assert y is x and ty is tx
+    assert_close(x, tx, 1e-12, 1e-14, "input changed in place")
+    leaf, tleaf = T(a), TT(a)
+    both_raise(lambda: fn(tg, leaf), lambda: fn(torch, tleaf), "inplace")
+    with tg.no_grad(), torch.no_grad():   # a parameter update: in place in both
+        assert fn(tg, leaf) is leaf and fn(torch, tleaf) is tleaf
+    assert_close(leaf, tleaf, 1e-12, 1e-14, "leaf under no_grad")
+    parity(lambda v: fn(tg, v * 1.0), lambda v: fn(torch, v * 1.0), [a], 1e-12, 1e-14)
 
 
 @requires_torch
@@ -629,6 +728,111 @@ def test_multihead_attention_errors():
                "attn_mask")
     both_raise(lambda: ours(T(q), T(q), T(q), is_causal=True), lambda: theirs(TT(q), TT(q), TT(q), is_causal=True),
                "is_causal")
+
+
+# ================================================================ nn.init
+GAINS = [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+         ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", 3), ("selu", None), ("conv_transpose1d", 1)]
+
+
+@requires_torch
+def test_init_gains_and_fans_match_torch():
+    for nonlinearity, param in GAINS:
+        assert nn.init.calculate_gain(nonlinearity, param) == torch.nn.init.calculate_gain(nonlinearity, param)
+    for shape in [(3, 4), (5, 2, 3), (2, 6, 3, 4), (1, 1)]:
+        assert (nn.init._calculate_fan_in_and_fan_out(tg.zeros(*shape))
+                == torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(*shape)))
+    both_raise(lambda: nn.init.calculate_gain("swish"), lambda: torch.nn.init.calculate_gain("swish"), "gain")
+    both_raise(lambda: nn.init.calculate_gain("leaky_relu", True),
+               lambda: torch.nn.init.calculate_gain("leaky_relu", True), "negative_slope")
+    both_raise(lambda: nn.init.xavier_normal_(tg.zeros(3)), lambda: torch.nn.init.xavier_normal_(torch.zeros(3)),
+               "fan")
+    both_raise(lambda: nn.init.kaiming_normal_(tg.zeros(3, 2), mode="fan_avg"),
+               lambda: torch.nn.init.kaiming_normal_(torch.zeros(3, 2), mode="fan_avg"), "mode")
+    both_raise(lambda: nn.init.orthogonal_(tg.zeros(3)), lambda: torch.nn.init.orthogonal_(torch.zeros(3)),
+               "orthogonal_")
+
+
+INITS = [
+    ("kaiming_normal_", {}), ("kaiming_normal_", dict(a=0.3, mode="fan_out")),
+    ("kaiming_normal_", dict(nonlinearity="relu")), ("kaiming_normal_", dict(mode="FAN_OUT", nonlinearity="tanh")),
+    ("kaiming_uniform_", {}), ("kaiming_uniform_", dict(a=math.sqrt(5))),
+    ("kaiming_uniform_", dict(mode="fan_out", nonlinearity="linear")),
+    ("xavier_normal_", {}), ("xavier_normal_", dict(gain=2.5)), ("xavier_uniform_", dict(gain=0.5)),
+]
+
+
+@requires_torch
+@pytest.mark.parametrize("name,kw", INITS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(INITS)])
+def test_random_inits_have_torchs_distribution(name, kw):
+    """Random draws cannot match torch's bits: over 120,000 draws the std (and for the uniform
+    ones the bound) must match torch's within sampling error; the mean is 0."""
+    shape = (300, 50, 8)   # fan_in 400, fan_out 2400: mode shows in the std
+    w, tw = tg.zeros(*shape, dtype=tg.float64), torch.zeros(*shape, dtype=torch.float64)
+    assert getattr(nn.init, name)(w, **kw) is w
+    getattr(torch.nn.init, name)(tw, **kw)
+    a, b = w.numpy(), tw.numpy()
+    assert a.dtype == np.float64 and abs(a.mean()) < 5 * a.std() / math.sqrt(a.size)
+    assert a.std() == pytest.approx(b.std(), rel=0.02)
+    if "uniform" in name:
+        assert np.abs(a).max() == pytest.approx(np.abs(b).max(), rel=1e-3)
+
+
+def test_inits_repeat_under_manual_seed_and_record_no_graph():
+    for fill in (nn.init.kaiming_normal_, nn.init.xavier_normal_, nn.init.orthogonal_,
+                 lambda p: nn.init.constant_(p, 0.25)):
+        draws = []
+        for _ in range(2):
+            tg.manual_seed(7)
+            p = nn.Parameter(tg.zeros(6, 4))
+            v = p._version
+            assert fill(p) is p and p.grad_fn is None and p.requires_grad and p._version > v
+            draws.append(p.numpy().copy())
+        np.testing.assert_array_equal(draws[0], draws[1])
+        assert draws[0].dtype == np.float32
+    tg.manual_seed(8)
+    assert not np.array_equal(nn.init.kaiming_normal_(tg.zeros(6, 4)).numpy(), draws[0])
+
+
+@requires_torch
+def test_constant_and_zero_element_inits_match_torch():
+    w, tw = tg.zeros(2, 3), torch.zeros(2, 3)
+    view = w[0]
+    nn.init.constant_(w, -1.5)
+    torch.nn.init.constant_(tw, -1.5)
+    assert_close(w, tw, what="constant_")
+    assert view.numpy().tolist() == [-1.5] * 3   # in place: views see it, as torch
+    assert nn.init.constant_(tg.zeros(3, dtype=tg.int64), 2).tolist() == [2, 2, 2]
+    for name in ("kaiming_normal_", "kaiming_uniform_"):   # no entries: torch warns, draws nothing
+        with pytest.warns(UserWarning, match="zero-element"):
+            getattr(torch.nn.init, name)(torch.zeros(0, 3))
+        with pytest.warns(UserWarning, match="zero-element"):
+            assert getattr(nn.init, name)(tg.zeros(0, 3)).shape == (0, 3)
+    empty = torch.nn.init.orthogonal_(torch.zeros(0, 3))
+    assert nn.init.orthogonal_(tg.zeros(0, 3)).shape == (0, 3) == tuple(empty.shape)
+
+
+@pytest.mark.parametrize("shape,gain", [((6, 6), 1.0), ((5, 12), 2.0), ((12, 5), 1.0), ((4, 3, 2, 2), 0.5),
+                                        ((1, 7), 1.0)])
+def test_orthogonal_rows_or_columns_are_orthonormal(shape, gain):
+    w = nn.init.orthogonal_(tg.zeros(*shape, dtype=tg.float64), gain)
+    m = w.numpy().reshape(shape[0], -1)
+    rows, cols = m.shape
+    gram = m @ m.T if rows <= cols else m.T @ m   # the shorter side is orthonormal (times gain)
+    np.testing.assert_allclose(gram, gain ** 2 * np.eye(min(rows, cols)), atol=1e-12)
+    m32 = nn.init.orthogonal_(tg.zeros(*shape), gain).numpy().reshape(rows, cols)
+    assert m32.dtype == np.float32
+    np.testing.assert_allclose(m32 @ m32.T if rows <= cols else m32.T @ m32, gain ** 2 * np.eye(min(rows, cols)),
+                               atol=1e-5)
+
+
+def test_orthogonal_is_uniform_over_orthogonal_matrices():
+    """torch's sign correction makes Q Haar-distributed: an entry of Q is symmetric about 0
+    and E[Q_ij^2] = 1/n. Without it, QR's Householder convention makes every Q[0, 0] <= 0."""
+    q = np.stack([nn.init.orthogonal_(tg.zeros(3, 3, dtype=tg.float64)).numpy() for _ in range(600)])
+    for i, j in [(0, 0), (1, 1), (2, 0)]:
+        assert 0.4 < (q[:, i, j] > 0).mean() < 0.6, (i, j)
+    np.testing.assert_allclose((q ** 2).mean(axis=0), np.full((3, 3), 1 / 3), atol=0.06)
 
 
 # ================================================================ losses

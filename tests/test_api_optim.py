@@ -1,5 +1,6 @@
 """Adadelta, Adamax, NAdam, RAdam, LBFGS and the schedules MultiStepLR, LambdaLR, LinearLR,
-OneCycleLR, CosineAnnealingWarmRestarts and ReduceLROnPlateau against torch.optim: the same
+OneCycleLR, CyclicLR, SequentialLR, CosineAnnealingWarmRestarts and ReduceLROnPlateau against
+torch.optim: the same
 float64 problem, the same trajectory; errors for the same bad arguments."""
 import math
 
@@ -252,6 +253,15 @@ SCHEDULES = [
     ("OneCycleLR", dict(max_lr=1.0, total_steps=31, cycle_momentum=False), "Adagrad"),
     ("CosineAnnealingWarmRestarts", dict(T_0=5), "SGD"),
     ("CosineAnnealingWarmRestarts", dict(T_0=3, T_mult=2, eta_min=0.01), "SGD"),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=4), "SGD"),
+    ("CyclicLR", dict(base_lr=[0.01, 0.002], max_lr=[0.1, 0.05], step_size_up=3, step_size_down=5,
+                      mode="triangular2", base_momentum=0.7, max_momentum=0.95), "SGD"),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=2, mode="exp_range", gamma=0.9), "Adam"),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=5, step_size_down=2, scale_fn=lambda x: 0.8 ** x,
+                      scale_mode="iterations"), "SGD"),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, scale_fn=lambda c: 1 / c), "Adam"),
+    ("CyclicLR", dict(base_lr=0.01, max_lr=0.1, step_size_up=3, mode="triangular", scale_mode="iterations",
+                      cycle_momentum=False), "Adagrad"),
 ]
 
 
@@ -310,6 +320,88 @@ def test_schedule_state_dict_resumes():
     s.step()
     s2.step()
     assert s.get_last_lr() == s2.get_last_lr()
+
+
+SEQUENCES = [   # (the schedulers, made on one optimizer, from a library's lr_scheduler; milestones)
+    (lambda L, o: [L.LinearLR(o, start_factor=0.1, total_iters=4), L.ExponentialLR(o, gamma=0.9)], [5]),
+    (lambda L, o: [L.StepLR(o, 2, 0.5), L.CosineAnnealingLR(o, T_max=6, eta_min=0.001),
+                   L.MultiStepLR(o, [2, 5], gamma=0.3)], [4, 11]),
+    (lambda L, o: [L.StepLR(o, 1, 0.5), L.LambdaLR(o, lambda e: 1 / (1 + e)),   # milestone 0: the
+                   L.CosineAnnealingWarmRestarts(o, T_0=3)], [0, 6]),                 # first never runs
+    (lambda L, o: [L.CyclicLR(o, 0.01, 0.1, step_size_up=2), L.ExponentialLR(o, gamma=0.8)], [7]),
+    (lambda L, o: [L.ExponentialLR(o, gamma=0.5)], []),
+]
+
+
+@pytest.mark.parametrize("k", range(len(SEQUENCES)))
+def test_sequential_lr_matches_torch(k):
+    make, milestones = SEQUENCES[k]
+    opt_o, opt_t = two_groups(optim, "SGD"), two_groups(torch.optim, "SGD")
+    s_o = lr_scheduler.SequentialLR(opt_o, make(lr_scheduler, opt_o), milestones)
+    s_t = torch.optim.lr_scheduler.SequentialLR(opt_t, make(torch.optim.lr_scheduler, opt_t), milestones)
+    for epoch in range(25):
+        np.testing.assert_allclose(s_o.get_last_lr(), s_t.get_last_lr(), rtol=1e-12, err_msg=f"epoch {epoch}")
+        np.testing.assert_allclose([g["lr"] for g in opt_o.param_groups], [g["lr"] for g in opt_t.param_groups],
+                                   rtol=1e-12, err_msg=f"epoch {epoch}")
+        assert s_o.last_epoch == s_t.last_epoch
+        opt_o.step()
+        opt_t.step()
+        s_o.step()
+        s_t.step()
+
+
+def test_sequential_and_cyclic_state_dicts_resume():
+    def build(opt):
+        return lr_scheduler.SequentialLR(opt, [lr_scheduler.CyclicLR(opt, 0.01, 0.1, step_size_up=3,
+                                                                     scale_fn=Scale(0.5)),
+                                               lr_scheduler.StepLR(opt, 2, 0.5)], [8])
+    opt = two_groups(optim, "SGD")
+    s = build(opt)
+    for _ in range(6):
+        s.step()
+    sd = s.state_dict()
+    assert sd["_schedulers"][0]["_scale_fn_custom"] == {"k": 0.5}
+    opt2 = two_groups(optim, "SGD")
+    s2 = build(opt2)
+    s2._schedulers[0]._scale_fn_custom.k = 0.9
+    s2.load_state_dict(sd)
+    assert s2._schedulers[0]._scale_fn_custom.k == 0.5
+    for _ in range(6):
+        s.step()
+        s2.step()
+        assert s.get_last_lr() == s2.get_last_lr()
+        assert [g["momentum"] for g in opt.param_groups] == [g["momentum"] for g in opt2.param_groups]
+
+
+def _sched_bad_cases(L, lib):
+    def opt():
+        return two_groups(lib, "SGD")
+    return [
+        lambda: L.CyclicLR(opt(), 0.01, 0.1, mode="sine"),
+        lambda: L.CyclicLR(opt(), [0.01], 0.1),
+        lambda: L.CyclicLR(opt(), 0.01, [0.1, 0.2, 0.3]),
+        lambda: L.CyclicLR(two_groups(lib, "Adagrad"), 0.01, 0.1),
+        lambda: L.CyclicLR(opt(), 0.01, 0.1, base_momentum=[0.8]),
+        lambda: L.SequentialLR(opt(), [], []),
+        lambda: (lambda o: L.SequentialLR(o, [L.StepLR(o, 2), L.StepLR(o, 3)], []))(opt()),
+        lambda: (lambda o: L.SequentialLR(o, [L.StepLR(o, 2), L.StepLR(opt(), 3)], [3]))(opt()),
+        lambda: (lambda o: L.SequentialLR(o, [L.StepLR(o, 2), L.ReduceLROnPlateau(o)], [3]))(opt()),
+    ]
+
+
+@pytest.mark.parametrize("k", range(9))
+def test_cyclic_and_sequential_reject_what_torch_rejects(k):
+    with pytest.raises(ValueError):
+        _sched_bad_cases(torch.optim.lr_scheduler, torch.optim)[k]()
+    with pytest.raises(ValueError, match="CyclicLR|SequentialLR|per parameter group"):
+        _sched_bad_cases(lr_scheduler, optim)[k]()
+
+
+def test_sequential_lr_refuses_a_non_scheduler_like_torch():
+    with pytest.raises(TypeError):
+        torch.optim.lr_scheduler.SequentialLR(two_groups(torch.optim, "SGD"), [object()], [])
+    with pytest.raises(TypeError, match="SequentialLR"):
+        lr_scheduler.SequentialLR(two_groups(optim, "SGD"), [object()], [])
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(mode="max", factor=0.5, patience=2, threshold=0.1, cooldown=2),

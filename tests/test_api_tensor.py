@@ -234,7 +234,49 @@ def _case_remainder(rng):
     return [a, b], lambda M, x, y: x % y + x % 1.5 + (x // 0.7).detach() + x.remainder(y)
 
 
+def _case_median(rng):
+    s = _shape(rng, 3)
+    d = int(rng.integers(-3, 3))
+    keep = bool(rng.integers(0, 2))
+    return [rng.standard_normal(s)], lambda M, x: x.median(d, keep).values * 2 + M.median(x).exp()
+
+
+def _case_tensordot(rng):
+    """int dims, or two lists pairing random dims of a and b (in a random order)."""
+    na, nb = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    k = int(rng.integers(0, min(na, nb) + 1))
+    a_shape = _shape(rng, na)
+    if rng.integers(0, 2):
+        b_shape = a_shape[na - k:] + _shape(rng, nb - k)
+        dims = k
+    else:
+        da = [int(d) for d in rng.permutation(na)[:k]]
+        db = [int(d) for d in rng.permutation(nb)[:k]]
+        b_list = list(_shape(rng, nb))
+        for i, j in zip(da, db):
+            b_list[j] = a_shape[i]
+        b_shape = tuple(b_list)
+        dims = ([d - na if rng.integers(0, 2) else d for d in da], db)   # negative dims too
+    return [rng.standard_normal(a_shape), rng.standard_normal(b_shape)], lambda M, a, b: M.tensordot(a, b, dims)
+
+
+def _case_meshgrid(rng):
+    n = int(rng.integers(1, 4))
+    indexing = ["ij", "xy"][int(rng.integers(0, 2))]
+    arrays = [rng.standard_normal(_shape(rng, 1)) if rng.integers(0, 4) else rng.standard_normal(())
+              for _ in range(n)]
+
+    def fn(M, *xs):
+        grids = M.meshgrid(*xs, indexing=indexing)
+        out = grids[0] * 1.5
+        for k, g in enumerate(grids[1:]):
+            out = out * g + g.exp() * (k + 1)
+        return out
+    return arrays, fn
+
+
 CASES = {
+    "median": _case_median, "tensordot": _case_tensordot, "meshgrid": _case_meshgrid,
     "remainder": _case_remainder,
     "gather": _case_gather, "scatter": _case_scatter, "scatter_add": _case_scatter_add,
     "index_select": _case_index_select, "masked_fill": _case_masked_fill,
@@ -342,6 +384,23 @@ ERRORS = {
     "unfold_size": (lambda M: _x(M).unfold(1, 5, 1), "unfold"),
     "outer_2d": (lambda M: M.outer(_x(M), _x(M)), "outer"),
     "norm_int": (lambda M: M.tensor([1, 2]).norm(), "norm"),
+    "median_dim": (lambda M: _x(M).median(2), "median"),
+    "median_empty_dim": (lambda M: _x(M)[:, :0].median(1), "median"),
+    "median_bool": (lambda M: M.tensor([True, False]).median(), "median"),
+    "t__3d": (lambda M: _x(M).reshape(1, 3, 4).t_(), "t_"),
+    "tensordot_sizes": (lambda M: M.tensordot(_x(M), _x(M), 1), "tensordot"),
+    "tensordot_negative": (lambda M: M.tensordot(_x(M), _x(M).t(), -1), "tensordot"),
+    "tensordot_too_many": (lambda M: M.tensordot(_x(M), _x(M).t(), 3), "tensordot"),
+    "tensordot_lengths": (lambda M: M.tensordot(_x(M), _x(M), ([1], [1, 0])), "tensordot"),
+    "tensordot_repeat": (lambda M: M.tensordot(_x(M), _x(M), ([0, 0], [0, 0])), "tensordot"),
+    "tensordot_dim": (lambda M: M.tensordot(_x(M), _x(M), ([2], [0])), "tensordot"),
+    "tensordot_dtype": (lambda M: M.tensordot(_x(M), M.tensor([[1, 2]] * 4), 1), "tensordot"),
+    "tensordot_dims_type": (lambda M: M.tensordot(_x(M), _x(M).t(), 1.0), "tensordot"),
+    "tensordot_int_pair": (lambda M: M.tensordot(_x(M), _x(M).t(), (1, 0)), "tensordot"),
+    "meshgrid_2d": (lambda M: M.meshgrid(_x(M), _x(M)[0], indexing="ij"), "meshgrid"),
+    "meshgrid_indexing": (lambda M: M.meshgrid(_x(M)[0], indexing="yx"), "meshgrid"),
+    "meshgrid_empty": (lambda M: M.meshgrid([], indexing="ij"), "meshgrid"),
+    "meshgrid_dtypes": (lambda M: M.meshgrid(_x(M)[0], M.tensor([1, 2]), indexing="ij"), "meshgrid"),
 }
 
 
@@ -397,6 +456,168 @@ def test_max_without_dim_shares_ties_like_torch_and_max_dim_picks_one():
     x.grad = None
     x.max(1).values.sum().backward()
     assert x.grad.numpy().sum() == 1.0 and x.grad.numpy()[0, 0] == 0
+
+
+def test_median_ties_nan_ints_and_gradients_match_torch():
+    """Ties (small integer values), NaNs, integer dtypes, 0-d and 1-element tensors: torch's
+    values and indices along every dim (its index: the stable sort's (n - 1) // 2-th, or the
+    first NaN), and median()'s gradient shared by the tied entries (or the NaNs)."""
+    torch = pytest.importorskip("torch")
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        a = rng.integers(0, 4, _shape(rng, int(rng.integers(1, 4)), 1, 6)).astype(np.float64)
+        if seed % 3 == 0:
+            a[rng.random(a.shape) < 0.2] = np.nan
+        for d in range(-a.ndim, a.ndim):
+            for keep in (False, True):
+                got, ref = tg.tensor(a).median(d, keep), torch.tensor(a).median(d, keep)
+                np.testing.assert_array_equal(got.indices.numpy(), ref.indices.numpy(), err_msg=f"{seed} {d}")
+                np.testing.assert_array_equal(got.values.numpy(), ref.values.numpy())
+                assert got.indices.dtype == tg.int64 and got.values.shape == tuple(ref.values.shape)
+        x, tx = tg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        m, tm = x.median(), tx.median()
+        np.testing.assert_array_equal(m.numpy(), tm.detach().numpy())
+        m.backward()
+        tm.backward()
+        np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-15)
+        d = int(rng.integers(0, a.ndim))
+        x.grad, tx.grad = None, None
+        (x.median(d).values * 3).sum().backward()
+        (tx.median(d).values * 3).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
+        ints = a[np.isfinite(a).all(axis=tuple(range(1, a.ndim)))] if a.ndim > 1 else a[np.isfinite(a)]
+        for dt in ("int64", "int32", "float32"):
+            if ints.size:
+                b = ints.astype(dt)
+                got, ref = tg.median(tg.tensor(b)), torch.median(torch.tensor(b))
+                assert got.item() == ref.item() and str(got.dtype) == str(ref.dtype).replace("torch.", "")
+    for a in (np.array(2.5), np.array([7.0])):   # 0-d and one entry: the entry, index 0
+        got, ref = tg.tensor(a).median(0, True), torch.tensor(a).median(0, True)
+        assert got.values.shape == tuple(ref.values.shape) and got.indices.item() == ref.indices.item() == 0
+    assert np.isnan(tg.tensor([]).median().item()) and np.isnan(torch.tensor([]).median().item())
+    with pytest.raises(ValueError, match="median"):   # torch gives an arbitrary integer
+        tg.tensor([], dtype=tg.int64).median()
+    x = tg.tensor([[1.0, 2.0], [2.0, 5.0]], requires_grad=True)
+    tg.median(x).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[0, 0.5], [0.5, 0]])
+    assert type(tg.median(x, 1)).__name__ == "median" and tg.median(x, 1)[0] is not None
+
+
+def test_t_inplace_transposes_a_matrix_and_leaves_vectors():
+    torch = pytest.importorskip("torch")
+    for shape in [(2, 3), (4,), ()]:
+        a = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+        x, tx = tg.tensor(a), torch.tensor(a)
+        assert x.t_() is x and tx.t_() is tx
+        np.testing.assert_array_equal(x.numpy(), tx.numpy())
+        assert x.stride() == tx.stride()
+    base = tg.zeros(2, 3)
+    view = base[:]
+    view.t_()
+    view[0, 1] = 5.0   # still a view of base: writes reach it, transposed
+    assert base[1, 0].item() == 5.0 and view.shape == (3, 2)
+
+
+def test_tensordot_random_dims_and_size_one_dims_match_torch():
+    """Many random dims pairings (both forms), a tensor `dims`, and a contracted dim of size 1
+    meeting one of any size (torch sums the other side over it)."""
+    torch = pytest.importorskip("torch")
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        arrays, fn = _case_tensordot(rng)
+        if seed % 4 == 0 and arrays[0].ndim and arrays[1].ndim:   # squeeze a contracted dim to 1
+            arrays[0] = arrays[0][..., :1]
+        ours = [tg.Tensor(a, requires_grad=True) for a in arrays]
+        theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+        try:
+            ref = fn(torch, *theirs)
+        except RuntimeError:
+            with pytest.raises(ValueError, match="tensordot"):
+                fn(tg, *ours)
+            continue
+        out = fn(tg, *ours)
+        np.testing.assert_allclose(out.numpy(), ref.detach().numpy(), rtol=1e-10, atol=1e-12)
+        g = rng.standard_normal(out.shape)
+        out.backward(tg.Tensor(g))
+        ref.backward(torch.tensor(g))
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    a, b = np.random.default_rng(0).standard_normal((2, 3)), np.random.default_rng(1).standard_normal((3, 4))
+    for dims in (tg.tensor(1), tg.tensor([[1], [0]])):
+        tdims = torch.tensor(dims.numpy())
+        np.testing.assert_allclose(tg.tensordot(tg.tensor(a), tg.tensor(b), dims).numpy(),
+                                   torch.tensordot(torch.tensor(a), torch.tensor(b), tdims).numpy(), rtol=1e-12)
+    ints = tg.tensordot(tg.arange(6).reshape(2, 3), tg.arange(12).reshape(3, 4), 1)
+    assert ints.dtype == tg.int64 and ints.tolist() == torch.tensordot(
+        torch.arange(6).reshape(2, 3), torch.arange(12).reshape(3, 4), 1).tolist()
+
+
+def test_meshgrid_indexing_views_and_warning_match_torch():
+    import warnings
+    torch = pytest.importorskip("torch")
+    xs = [np.arange(3.0), np.arange(4.0) * 2, np.array(7.0), np.arange(2.0)]
+    for k in range(1, 5):
+        for indexing in ("ij", "xy"):
+            got = tg.meshgrid(*[tg.tensor(a) for a in xs[:k]], indexing=indexing)
+            ref = torch.meshgrid([torch.tensor(a) for a in xs[:k]], indexing=indexing)
+            assert isinstance(got, tuple) and len(got) == len(ref)
+            for g, r in zip(got, ref):
+                np.testing.assert_array_equal(g.numpy(), r.numpy())
+    x = tg.tensor(xs[0])
+    grid = tg.meshgrid(x, tg.tensor(xs[1]), indexing="ij")[0]
+    assert grid.stride() == (1, 0)   # an expanded view of x, as torch
+    with pytest.warns(UserWarning, match="indexing argument"):
+        default = tg.meshgrid(x, tg.tensor(xs[1]))
+    np.testing.assert_array_equal(default[0].numpy(), grid.numpy())   # 'ij', as torch's default
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tg.meshgrid([x, x], indexing="xy")
+
+
+@pytest.fixture
+def restore_default_dtype():
+    """set_default_dtype is process-wide: put both libraries' defaults back after the test."""
+    torch = pytest.importorskip("torch")
+    before, before_torch = tg.get_default_dtype(), torch.get_default_dtype()
+    yield torch
+    tg.set_default_dtype(before)
+    torch.set_default_dtype(before_torch)
+
+
+def test_default_dtype_drives_factories_python_floats_and_layers(restore_default_dtype):
+    torch = restore_default_dtype
+    makers = {
+        "tensor(1.5)": lambda M: M.tensor(1.5), "tensor([1, 2])": lambda M: M.tensor([1, 2]),
+        "zeros": lambda M: M.zeros(2), "ones": lambda M: M.ones(2, 3), "empty": lambda M: M.empty(2),
+        "full float": lambda M: M.full((2,), 1.5), "full int": lambda M: M.full((2,), 3),
+        "randn": lambda M: M.randn(2), "rand": lambda M: M.rand(2), "eye": lambda M: M.eye(2),
+        "arange float": lambda M: M.arange(0.0, 2), "arange int": lambda M: M.arange(3),
+        "linspace": lambda M: M.linspace(0, 1, 3), "int / int": lambda M: M.tensor([1, 2]) / 2,
+        "int * float": lambda M: M.tensor([1, 2]) * 2.5, "int exp": lambda M: M.tensor([1, 2]).exp(),
+        "float32 * float": lambda M: M.ones(2, dtype=M.float32) * 2.5,
+        "normal": lambda M: M.normal(0.0, 1.0, (2,)), "FloatTensor": lambda M: M.FloatTensor([1.0]),
+        "Linear": lambda M: M.nn.Linear(2, 3).weight, "Conv1d": lambda M: M.nn.Conv1d(2, 3, 2).bias,
+        "Embedding": lambda M: M.nn.Embedding(4, 2).weight, "LayerNorm": lambda M: M.nn.LayerNorm(3).weight,
+        "BatchNorm1d": lambda M: M.nn.BatchNorm1d(3).running_var, "GroupNorm": lambda M: M.nn.GroupNorm(1, 2).bias,
+        "EmbeddingBag": lambda M: M.nn.EmbeddingBag(4, 2).weight,
+        "ConvTranspose1d": lambda M: M.nn.ConvTranspose1d(2, 3, 2).weight,
+        "MultiheadAttention": lambda M: M.nn.MultiheadAttention(4, 2).in_proj_bias,
+    }
+    for d in ("float64", "float32"):
+        tg.set_default_dtype(getattr(tg, d))
+        torch.set_default_dtype(getattr(torch, d))
+        assert tg.get_default_dtype() == np.dtype(d) and str(torch.get_default_dtype()) == "torch." + d
+        for name, make in makers.items():
+            assert str(make(tg).dtype) == str(make(torch).dtype).replace("torch.", ""), (d, name)
+    tg.set_default_dtype(np.float64)   # NumPy's type objects work too
+    assert repr(tg.tensor([1.0])) == "tensor([1.])" and "dtype=float32" in repr(tg.tensor([1.0]).float())
+    for bad in (tg.int64, tg.float16, "float64", float, None):
+        with pytest.raises(TypeError, match="set_default_dtype"):
+            tg.set_default_dtype(bad)
+        assert tg.get_default_dtype() == tg.float64   # unchanged by a refused call
+    for bad in (torch.int64, "float64", None):
+        with pytest.raises(TypeError):
+            torch.set_default_dtype(bad)
 
 
 def test_logical_and_float_checks_match_torch():
@@ -491,6 +712,7 @@ INPLACE = {
     "squeeze_": (lambda x: x.unsqueeze_(1).squeeze_(1), lambda x: x),
     "unsqueeze_": (lambda x: x.unsqueeze_(0), lambda x: x.unsqueeze(0)),
     "transpose_": (lambda x: x.transpose_(0, 1), lambda x: x.transpose(0, 1)),
+    "t_": (lambda x: x.t_(), lambda x: x.t()),
 }
 
 

@@ -122,6 +122,7 @@ OPS = {
                     [T(3, 4), T(2)]),
     "topk": (lambda a: a.topk(2, dim=1).values ** 3 + a.topk(1, dim=0, largest=False)[0].sum(), [T(3, 4)]),
     "sort": (lambda a: a.sort(1).values ** 3 * a + a.sort(0, descending=True)[0] ** 2, [T(3, 4)]),
+    "median": (lambda a: a.median(1, keepdim=True).values ** 3 * a + a.median() ** 2 * a, [T(3, 4)]),
 }
 
 

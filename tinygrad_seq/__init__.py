@@ -7,7 +7,8 @@
 # autograd first: tensor.py builds on its names (autograd imports no tensor module)
 from .autograd import (Function, no_grad, enable_grad, is_grad_enabled, set_grad_enabled,  # noqa: F401
                        detect_anomaly, AutogradError, unbroadcast)
-from .tensor import (Tensor, where, float16, float32, float64, int32, int64, bool_)  # noqa: F401
+from .tensor import (Tensor, where, float16, float32, float64, int32, int64, bool_,  # noqa: F401
+                     get_default_dtype, set_default_dtype)
 from .tensor import pad_ as pad  # noqa: F401
 from .factories import (tensor, zeros, ones, full, randn, rand, randint, arange, eye,  # noqa: F401
                         zeros_like, ones_like, randn_like, cat, concatenate, stack)

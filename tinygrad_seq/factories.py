@@ -3,12 +3,12 @@
 import numpy as np
 
 from . import backend
-from .tensor import Tensor, _dim, _shape_args, float32, float64, int64, ops
+from .tensor import Tensor, _dim, _shape_args, float32, float64, int64, ops, get_default_dtype
 
 
 def _make(arr_fn, shape, dtype, device, requires_grad):
     device = backend.normalize_device(device)
-    arr = arr_fn(backend.xp(device), _shape_args(shape), np.dtype(dtype or float32), device)
+    arr = arr_fn(backend.xp(device), _shape_args(shape), np.dtype(dtype or get_default_dtype()), device)
     return Tensor(arr, requires_grad=requires_grad, device=device)
 
 
@@ -31,7 +31,7 @@ def ones(*shape, dtype=None, device=None, requires_grad=False):
 
 def full(shape, fill_value, dtype=None, device=None, requires_grad=False):
     """Filled with fill_value; its dtype by default follows the value, as torch: a bool gives
-    bool, an int int64, a float float32."""
+    bool, an int int64, a float the default dtype (get_default_dtype)."""
     if dtype is None and isinstance(fill_value, (bool, int, np.bool_, np.integer)):
         dtype = np.bool_ if isinstance(fill_value, (bool, np.bool_)) else int64
     return _make(lambda xp, s, dt, d: xp.full(s, fill_value, dtype=dt), (shape,), dtype, device,
@@ -59,7 +59,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
         start, end = 0, start
     if dtype is None:
         ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-        dtype = int64 if ints else float32
+        dtype = int64 if ints else get_default_dtype()
     device = backend.normalize_device(device)
     arr = backend.xp(device).arange(start, end, step, dtype=np.dtype(dtype))
     return Tensor(arr, requires_grad=requires_grad, device=device)
@@ -67,7 +67,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     device = backend.normalize_device(device)
-    arr = backend.xp(device).eye(n, m, dtype=np.dtype(dtype or float32))
+    arr = backend.xp(device).eye(n, m, dtype=np.dtype(dtype or get_default_dtype()))
     return Tensor(arr, requires_grad=requires_grad, device=device)
 
 
@@ -117,7 +117,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     if steps < 0:
         raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
     device = backend.normalize_device(device)
-    arr = backend.xp(device).linspace(start, end, int(steps), dtype=np.dtype(dtype or float32))
+    arr = backend.xp(device).linspace(start, end, int(steps), dtype=np.dtype(dtype or get_default_dtype()))
     return Tensor(arr, requires_grad=requires_grad, device=device)
 
 
@@ -181,7 +181,9 @@ def bernoulli(input, p=None, *, generator=None):
 def multinomial(input, num_samples, replacement=False, *, generator=None):
     """Indices drawn from the categorical distribution(s) in the last dim of input (weights,
     need not sum to 1). Without replacement each row's draws are distinct: the top
-    num_samples of log(w) + Gumbel noise, which is sequential sampling without replacement."""
+    num_samples of log(w) + Gumbel noise, which is sequential sampling without replacement.
+    The draws come from `generator` (a numpy.random.Generator) when one is given, else from
+    the library generator."""
     xp, w = _probabilities(input, "multinomial")
     if input.ndim not in (1, 2):
         raise ValueError(f"multinomial: input must be 1-D or 2-D, got shape {input.shape}")
@@ -199,7 +201,9 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
         backend.check(xp, ((w2 > 0).sum(axis=1) < k).any(),
                       f"multinomial: a row has fewer than {k} categories of nonzero weight, "
                       "cannot draw that many without replacement", error=ValueError)
-    u = backend.rand((w2.shape[0], k if replacement else n), np.dtype(float64), input.device)
+    shape = (w2.shape[0], k if replacement else n)
+    u = (backend.rand(shape, np.dtype(float64), input.device) if generator is None else
+         backend.to_device(generator.random(shape), input.device))
     if replacement:   # inverse CDF: the first category whose cumulative weight exceeds u
         cdf = xp.cumsum(w2.astype(float64), axis=1)
         cdf = cdf / cdf[:, -1:]

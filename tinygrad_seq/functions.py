@@ -1,9 +1,12 @@
 """Top-level functions of torch's everyday API (torch.max, torch.einsum, torch.cdist, ...):
 most are the Tensor methods of the same name, as functions."""
+import builtins
+import warnings
+
 import numpy as np
 
 from . import autograd, ops
-from .tensor import Tensor
+from .tensor import Tensor, _dim, _prod
 from .ops import _einsum_spec
 
 
@@ -20,6 +23,11 @@ def max(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
 
 def min(input, dim=None, keepdim=False, *, out=None):  # noqa: A001
     return _t(input, "min").min(dim, keepdim)
+
+
+def median(input, dim=None, keepdim=False):
+    """torch.median(x): the lower median of all entries; torch.median(x, dim) -> (values, indices)."""
+    return _t(input, "median").median(dim, keepdim)
 
 
 def abs(input): return _t(input, "abs").abs()  # noqa: A001
@@ -153,6 +161,82 @@ def cdist(x1, x2, p=2.0):
                          f"got shapes {x1.shape} and {x2.shape}")
     diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)        # (..., P, R, M)
     return diff.norm(p, dim=-1)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 0-D or 1-D tensors: output k holds tensor k's values along its own
+    dim, expanded (a view, no copy) over the others. indexing='ij' puts tensor k on dim k;
+    'xy' swaps the first two dims (Cartesian: x varies along columns). Without indexing: 'ij'
+    with torch's warning that it will be required."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the "
+                      "indexing argument.", UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f'meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    if not tensors:
+        raise ValueError("meshgrid: expects a non-empty list of tensors")
+    for t in tensors:
+        if _t(t, "meshgrid").ndim > 1:
+            raise ValueError(f"meshgrid: expects 0-D or 1-D tensors, got shape {t.shape}")
+    if len({t.dtype for t in tensors}) > 1 or len({t.device for t in tensors}) > 1:
+        raise TypeError("meshgrid: expects all tensors to have the same dtype and device, got "
+                        + ", ".join(f"{t.dtype} on {t.device}" for t in tensors))
+    dims = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) > 1:
+        dims[0], dims[1] = 1, 0
+    shape = [0] * len(tensors)
+    for t, d in zip(tensors, dims):
+        shape[d] = t.numel()
+    return tuple(t.reshape([-1 if i == d else 1 for i in range(len(shape))]).expand(*shape)
+                 for t, d in zip(tensors, dims))
+
+
+def tensordot(a, b, dims=2):
+    """Sum of products over the dims `dims` pairs up: an int n (the last n of a with the first
+    n of b) or two lists ([dims of a], [dims of b]). The result has a's other dims, then b's.
+    Made of permute, reshape and matmul, so the gradient comes from theirs. As torch, a
+    contracted dim of size 1 meets one of any size (the other side is summed over it)."""
+    _t(a, "tensordot"), _t(b, "tensordot")
+    if isinstance(dims, Tensor):
+        dims = int(dims.item()) if dims.numel() == 1 else dims.tolist()
+    if isinstance(dims, (int, np.integer)) and not isinstance(dims, bool):
+        if dims < 0:
+            raise ValueError(f"tensordot: expects dims >= 0, but got dims={dims}")
+        if dims > builtins.min(a.ndim, b.ndim):
+            raise ValueError(f"tensordot: dims={dims} is more than the dims of a {a.shape} or b {b.shape}")
+        dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    elif isinstance(dims, (list, tuple)) and len(dims) == 2 and builtins.all(isinstance(d, (list, tuple)) for d in dims):
+        dims_a, dims_b = dims
+    else:
+        raise TypeError(f"tensordot: expects dims to be an int or two lists of dims, got dims={dims!r}")
+    if len(dims_a) != len(dims_b):
+        raise ValueError(f"tensordot: both dim lists should have the same length, got {dims_a} and {dims_b}")
+    dims_a = [_dim(d, a.ndim, "tensordot") for d in dims_a]
+    dims_b = [_dim(d, b.ndim, "tensordot") for d in dims_b]
+    for ds, x in ((dims_a, a), (dims_b, b)):
+        if len(set(ds)) != len(ds):
+            raise ValueError(f"tensordot: a dim appears more than once in {ds} (shape {x.shape})")
+    if a.dtype != b.dtype:
+        raise TypeError(f"tensordot: both inputs should have the same dtype, got {a.dtype} and {b.dtype}")
+    for da, db in zip(dims_a, dims_b):
+        na, nb = a.shape[da], b.shape[db]
+        if na != nb:
+            if na == 1:
+                b = b.sum(dim=db, keepdim=True)
+            elif nb == 1:
+                a = a.sum(dim=da, keepdim=True)
+            else:
+                raise ValueError(f"tensordot: contracted dimensions need to match, but a has size {na} "
+                                 f"in dim {da} and b has size {nb} in dim {db} (shapes {a.shape} and {b.shape})")
+    free_a = [d for d in range(a.ndim) if d not in dims_a]
+    free_b = [d for d in range(b.ndim) if d not in dims_b]
+    k = _prod(a.shape[d] for d in dims_a)
+    left = a.permute(*free_a, *dims_a).reshape(_prod(a.shape[d] for d in free_a), k)
+    right = b.permute(*dims_b, *free_b).reshape(k, _prod(b.shape[d] for d in free_b))
+    return (left @ right).reshape(*[a.shape[d] for d in free_a], *[b.shape[d] for d in free_b])
 
 
 class inference_mode(autograd.no_grad):

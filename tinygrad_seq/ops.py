@@ -836,6 +836,50 @@ class Sort(Picked):
         return Picked.pick(ctx, a, dim, index)
 
 
+class MedianDim(Picked):
+    """torch.median(a, dim): the lower median of each slice along dim and its index: the
+    entry at position (n - 1) // 2 of a stable sort (NaNs sort last), or the first NaN when
+    the slice holds one, as torch does."""
+    @staticmethod
+    def forward(ctx, a, dim, keepdim):
+        xp = ctx.xp
+        if a.ndim == 0:
+            return Picked.pick(ctx, a.reshape(1), 0, xp.zeros(1, dtype="int64"), False)
+        mid = (a.shape[dim] - 1) // 2
+        index = argsort(xp, a, dim, False)[(slice(None),) * dim + (slice(mid, mid + 1),)]
+        if a.dtype.kind == "f":
+            nan = xp.isnan(a)
+            index = xp.where(nan.any(axis=dim, keepdims=True), xp.argmax(nan, axis=dim, keepdims=True), index)
+        return Picked.pick(ctx, a, dim, index.astype("int64", copy=False), keepdim)
+
+    @staticmethod
+    def backward(ctx, g, g_index):
+        return Picked.backward(ctx, g, g_index)[:3]   # forward took 3 arguments
+
+
+class Median(Function):
+    """torch.median(a): the lower median of all entries, NaN when one is NaN (and for no
+    entries). Its gradient is shared evenly by the entries equal to it (by the NaNs when it
+    is NaN), as torch's median() does, unlike median(dim), which picks one entry."""
+    @staticmethod
+    def forward(ctx, a):
+        xp = ctx.xp
+        flat = a.reshape(-1)
+        if flat.size == 0:
+            return xp.full((), xp.nan, dtype=a.dtype)
+        value = xp.sort(flat)[(flat.size - 1) // 2]   # NaNs sort last
+        if a.dtype.kind != "f":
+            return xp.asarray(value)
+        nan = xp.isnan(flat)
+        value = xp.where(nan.any(), xp.asarray(xp.nan, dtype=a.dtype), value)
+        mask = (a == value) | (xp.isnan(a) & xp.isnan(value))
+        ctx.share = mask / mask.sum(dtype=a.dtype)
+        return value
+
+    @staticmethod
+    def backward(ctx, g): return g * ctx.share
+
+
 def argsort(xp, a, dim, descending):
     """Stable argsort along dim; descending keeps equal entries in their original order too."""
     if a.ndim == 0:

@@ -13,7 +13,25 @@ from . import autograd
 
 float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
 int32, int64, bool_ = np.dtype("int32"), np.dtype("int64"), np.dtype("bool")
-_DEFAULT_FLOAT = float32
+_DEFAULT_FLOAT = float32   # the dtype of Python floats and float factories: set_default_dtype
+
+
+def get_default_dtype():
+    """torch.get_default_dtype: the dtype Python floats and the float factories (zeros, randn,
+    arange with a float, ...) give; float32 unless set_default_dtype changed it."""
+    return _DEFAULT_FLOAT
+
+
+def set_default_dtype(d):
+    """torch.set_default_dtype: float32 or float64 (tg.float32 / tg.float64, or NumPy's
+    np.float32 / np.float64). torch also takes float16 and bfloat16; here the random
+    generators draw float32 and float64 only, so other dtypes raise a TypeError."""
+    global _DEFAULT_FLOAT
+    ok = isinstance(d, np.dtype) or isinstance(d, type) and issubclass(d, np.generic)
+    if not ok or np.dtype(d) not in (float32, float64):
+        raise TypeError(f"set_default_dtype: only float32 and float64 are supported as the default "
+                        f"dtype, got {d!r}")
+    _DEFAULT_FLOAT = np.dtype(d)
 
 
 _LEGACY_NAMES = {np.dtype(k): v for k, v in [
@@ -154,7 +172,7 @@ class Tensor:
         extra = ""
         if self.device != "cpu":
             extra += f", device='{self.device}'"
-        if self.dtype not in (float32, int64, bool_):
+        if self.dtype not in (_DEFAULT_FLOAT, int64, bool_):
             extra += f", dtype={self.dtype}"
         if self._ctx is not None:
             extra += f", grad_fn={self._ctx!r}"
@@ -721,6 +739,15 @@ class Tensor:
         self.array = self.array.transpose(dims)
         return self
 
+    def t_(self):
+        """In-place t(): a matrix becomes its transpose (a vector or a scalar stays as it is)."""
+        if self.ndim > 2:
+            raise ValueError(f"t_: expects a tensor with <= 2 dims, got shape {self.shape}; use transpose_")
+        self._inplace("t_")
+        if self.ndim == 2:
+            self.array = self.array.T
+        return self
+
     def _reshape_(self, shape, name):
         self._inplace(name)
         self.array = self.array.reshape(shape)
@@ -944,6 +971,23 @@ class Tensor:
         if dim is None:
             return self.amin()
         return _max_with_indices(self, dim, keepdim, "min")
+
+    def median(self, dim=None, keepdim=False):
+        """torch.median: x.median() is the lower median of all entries (NaN when one is NaN),
+        its gradient shared evenly by the entries equal to it, as torch; x.median(dim) is a
+        (values, indices) namedtuple, the lower median along dim (the first NaN where the
+        slice holds one) and where it is, the gradient going to that entry."""
+        if self.dtype == bool_:
+            raise TypeError("median: not implemented for bool tensors (as torch)")
+        if dim is None:
+            if self.array.size == 0 and self.dtype.kind != "f":   # torch returns garbage there
+                raise ValueError(f"median: an empty {self.dtype} tensor has no median (a float one gives NaN)")
+            return ops.Median.apply(self)
+        dim = _dim(dim, self.ndim, "median")
+        if self.ndim and self.shape[dim] == 0:
+            raise IndexError(f"median: Expected reduction dim {dim} to have non-zero size "
+                             f"(shape {self.shape})")
+        return values_indices["median"](*ops.MedianDim.apply(self, dim, bool(keepdim)))
 
     def prod(self, dim=None, keepdim=False, *, dtype=None):
         x = self if dtype is None else self.to(dtype=dtype)
@@ -1405,7 +1449,7 @@ def pad_(x, pad, value=0.0):
 
 # ---------------------------------------------------------------- helpers of the everyday PyTorch API
 values_indices = {name: collections.namedtuple(name, ["values", "indices"])
-                  for name in ("max", "min", "topk", "sort")}   # torch.return_types.*
+                  for name in ("max", "min", "topk", "sort", "median")}   # torch.return_types.*
 
 
 def _broadcast(a, b, name):

@@ -31,6 +31,49 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
+class IterableDataset(Dataset):
+    """A stream of samples: override __iter__ (and __len__ if the length is known). A
+    DataLoader reads it in order, batch_size samples per batch; it takes no sampler, so
+    shuffle, sampler and batch_sampler raise, as in torch."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement __iter__")
+
+    def __len__(self):
+        raise TypeError(f"object of type '{type(self).__name__}' has no len() (an IterableDataset "
+                        "is a stream; define __len__ if its length is known)")
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """IterableDatasets one after another (what `a + b` gives for iterable datasets)."""
+
+    def __init__(self, datasets):
+        self.datasets = datasets
+
+    def __iter__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+            yield from d
+
+    def __len__(self):
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset, got {type(d).__name__}")
+        return sum(len(d) for d in self.datasets)
+
+
+def get_worker_info():
+    """torch.utils.data.get_worker_info: None, as in torch's main process. This DataLoader
+    loads every sample in the main process (num_workers is accepted and changes nothing), so
+    there is never a worker to describe, and an IterableDataset that splits its stream between
+    workers by get_worker_info() yields the whole stream."""
+    return None
+
+
 class TensorDataset(Dataset):
     """Samples are rows: dataset[i] = (t[i] for t in tensors). All tensors share dim 0."""
 
@@ -176,6 +219,12 @@ class DataLoader:
                  collate_fn=None, pin_memory=False, drop_last=False, generator=None, *, seed=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be a positive integer, got {batch_size!r}")
+        stream = isinstance(dataset, IterableDataset)
+        if stream:   # read in order: no sampler to shuffle or choose the indices
+            for name, value in (("shuffle", shuffle), ("sampler", sampler), ("batch_sampler", batch_sampler)):
+                if value not in (None, False):
+                    raise ValueError(f"DataLoader with IterableDataset: expected unspecified {name} option, "
+                                     f"but got {name}={value!r}")
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(f"DataLoader: the dataset ({type(dataset).__name__}) needs __len__ and __getitem__")
         if not isinstance(num_workers, numbers.Integral) or num_workers < 0:
@@ -196,6 +245,9 @@ class DataLoader:
         self.generator = generator
         self.seed = seed
         self.epoch = 0  # counts started epochs (save it with the checkpoint to resume a seeded order)
+        if stream:   # sampler and batch_sampler stay None (torch puts an infinite dummy sampler there)
+            self.sampler = self.batch_sampler = None
+            return
         if sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if self.shuffle else SequentialSampler(dataset)
         self.sampler = sampler
@@ -204,6 +256,9 @@ class DataLoader:
         self.batch_sampler = batch_sampler
 
     def __len__(self):
+        if self.batch_sampler is None:   # an IterableDataset: from its own __len__, if it has one
+            n = len(self.dataset)
+            return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
         return len(self.batch_sampler)
 
     def __iter__(self):
@@ -214,6 +269,13 @@ class DataLoader:
         fast = (self.collate_fn is None and isinstance(self.dataset, TensorDataset)
                 and type(self.dataset).__getitem__ is TensorDataset.__getitem__)
         collate = self.collate_fn or default_collate
+        if self.batch_sampler is None:   # an IterableDataset: batches cut from its stream
+            stream = iter(self.dataset)
+            while True:
+                batch = list(itertools.islice(stream, self.batch_size))
+                if not batch or (self.drop_last and len(batch) < self.batch_size):
+                    return
+                yield collate(batch)
         for idx in self.batch_sampler:
             if fast:
                 yield self.dataset.get_batch(idx)

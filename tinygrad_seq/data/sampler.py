@@ -5,7 +5,11 @@ Random draws come from `generator` (a numpy.random.Generator) when one is given,
 the library generator, so `tg.manual_seed` repeats them."""
 import numbers
 
+import numpy as np
+
 from .. import backend
+from ..tensor import Tensor
+from ..factories import multinomial
 
 
 class Sampler:
@@ -76,6 +80,32 @@ class SubsetRandomSampler(Sampler):
 
     def __len__(self):
         return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """num_samples indices in [0, len(weights)), index i drawn with probability proportional to
+    weights[i] (which need not sum to 1); with replacement by default, else each index at most
+    once. Every pass draws anew (torch.multinomial's rules and errors, at iteration, as torch)."""
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        if not _positive_int(num_samples):
+            raise ValueError(f"WeightedRandomSampler: num_samples should be a positive integer value, "
+                             f"got num_samples={num_samples!r}")
+        if not isinstance(replacement, bool):
+            raise ValueError(f"WeightedRandomSampler: replacement should be a boolean value, got {replacement!r}")
+        w = np.asarray(weights.numpy() if isinstance(weights, Tensor) else weights, dtype=np.float64)
+        if w.ndim != 1:
+            raise ValueError(f"WeightedRandomSampler: weights should be a 1d sequence but given weights "
+                             f"have shape {w.shape}")
+        self.weights = Tensor(w)   # float64, as torch
+        self.num_samples, self.replacement, self.generator = int(num_samples), replacement, generator
+
+    def __iter__(self):
+        drawn = multinomial(self.weights, self.num_samples, self.replacement, generator=self.generator)
+        yield from drawn.tolist()
+
+    def __len__(self):
+        return self.num_samples
 
 
 class BatchSampler(Sampler):

@@ -13,7 +13,7 @@ from .pooling import (MaxPool1d, MaxPool2d, AvgPool1d, AvgPool2d, AdaptiveMaxPoo
 from .dropout import Dropout, Dropout2d  # noqa: F401
 from .embedding import Embedding, EmbeddingBag  # noqa: F401
 from .activation import (ReLU, Tanh, Sigmoid, LeakyReLU, Softmax, LogSoftmax, Flatten, Identity,  # noqa: F401
-                         GELU, ELU, SiLU, Softplus, GLU, Unflatten)
+                         GELU, ELU, SiLU, Softplus, GLU, Unflatten, Hardtanh, ReLU6, LogSigmoid, SELU)
 from .normalization import LayerNorm, BatchNorm1d, BatchNorm2d, GroupNorm  # noqa: F401
 from .loss import (CrossEntropyLoss, NLLLoss, MSELoss, BCEWithLogitsLoss, L1Loss, BCELoss,  # noqa: F401
                    SmoothL1Loss, HuberLoss, KLDivLoss)

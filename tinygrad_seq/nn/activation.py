@@ -1,13 +1,16 @@
 """Activation layers (and Flatten / Identity): thin Modules over the Tensor ops.
 
-`inplace=True` is accepted for PyTorch compatibility; the result is computed out
-of place (the values are the same, only the memory is not shared).
+`inplace=True` writes the result into the input and returns it, as torch, when the input
+is outside the graph (no gradient, or under no_grad). A tensor in the graph gets the result
+out of place, with the same values and gradients: in-place ops on tensors that require grad
+are refused in this library, and a leaf that requires grad raises, as in torch.
 """
 import math
 import warnings
 
 import numpy as np
 
+from .. import autograd
 from ..autograd import Function
 from ..tensor import Tensor, _dim
 from .module import Module
@@ -19,8 +22,21 @@ def _check(x, name):
     return x
 
 
+def _apply(input, fn, inplace, name):
+    """fn(input), written into input when inplace (see the module docstring)."""
+    if not inplace:
+        return fn(input)
+    if autograd.is_grad_enabled() and input.requires_grad:
+        if input.is_leaf:
+            raise RuntimeError(f"{name}: inplace=True on a leaf tensor that requires grad (as torch); "
+                               "use inplace=False")
+        return fn(input)
+    out = fn(input)
+    return input.copy_(out)
+
+
 def relu(input, inplace=False):
-    return _check(input, "relu").relu()
+    return _apply(_check(input, "relu"), Tensor.relu, inplace, "relu")
 
 
 def tanh(input):
@@ -32,7 +48,7 @@ def sigmoid(input):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _check(input, "leaky_relu").leaky_relu(negative_slope)
+    return _apply(_check(input, "leaky_relu"), lambda x: x.leaky_relu(negative_slope), inplace, "leaky_relu")
 
 
 def _softmax_dim(name, ndim):
@@ -60,7 +76,7 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return relu(x)
+        return relu(x, self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -72,7 +88,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x):
-        return leaky_relu(x, self.negative_slope)
+        return leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
@@ -207,14 +223,15 @@ def gelu(input, approximate="none"):
 
 def elu(input, alpha=1.0, inplace=False):
     """torch.nn.functional.elu: x for x > 0, alpha (e^x - 1) otherwise."""
-    _check(input, "elu")
-    neg = alpha * (input.minimum(0.0).exp() - 1.0)   # exp of min(x, 0): never overflows
-    return input.where(input > 0, neg)
+    def fn(x):
+        neg = alpha * (x.minimum(0.0).exp() - 1.0)   # exp of min(x, 0): never overflows
+        return x.where(x > 0, neg)
+    return _apply(_check(input, "elu"), fn, inplace, "elu")
 
 
 def silu(input, inplace=False):
     """torch.nn.functional.silu (swish): x σ(x)."""
-    return _check(input, "silu") * input.sigmoid()
+    return _apply(_check(input, "silu"), lambda x: x * x.sigmoid(), inplace, "silu")
 
 
 def softplus(input, beta=1.0, threshold=20.0):
@@ -263,7 +280,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x):
-        return elu(x, self.alpha)
+        return elu(x, self.alpha, self.inplace)
 
     def extra_repr(self):
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -277,7 +294,7 @@ class SiLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return silu(x)
+        return silu(x, self.inplace)
 
     def extra_repr(self):
         return "inplace=True" if self.inplace else ""
@@ -337,3 +354,136 @@ class Unflatten(Module):
 
     def extra_repr(self):
         return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+# ---------------------------------------------------------------- Hardtanh, ReLU6, LogSigmoid, SELU
+class HardtanhFn(Function):
+    """clamp(x, lo, hi); the gradient passes strictly inside (lo, hi) and is 0 at the
+    bounds, as torch's hardtanh (clamp's gradient passes at the bounds too), and at NaN
+    (torch's vectorised kernel; its scalar one passes it)."""
+    @staticmethod
+    def forward(ctx, x, lo, hi):
+        ctx.inside = (x > lo) & (x < hi)
+        return ctx.xp.clip(x, lo, hi).astype(x.dtype, copy=False)   # integers stay integers
+
+    @staticmethod
+    def backward(ctx, g): return g * ctx.inside, None, None
+
+
+def _hardtanh(input, min_val, max_val, inplace, name):
+    _check(input, name)
+    if min_val > max_val:
+        raise ValueError(f"{name}: min_val cannot be greater than max_val, got {min_val} > {max_val}")
+    if input.dtype == np.bool_:
+        raise TypeError(f"{name}: bool inputs are not supported (as torch)")
+    return _apply(input, lambda x: HardtanhFn.apply(x, min_val, max_val), inplace, name)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """torch.nn.functional.hardtanh: x clamped to [min_val, max_val]."""
+    return _hardtanh(input, min_val, max_val, inplace, "hardtanh")
+
+
+def relu6(input, inplace=False):
+    """torch.nn.functional.relu6: min(max(0, x), 6), hardtanh(x, 0, 6)."""
+    return _hardtanh(input, 0.0, 6.0, inplace, "relu6")
+
+
+def _floating(x, name):
+    if _check(x, name).dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating point tensor, got dtype {x.dtype} (as torch)")
+    return x
+
+
+class LogSigmoidFn(Function):
+    """log σ(x) = min(x, 0) - log(1 + e^-|x|), which neither overflows nor loses the small
+    values for large |x|; d/dx = σ(-x)."""
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        xp = ctx.xp
+        z = xp.exp(-xp.abs(x))   # σ(-x) from e^-|x|: neither overflows nor rounds e^-50 to 0
+        return g * xp.where(x > 0, z / (1 + z), 1 / (1 + z))
+
+
+def logsigmoid(input):
+    """torch.nn.functional.logsigmoid: log(1 / (1 + e^-x)), numerically stable."""
+    return LogSigmoidFn.apply(_floating(input, "logsigmoid"))
+
+
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+class SELUFn(Function):
+    """scale * (x if x > 0 else alpha (e^x - 1)); d/dx = scale, or scale alpha e^x for x <= 0
+    (torch's side at 0; NaN at NaN). expm1 keeps -0.0 and small x exact."""
+    @staticmethod
+    def forward(ctx, x):
+        xp = ctx.xp
+        ctx.save_for_backward(x)
+        neg = (SELU_SCALE * SELU_ALPHA) * xp.expm1(xp.where(x > 0, 0, x))   # no overflow; keeps -0.0
+        return xp.where(x > 0, SELU_SCALE * x, neg).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        xp = ctx.xp
+        slope = xp.where(x > 0, SELU_SCALE, (SELU_SCALE * SELU_ALPHA) * xp.exp(xp.minimum(x, 0)))
+        return g * slope
+
+
+def selu(input, inplace=False):
+    """torch.nn.functional.selu: scale * elu(x, alpha) with the self-normalising constants."""
+    return _apply(_floating(input, "selu"), SELUFn.apply, inplace, "selu")
+
+
+class Hardtanh(Module):
+    """Hardtanh(min_val=-1.0, max_val=1.0, inplace=False)."""
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__()
+        if max_val <= min_val:
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, x):
+        return hardtanh(x, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """ReLU6(inplace=False): Hardtanh(0, 6)."""
+
+    def __init__(self, inplace=False):
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
+
+
+class LogSigmoid(Module):
+    def forward(self, x):
+        return logsigmoid(x)
+
+
+class SELU(Module):
+    """SELU(inplace=False)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return selu(x, self.inplace)
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""

@@ -16,7 +16,7 @@ from ..tensor import Tensor
 from . import init
 from .dropout import dropout
 from .linear import Linear, linear
-from .module import Module, Parameter
+from .module import Module
 
 
 def _additive(mask, dtype, masked_when, name, what):
@@ -100,17 +100,17 @@ class MultiheadAttention(Module):
         self.head_dim = embed_dim // num_heads
         E = embed_dim
         if self._qkv_same_embed_dim:   # one packed (3E, E) projection, as torch
-            self.in_proj_weight = Parameter(np.empty((3 * E, E), dtype=np.float32))
+            self.in_proj_weight = init.parameter(3 * E, E)
             self.register_parameter("q_proj_weight", None)
             self.register_parameter("k_proj_weight", None)
             self.register_parameter("v_proj_weight", None)
         else:
             self.register_parameter("in_proj_weight", None)
-            self.q_proj_weight = Parameter(np.empty((E, E), dtype=np.float32))
-            self.k_proj_weight = Parameter(np.empty((E, self.kdim), dtype=np.float32))
-            self.v_proj_weight = Parameter(np.empty((E, self.vdim), dtype=np.float32))
+            self.q_proj_weight = init.parameter(E, E)
+            self.k_proj_weight = init.parameter(E, self.kdim)
+            self.v_proj_weight = init.parameter(E, self.vdim)
         if bias:
-            self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=np.float32))
+            self.in_proj_bias = init.zeros_(init.parameter(3 * E))
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = Linear(E, E, bias=bias)

@@ -22,7 +22,7 @@ import numpy as np
 from ..factories import stack
 from ..tensor import Tensor
 from . import conv_fast, init
-from .module import Module, Parameter, check_size
+from .module import Module, check_size
 
 
 def _ntuple(v, n, what):
@@ -310,10 +310,10 @@ class _ConvTransposeNd(Module):
         self.output_padding = _ntuple(output_padding, self.n, f"{name}: output_padding")
         self.dilation = _ntuple(dilation, self.n, f"{name}: dilation")
         shape = (in_channels, out_channels // groups) + self.kernel_size
-        self.weight = Parameter(np.empty(shape, dtype=np.float32))
+        self.weight = init.parameter(*shape)
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))   # fan_in from dim 1, as torch
         if bias:
-            self.bias = Parameter(np.empty((out_channels,), dtype=np.float32))
+            self.bias = init.parameter(out_channels)
             init.fan_in_uniform_(self.bias, (out_channels // groups) * math.prod(self.kernel_size))
         else:
             self.register_parameter("bias", None)

@@ -214,7 +214,7 @@ class EmbeddingBag(Module):
         self.include_last_offset = include_last_offset
         self.padding_idx = _padding_idx(padding_idx, num_embeddings, "EmbeddingBag")
         if _weight is None:
-            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=np.float32))
+            self.weight = init.parameter(num_embeddings, embedding_dim)
             init.normal_(self.weight)
             if self.padding_idx is not None:
                 self.weight.array[self.padding_idx] = 0

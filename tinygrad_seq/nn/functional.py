@@ -9,7 +9,7 @@ from .. import backend
 from ..tensor import Tensor
 from ..tensor import pad_ as _pad
 from .activation import (relu, tanh, sigmoid, leaky_relu, softmax, log_softmax,  # noqa: F401
-                         gelu, elu, silu, softplus, glu)
+                         gelu, elu, silu, softplus, glu, hardtanh, relu6, logsigmoid, selu)
 from .attention import scaled_dot_product_attention  # noqa: F401
 from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d  # noqa: F401
 from .dropout import dropout, dropout2d  # noqa: F401
@@ -36,7 +36,8 @@ __all__ = ["relu", "tanh", "sigmoid", "leaky_relu", "softmax", "log_softmax", "c
            "gelu", "elu", "silu", "softplus", "glu", "normalize", "cosine_similarity", "kl_div", "l1_loss",
            "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
            "adaptive_max_pool2d", "interpolate", "scaled_dot_product_attention", "batch_norm", "group_norm",
-           "conv_transpose1d", "conv_transpose2d", "embedding_bag", "dropout2d"]
+           "conv_transpose1d", "conv_transpose2d", "embedding_bag", "dropout2d",
+           "hardtanh", "relu6", "logsigmoid", "selu"]
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):

@@ -3,9 +3,9 @@ the same op; BatchNorm1d / BatchNorm2d composed of Tensor ops, with torch's runn
 import numpy as np
 
 from ..autograd import Function
-from ..tensor import Tensor
+from ..tensor import Tensor, get_default_dtype
 from . import init
-from .module import Module, Parameter, check_size
+from .module import Module, check_size
 
 
 class LayerNormFn(Function):
@@ -171,14 +171,14 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
-            self.weight = Parameter(np.ones(num_features, dtype=np.float32))
-            self.bias = Parameter(np.zeros(num_features, dtype=np.float32))
+            self.weight = init.ones_(init.parameter(num_features))
+            self.bias = init.zeros_(init.parameter(num_features))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=np.float32)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=np.float32)))
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtype=get_default_dtype())))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtype=get_default_dtype())))
             self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):
@@ -265,8 +265,8 @@ class GroupNorm(Module):
                              f"num_groups ({num_groups})")
         self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
         if affine:
-            self.weight = Parameter(np.ones(num_channels, dtype=np.float32))
-            self.bias = Parameter(np.zeros(num_channels, dtype=np.float32))
+            self.weight = init.ones_(init.parameter(num_channels))
+            self.bias = init.zeros_(init.parameter(num_channels))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)

@@ -31,7 +31,12 @@ class LRScheduler:
         raise NotImplementedError
 
     def step(self):
-        self.last_epoch += 1
+        self._update_lr(self.last_epoch + 1)
+
+    def _update_lr(self, epoch):
+        """Set the groups' lr to the schedule's value at `epoch` (SequentialLR restarts a
+        schedule at 0 at its milestone this way)."""
+        self.last_epoch = epoch
         self._last_lr = self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, self._last_lr):
             group["lr"] = lr
@@ -255,10 +260,7 @@ class OneCycleLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def _set_momentum(self, group, m):
-        if self.use_beta1:
-            group["betas"] = (m, *group["betas"][1:])
-        else:
-            group["momentum"] = m
+        _set_momentum(group, m, self.use_beta1)
 
     def _anneal(self, start, end, pct):
         if self.anneal_strategy == "cos":
@@ -358,6 +360,161 @@ class ReduceLROnPlateau(LRScheduler):
             new = max(old * self.factor, min_lr)
             if old - new > self.eps:
                 group["lr"] = new
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith 2017), stepped per batch: the lr climbs from base_lr to
+    max_lr over step_size_up steps and back down over step_size_down (default: the same),
+    the height of each cycle scaled by mode: 'triangular' (constant), 'triangular2' (halved
+    every cycle), 'exp_range' (gamma ** iterations), or scale_fn(x) with scale_mode 'cycle'
+    (x the cycle number) or 'iterations'. With cycle_momentum the momentum (or Adam's beta1)
+    moves the opposite way between max_momentum and base_momentum."""
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
+                 gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
+                 max_momentum=0.9, last_epoch=-1):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"CyclicLR: expected an Optimizer, got {type(optimizer).__name__}")
+        groups = optimizer.param_groups
+        base_lrs = _per_group("base_lr", groups, base_lr)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, groups):
+                group["lr"] = lr
+        self.max_lrs = _per_group("max_lr", groups, max_lr)
+        step_size_up = float(step_size_up)
+        step_size_down = float(step_size_down) if step_size_down is not None else step_size_up
+        self.total_size = step_size_up + step_size_down
+        self.step_ratio = step_size_up / self.total_size
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range' when "
+                             f"scale_fn is None, got {mode!r}")
+        self.mode, self.gamma = mode, gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        if scale_fn is None:   # the built-in modes fix the scale mode, as torch
+            self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError(f"CyclicLR: {type(optimizer).__name__} has neither momentum nor betas; "
+                                 "pass cycle_momentum=False")
+            self.use_beta1 = "betas" in optimizer.defaults
+            self.base_momentums = _per_group("base_momentum", groups, base_momentum)
+            self.max_momentums = _per_group("max_momentum", groups, max_momentum)
+            if last_epoch == -1:
+                for hi, lo, group in zip(self.max_momentums, self.base_momentums, groups):
+                    _set_momentum(group, hi, self.use_beta1)
+                    group["max_momentum"], group["base_momentum"] = hi, lo
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def scale_fn(self, x):
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self):
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle      # where in the cycle, in [0, 1)
+        if x <= self.step_ratio:
+            factor = x / self.step_ratio
+        else:
+            factor = (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base + (top - base) * factor * scale for base, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, lo, hi in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                _set_momentum(group, hi - (hi - lo) * factor * scale, self.use_beta1)
+        return lrs
+
+    def state_dict(self):
+        """As torch: scale_fn is saved only when it is a callable object (its attributes)."""
+        sd = {k: v for k, v in super().state_dict().items() if k != "_scale_fn_custom"}
+        fn = self._scale_fn_custom
+        sd["_scale_fn_custom"] = None if fn is None or isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+        return sd
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_scale_fn_custom", None)
+        super().load_state_dict(state_dict)
+        if saved is not None:
+            self._scale_fn_custom.__dict__.update(saved)
+
+
+def _set_momentum(group, m, use_beta1):
+    if use_beta1:
+        group["betas"] = (m, *group["betas"][1:])
+    else:
+        group["momentum"] = m
+
+
+class SequentialLR(LRScheduler):
+    """Schedules one after another: schedulers[i] runs from milestones[i - 1] on, restarted
+    at its own epoch 0 there. The schedulers are made on the same optimizer beforehand; this
+    undoes their first step and takes it again for the first one."""
+
+    def __init__(self, optimizer, schedulers, milestones, last_epoch=-1):
+        schedulers, milestones = list(schedulers), list(milestones)
+        if not schedulers:
+            raise ValueError("SequentialLR: expects at least one scheduler, got none")
+        for i, s in enumerate(schedulers):
+            if not hasattr(s, "optimizer"):
+                raise TypeError(f"SequentialLR: the scheduler at index {i} ({type(s).__name__}) "
+                                "should have an `optimizer` attribute")
+            if isinstance(s, ReduceLROnPlateau):
+                raise ValueError(f"SequentialLR: does not support ReduceLROnPlateau (index {i}): its "
+                                 "step needs the metric")
+            if s.optimizer is not optimizer:
+                raise ValueError(f"SequentialLR: expects all schedulers to belong to the same optimizer, "
+                                 f"but the {type(s).__name__} at index {i} has another one")
+        if len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR: expects one milestone fewer than schedulers, got "
+                             f"{len(schedulers)} schedulers and {len(milestones)} milestones")
+        self._schedulers, self._milestones = schedulers, milestones
+        self.last_epoch = last_epoch + 1
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"]
+        _undo_step(self)   # the step each scheduler took when it was made
+        first = schedulers[bisect.bisect_right(milestones, 0)]
+        first.step()
+        self._last_lr = first.get_last_lr()
+
+    def step(self):
+        self.last_epoch += 1
+        i = bisect.bisect_right(self._milestones, self.last_epoch)
+        scheduler = self._schedulers[i]
+        if i > 0 and self._milestones[i - 1] == self.last_epoch:
+            scheduler._update_lr(0)
+        else:
+            scheduler.step()
+        self._last_lr = scheduler.get_last_lr()
+
+    def state_dict(self):
+        sd = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        sd["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return sd
+
+    def load_state_dict(self, state_dict):
+        state_dict = dict(state_dict)
+        saved = state_dict.pop("_schedulers")
+        self.__dict__.update(state_dict)
+        for s, sd in zip(self._schedulers, saved):
+            s.load_state_dict(sd)
+
+
+def _undo_step(scheduler):
+    """One step back for every schedule inside `scheduler` (into nested SequentialLRs), as torch."""
+    if hasattr(scheduler, "_schedulers"):
+        for s in scheduler._schedulers:
+            _undo_step(s)
+    elif hasattr(scheduler, "last_epoch"):
+        scheduler.last_epoch -= 1
 
 
 _LRScheduler = LRScheduler  # the old torch name
