@@ -130,7 +130,8 @@ class Node:
     graph object in each of its full collections, and a program that records a million ops
     keeps a million nodes alive. So a recorded op leaves one object the collector tracks, the
     node: the edges to the first two inputs are in its own slots (p0, k0, p1, k1: parent and
-    output index, None for a single-output parent), a wider op keeps a tuple of edges (pn),
+    output index, None for a single-output parent; further arguments need no gradient), an op
+    with a gradient for a later argument keeps a tuple of edges (pn),
     and the small tuples it holds are shared between nodes (see _shared).
     """
     __slots__ = ("fn", "xp", "needs_input_grad", "shapes", "saved", "saved_roles", "versions",
@@ -154,9 +155,10 @@ class Node:
         if self.released:   # release() dropped the edges
             return None
         e0 = self.p0 if self.k0 is None else (self.p0, self.k0)
-        if len(self.needs_input_grad) == 1:
+        n = len(self.needs_input_grad)
+        if n == 1:
             return (e0,)
-        return (e0, self.p1 if self.k1 is None else (self.p1, self.k1))
+        return (e0, self.p1 if self.k1 is None else (self.p1, self.k1)) + (None,) * (n - 2)
 
     @parents.setter
     def parents(self, edges):
@@ -295,7 +297,8 @@ class Function:
                                    ctx if record and not any(o is n for n in skip) else None, k)
                            for k, o in enumerate(out))
             if record:
-                ctx.out_meta = tuple((o.array.shape, o.array.dtype) for o in result)
+                # (shape, dtype name) per output: a dtype object would keep the tuple tracked
+                ctx.out_meta = _shared(tuple((o.array.shape, o.array.dtype.str) for o in result))
         else:
             if out.__class__ is not _ndarray and not backend.is_array(out):   # NumPy gives scalars
                 arr = xp.asarray(out)                                           # for 0-d results
@@ -313,7 +316,7 @@ class Function:
             result._ctx = ctx if record else None
         if record:
             ctx.shapes = _shared(tuple(shapes))
-            if len(args) > 2:
+            if len(args) > 2 and any(needs[2:]):
                 ctx.pn = tuple(_edge(a) if need else None for a, need in zip(args, needs))
             else:   # the edges in the node's slots (see Node)
                 if needs[0]:
