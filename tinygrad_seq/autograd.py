@@ -205,7 +205,7 @@ class Node:
         """Drop everything forward saved, so the arrays can be freed. A node that saved no
         arrays stays usable: a second backward through it works, as in torch."""
         fields = self.__dict__
-        saved_arrays = bool(self.saved) or any(_holds_array(v) for v in fields.values())
+        saved_arrays = bool(self.saved) or (bool(fields) and any(_holds_array(v) for v in fields.values()))
         self.saved = ()
         self.versions = None
         if saved_arrays:
@@ -282,7 +282,9 @@ class Function:
             needs.append(False)
         if device is None:
             device = "cpu"
-        xp = backend.xp(device)
+        xp = _XP.get(device)
+        if xp is None:
+            xp = _XP[device] = backend.xp(device)
         ctx = Node(cls, xp)
         ctx.needs_input_grad = needs = _shared(tuple(needs))
         try:
@@ -328,7 +330,7 @@ class Function:
                         ctx.p0 = c
                         if c.n_out != 1:
                             ctx.k0 = a._out
-                if len(needs) == 2 and needs[1]:
+                if len(needs) > 1 and needs[1]:
                     a = args[1]
                     c = a._ctx
                     if c is None:
@@ -345,6 +347,7 @@ class Function:
 
 
 _ndarray = np.ndarray
+_XP = {}   # device -> backend.xp(device), looked up once per device
 
 
 def _note_saved(ctx, args, raw, outs):
@@ -390,7 +393,10 @@ def new_counter():
     array, not a list: the garbage collector does not track NumPy arrays, nor (so) the
     (counter, version) tuples a node keeps, and a long graph does not make every collection
     walk them."""
-    return np.zeros(1, dtype=np.int64)
+    return _COUNTER0.copy()
+
+
+_COUNTER0 = np.zeros(1, dtype=np.int64)   # copied: quicker than making a new array
 
 
 def add_saved_versions(node, tensors):
