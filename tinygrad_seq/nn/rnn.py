@@ -245,7 +245,10 @@ class RNNBase(Module):
         # x_1 .. x_T in one split (one graph node), not x[t] per step: each x[t]'s backward
         # would fill a zero array the size of x, O(T^2) for the sequence (see tensor.Split)
         projected = xs = None
-        if InputProjected.applies(self.mode, w_ci, w_cf, w_co, self.coupled):
+        # recording hidden gradients (the pictures of the slides' cells) steps the cells exactly
+        # as written; otherwise the input projection is hoisted (same math, other rounding)
+        if not self.record_hidden_grads and InputProjected.applies(self.mode, w_ci, w_cf, w_co,
+                                                                   self.coupled):
             projected = InputProjected(self.mode, x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity)
         else:
             xs = x.unbind(0)
