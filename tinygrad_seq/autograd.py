@@ -107,15 +107,16 @@ def unbroadcast(grad, shape):
 # ------------------------------------------------------------------ graph nodes
 # Immutable little tuples that many nodes share (needs_input_grad, input shapes, which saved
 # arrays are inputs): one object each, not one per op, so a long graph holds fewer objects.
-_SHARED = {}
+# (Saved roles, being ints, have their own: (1, 0) == (True, False) in Python.)
+_SHARED, _SHARED_ROLES = {}, {}
 
 
-def _shared(t):
-    s = _SHARED.get(t)
+def _shared(t, cache=_SHARED):
+    s = cache.get(t)
     if s is None:
-        if len(_SHARED) > 4096:   # a program that sees ever new shapes: start over, stay small
-            _SHARED.clear()
-        s = _SHARED[t] = t
+        if len(cache) > 4096:   # a program that sees ever new shapes: start over, stay small
+            cache.clear()
+        s = cache[t] = t
     return s
 
 
@@ -286,7 +287,8 @@ class Function:
         if xp is None:
             xp = _XP[device] = backend.xp(device)
         ctx = Node(cls, xp)
-        ctx.needs_input_grad = needs = _shared(tuple(needs))
+        needs = tuple(needs)
+        ctx.needs_input_grad = needs = _SHARED.get(needs) or _shared(needs)
         try:
             out = cls.forward(ctx, *raw, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -317,7 +319,8 @@ class Function:
             result.requires_grad = record
             result._ctx = ctx if record else None
         if record:
-            ctx.shapes = _shared(tuple(shapes))
+            shapes = tuple(shapes)
+            ctx.shapes = _SHARED.get(shapes) or _shared(shapes)
             if len(args) > 2 and any(needs[2:]):
                 ctx.pn = tuple(_edge(a) if need else None for a, need in zip(args, needs))
             else:   # the edges in the node's slots (see Node)
@@ -385,7 +388,7 @@ def _note_saved(ctx, args, raw, outs):
     if versions:
         ctx.versions = tuple(versions)
     if role is not None or any(r is not None for r in roles):
-        ctx.saved_roles = _shared(tuple(roles))
+        ctx.saved_roles = _shared(tuple(roles), _SHARED_ROLES)
 
 
 def new_counter():
