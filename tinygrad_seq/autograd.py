@@ -290,7 +290,7 @@ class Function:
         needs = tuple(needs)
         ctx.needs_input_grad = needs = _SHARED.get(needs) or _shared(needs)
         try:
-            out = cls.forward(ctx, *raw, **kwargs)
+            out = cls.forward(ctx, *raw, **kwargs) if kwargs else cls.forward(ctx, *raw)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from e
         record = requires and _GRAD_ENABLED
@@ -360,34 +360,42 @@ def _note_saved(ctx, args, raw, outs):
     or output, so the engine can catch an in-place change made after forward through any view
     (views share their base's counter; a counter, not the tensor, is kept for outputs: no
     reference cycle)."""
-    roles, versions = [], []
-    single = outs.__class__ is not tuple
-    for j, s in enumerate(ctx.saved):
+    roles = versions = None
+    saved = ctx.saved
+    for j, s in enumerate(saved):
+        if s is None or s.__class__ is float or (s.__class__ is not _ndarray and not backend.is_array(s)):
+            continue   # None, a number: nothing to watch
         role = None
-        if s is not None and s.__class__ is not float:
-            if j < len(raw) and raw[j] is s and isinstance(args[j], Tensor):
-                role = j   # the usual case: forward saved its arguments in order
+        if j < len(raw) and raw[j] is s and isinstance(args[j], Tensor):
+            role = j   # the usual case: forward saved its arguments in order
+        else:
+            for i, r in enumerate(raw):
+                if r is s and isinstance(args[i], Tensor):
+                    role = i
+                    break
+        if role is not None:
+            c = args[role]._counter()
+            pair = (c, int(c[0]))
+        else:
+            single = outs.__class__ is not tuple
+            for o in ((outs,) if single else outs):
+                if o.array is s:
+                    if o._vc is None:
+                        o._vc = new_counter()
+                    pair = (o._vc, 0)
+                    if single:
+                        role = -1
+                    break
             else:
-                for i, r in enumerate(raw):
-                    if r is s and isinstance(args[i], Tensor):
-                        role = i
-                        break
-            if role is not None:
-                c = args[role]._counter()
-                versions += (c, int(c[0]))
-            else:
-                for o in ((outs,) if single else outs):
-                    if o.array is s:
-                        if o._vc is None:
-                            o._vc = new_counter()
-                        versions += (o._vc, 0)
-                        if single:
-                            role = -1
-                        break
-        roles.append(role)
-    if versions:
-        ctx.versions = tuple(versions)
-    if role is not None or any(r is not None for r in roles):
+                continue   # neither an input nor an output: a constant
+        versions = pair if versions is None else versions + pair
+        if role is not None:
+            if roles is None:
+                roles = [None] * len(saved)
+            roles[j] = role
+    if versions is not None:
+        ctx.versions = versions
+    if roles is not None:
         ctx.saved_roles = _shared(tuple(roles), _SHARED_ROLES)
 
 
@@ -710,7 +718,7 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
                     uses[id(parent)][1] = True
         if uses:
             _leaf_edges_done(node.parents, uses)
-        if not retain_graph:
+        if not retain_graph and (node.saved or node.__dict__):   # else nothing to drop
             node.release()
     for t, g in hooked.items():
         _accumulate_leaf(t, _call_hooks(t._hooks, g), fresh=False)
