@@ -163,6 +163,7 @@ class Node:
 
     @parents.setter
     def parents(self, edges):
+        """Set the edges (for nodes built by hand); needs_input_grad follows them."""
         edges = tuple(edges)
         self.needs_input_grad = _shared(tuple(e is not None for e in edges))
         self.p0 = self.k0 = self.p1 = self.k1 = self.pn = None
@@ -294,7 +295,7 @@ class Function:
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from e
         record = requires and _GRAD_ENABLED
-        if out.__class__ is tuple:   # several outputs: one Tensor each, all hanging off this node
+        if isinstance(out, tuple):   # several outputs: one Tensor each, all hanging off this node
             ctx.n_out = len(out)
             skip = getattr(ctx, "non_differentiable", ())
             result = tuple(_output(cls, xp.asarray(o) if not backend.is_array(o) else o, device,
@@ -377,7 +378,7 @@ def _note_saved(ctx, args, raw, outs):
             c = args[role]._counter()
             pair = (c, int(c[0]))
         else:
-            single = outs.__class__ is not tuple
+            single = not isinstance(outs, tuple)
             for o in ((outs,) if single else outs):
                 if o.array is s:
                     if o._vc is None:
