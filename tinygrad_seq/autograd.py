@@ -10,6 +10,7 @@ stack: no recursion, so a chain of a million ops is fine.
 import contextlib
 import functools
 import gc
+import itertools
 import weakref
 
 import numpy as np
@@ -104,23 +105,77 @@ def unbroadcast(grad, shape):
 
 
 # ------------------------------------------------------------------ graph nodes
+# Immutable little tuples that many nodes share (needs_input_grad, input shapes, which saved
+# arrays are inputs): one object each, not one per op, so a long graph holds fewer objects.
+# (Saved roles, being ints, have their own: (1, 0) == (True, False) in Python.)
+_SHARED, _SHARED_ROLES = {}, {}
+
+
+def _shared(t, cache=_SHARED):
+    s = cache.get(t)
+    if s is None:
+        if len(cache) > 4096:   # a program that sees ever new shapes: start over, stay small
+            cache.clear()
+        s = cache[t] = t
+    return s
+
+
 class Node:
     """One recorded op, and the `ctx` its forward and backward share.
 
-    parents[i] is None (input i needs no gradient), a leaf Tensor (gradients are
-    accumulated into its .grad) or the Node that produced input i.
+    parents[i] (a property) is where the gradient of forward argument i goes: None (no
+    gradient), a leaf Tensor (accumulated into its .grad), the Node that produced input i,
+    or (node, k) for output k of a node with several outputs.
+
+    Why slots and no tuple of parents: Python's cyclic garbage collector walks every live
+    graph object in each of its full collections, and a program that records a million ops
+    keeps a million nodes alive. So a recorded op leaves one object the collector tracks, the
+    node: the edges to the first two inputs are in its own slots (p0, k0, p1, k1: parent and
+    output index, None for a single-output parent; further arguments need no gradient), an op
+    with a gradient for a later argument keeps a tuple of edges (pn),
+    and the small tuples it holds are shared between nodes (see _shared).
     """
-    __slots__ = ("fn", "parents", "shapes", "dtypes", "saved", "needs_input_grad", "xp",
-                 "versions", "retained", "released", "n_out", "__dict__", "__weakref__")
+    __slots__ = ("fn", "xp", "needs_input_grad", "shapes", "saved", "saved_roles", "versions",
+                 "p0", "k0", "p1", "k1", "pn", "n_out", "retained", "released", "_hooks",
+                 "__dict__", "__weakref__")
 
     def __init__(self, fn, xp):
         self.fn = fn
         self.xp = xp
         self.saved = ()
-        self.versions = None
-        self.retained = None
+        self.saved_roles = self.versions = self.retained = self._hooks = None
+        self.p0 = self.k0 = self.p1 = self.k1 = self.pn = None
         self.released = False
         self.n_out = 1
+
+    @property
+    def parents(self):
+        """The edges to the inputs, one per forward argument (see the class doc)."""
+        if self.pn is not None:
+            return self.pn
+        if self.released:   # release() dropped the edges
+            return None
+        e0 = self.p0 if self.k0 is None else (self.p0, self.k0)
+        n = len(self.needs_input_grad)
+        if n == 1:
+            return (e0,)
+        return (e0, self.p1 if self.k1 is None else (self.p1, self.k1)) + (None,) * (n - 2)
+
+    @parents.setter
+    def parents(self, edges):
+        """Set the edges (for nodes built by hand); needs_input_grad follows them."""
+        edges = tuple(edges)
+        self.needs_input_grad = _shared(tuple(e is not None for e in edges))
+        self.p0 = self.k0 = self.p1 = self.k1 = self.pn = None
+        if len(edges) > 2:
+            self.pn = edges
+            return
+        for i, e in enumerate(edges):
+            p, k = e if e.__class__ is tuple else (e, None)
+            if i == 0:
+                self.p0, self.k0 = p, k
+            else:
+                self.p1, self.k1 = p, k
 
     # torch.autograd.Function's ctx interface
     def save_for_backward(self, *arrays):
@@ -152,12 +207,12 @@ class Node:
         """Drop everything forward saved, so the arrays can be freed. A node that saved no
         arrays stays usable: a second backward through it works, as in torch."""
         fields = self.__dict__
-        saved_arrays = bool(self.saved) or any(_holds_array(v) for v in fields.values())
+        saved_arrays = bool(self.saved) or (bool(fields) and any(_holds_array(v) for v in fields.values()))
         self.saved = ()
         self.versions = None
         if saved_arrays:
             fields.clear()
-            self.parents = None
+            self.p0 = self.p1 = self.pn = None
             self.released = True
 
     def __repr__(self):
@@ -206,93 +261,143 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        raw, needs, parents, shapes = [], [], [], []
+        raw, needs, shapes = [], [], []
         device = None
         requires = False
         for a in args:
             if isinstance(a, Tensor):
-                raw.append(a.array)
-                shapes.append(a.array.shape)
+                arr = a.array
+                raw.append(arr)
+                shapes.append(arr.shape)
                 if device is None:
                     device = a.device
                 elif a.device != device:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, "
                                        f"got {device} and {a.device}")
-                if a.requires_grad:   # where its gradient goes: see _edge
-                    c = a._ctx
-                    parents.append(a if c is None else (c if c.n_out == 1 else (c, a._out)))
+                if a.requires_grad:
                     needs.append(True)
                     requires = True
                     continue
             else:
                 raw.append(a)
                 shapes.append(None)
-            parents.append(None)
             needs.append(False)
-        xp = backend.xp(device or "cpu")
+        if device is None:
+            device = "cpu"
+        xp = _XP.get(device)
+        if xp is None:
+            xp = _XP[device] = backend.xp(device)
         ctx = Node(cls, xp)
-        ctx.needs_input_grad = tuple(needs)   # a tuple of bools: the collector soon stops tracking it
+        needs = tuple(needs)
+        ctx.needs_input_grad = needs = _SHARED.get(needs) or _shared(needs)
         try:
-            out = cls.forward(ctx, *raw, **kwargs)
+            out = cls.forward(ctx, *raw, **kwargs) if kwargs else cls.forward(ctx, *raw)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from e
-        device = device or "cpu"
-        multi = isinstance(out, tuple)
-        if not multi and not backend.is_array(out):   # NumPy gives scalars for 0-d results
-            arr = xp.asarray(out)
-            if ctx.saved:   # a saved output must stay the very array the tensor holds
-                ctx.saved = tuple(arr if s is out else s for s in ctx.saved)
-            out = arr
         record = requires and _GRAD_ENABLED
-        if multi:   # several outputs: one Tensor each, all hanging off this node
+        if isinstance(out, tuple):   # several outputs: one Tensor each, all hanging off this node
             ctx.n_out = len(out)
             skip = getattr(ctx, "non_differentiable", ())
             result = tuple(_output(cls, xp.asarray(o) if not backend.is_array(o) else o, device,
                                    ctx if record and not any(o is n for n in skip) else None, k)
                            for k, o in enumerate(out))
+            if record:
+                # (shape, dtype name) per output: a dtype object would keep the tuple tracked
+                ctx.out_meta = _shared(tuple((o.array.shape, o.array.dtype.str) for o in result))
         else:
-            result = _output(cls, out, device, ctx if record else None, 0)
+            if out.__class__ is not _ndarray and not backend.is_array(out):   # NumPy gives scalars
+                arr = xp.asarray(out)                                           # for 0-d results
+                if ctx.saved:   # a saved output must stay the very array the tensor holds
+                    ctx.saved = tuple(arr if s is out else s for s in ctx.saved)
+                out = arr
+            if _ANOMALY:
+                _check_finite(out, f"forward of {cls.__name__}")
+            result = Tensor.__new__(Tensor)   # _output, inline: the hot path of every op
+            result.array = out
+            result.device = device
+            result.grad = result._vc = None
+            result._out = 0
+            result.requires_grad = record
+            result._ctx = ctx if record else None
         if record:
-            ctx.parents = tuple(parents)
-            ctx.shapes = tuple(shapes)
-            if multi:
-                ctx.out_meta = tuple((o.shape, o.dtype) for o in result)
+            shapes = tuple(shapes)
+            ctx.shapes = _SHARED.get(shapes) or _shared(shapes)
+            if len(args) > 2 and any(needs[2:]):
+                ctx.pn = tuple(_edge(a) if need else None for a, need in zip(args, needs))
+            else:   # the edges in the node's slots (see Node)
+                if needs[0]:
+                    a = args[0]
+                    c = a._ctx
+                    if c is None:
+                        ctx.p0 = a
+                    else:
+                        ctx.p0 = c
+                        if c.n_out != 1:
+                            ctx.k0 = a._out
+                if len(needs) > 1 and needs[1]:
+                    a = args[1]
+                    c = a._ctx
+                    if c is None:
+                        ctx.p1 = a
+                    else:
+                        ctx.p1 = c
+                        if c.n_out != 1:
+                            ctx.k1 = a._out
             if ctx.saved:
-                _note_saved(ctx, args, result)
+                _note_saved(ctx, args, raw, result)
             if cls.composed is not None:   # kept for create_graph (see _graph_backward)
                 ctx.inputs, ctx.kwargs = args, kwargs
         return result
 
 
-def _note_saved(ctx, args, outs):
-    """What forward saved: for each saved input or output array, (its version counter, the
-    value now), so the engine can catch an in-place change made after forward through any
-    view (views share their base's counter; a counter, not the tensor, is kept for outputs:
-    no reference cycle); the saved input tensors themselves, and whether an output was
-    saved, so that create_graph can hand them back as Tensors with their graphs."""
-    versions, inputs = [], []
-    single = not isinstance(outs, tuple)
-    for a in args:
-        if isinstance(a, Tensor):
-            d = a.array
-            for s in ctx.saved:
-                if s is d:
-                    c = a._counter()
-                    versions.append((c, int(c[0])))
-                    inputs.append(a)
+_ndarray = np.ndarray
+_XP = {}   # device -> backend.xp(device), looked up once per device
+
+
+def _note_saved(ctx, args, raw, outs):
+    """What forward saved. saved_roles: for each saved array, the input it is (its position),
+    -1 for the output, None for neither, so create_graph can hand them back as Tensors with
+    their graphs (see _saved_tensor). versions: (counter, value now, ...) for each saved input
+    or output, so the engine can catch an in-place change made after forward through any view
+    (views share their base's counter; a counter, not the tensor, is kept for outputs: no
+    reference cycle)."""
+    roles = versions = None
+    saved = ctx.saved
+    for j, s in enumerate(saved):
+        if s is None or s.__class__ is float or (s.__class__ is not _ndarray and not backend.is_array(s)):
+            continue   # None, a number: nothing to watch
+        role = None
+        if j < len(raw) and raw[j] is s and isinstance(args[j], Tensor):
+            role = j   # the usual case: forward saved its arguments in order
+        else:
+            for i, r in enumerate(raw):
+                if r is s and isinstance(args[i], Tensor):
+                    role = i
                     break
-    for o in ((outs,) if single else outs):
-        d = o.array
-        for s in ctx.saved:
-            if s is d:
-                o._vc = c = new_counter()
-                versions.append((c, 0))
-                if single:
-                    ctx.out_data = d
-                break
-    ctx.versions = tuple(versions) or None
-    if inputs:
-        ctx.saved_inputs = inputs
+        if role is not None:
+            c = args[role]._counter()
+            pair = (c, int(c[0]))
+        else:
+            single = not isinstance(outs, tuple)
+            for o in ((outs,) if single else outs):
+                if o.array is s:
+                    if o._vc is None:
+                        o._vc = new_counter()
+                    pair = (o._vc, 0)
+                    if single:
+                        role = -1
+                    break
+            else:
+                continue   # neither an input nor an output: a constant
+        versions = pair if versions is None else versions + pair
+        if role is not None:
+            if roles is None:
+                roles = [None] * len(saved)
+            roles[j] = role
+    if versions is not None:
+        ctx.versions = versions
+    if roles is not None:
+        ctx.saved_roles = _shared(tuple(roles), _SHARED_ROLES)
 
 
 def new_counter():
@@ -300,13 +405,18 @@ def new_counter():
     array, not a list: the garbage collector does not track NumPy arrays, nor (so) the
     (counter, version) tuples a node keeps, and a long graph does not make every collection
     walk them."""
-    return np.zeros(1, dtype=np.int64)
+    return _COUNTER0.copy()
+
+
+_COUNTER0 = np.zeros(1, dtype=np.int64)   # copied: quicker than making a new array
 
 
 def add_saved_versions(node, tensors):
     """Also check, before `node`'s backward, that `tensors` (index tensors, say) kept their values."""
     if node is not None and tensors:
-        node.versions = (node.versions or ()) + tuple((c, int(c[0])) for c in (t._counter() for t in tensors))
+        for t in tensors:
+            c = t._counter()
+            node.versions = (node.versions or ()) + (c, int(c[0]))
 
 
 def _output(cls, out, device, ctx, k):
@@ -413,11 +523,19 @@ def _toposort(roots):
             raise AutogradError(
                 f"{node.fn.__name__}: trying to backward through the graph a second time: its saved "
                 "arrays were freed by the first backward; pass retain_graph=True to the first call")
-        for p in node.parents:
-            if p.__class__ is tuple:
-                p = p[0]
+        if node.pn is None:
+            p = node.p0
             if p.__class__ is Node and p not in visited:
                 stack.append((p, False))
+            p = node.p1
+            if p.__class__ is Node and p not in visited:
+                stack.append((p, False))
+        else:
+            for p in node.pn:
+                if p.__class__ is tuple:
+                    p = p[0]
+                if p.__class__ is Node and p not in visited:
+                    stack.append((p, False))
     order.reverse()
     return order
 
@@ -525,13 +643,16 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
                 _leaf_edges_done(node.parents, uses)
             continue
         multi = node.n_out > 1
-        if not multi and "_hooks" in node.__dict__:
-            g = _call_hooks(node._hooks, g)
-        elif multi and "out_hooks" in node.__dict__:
+        if not multi:
+            if node._hooks is not None:
+                g = _call_hooks(node._hooks, g)
+        elif "out_hooks" in node.__dict__:
             g = [gk if gk is None or k not in node.out_hooks else _call_hooks(node.out_hooks[k], gk)
                  for k, gk in enumerate(g)]
-        if node.versions:
-            for c, v in node.versions:
+        versions = node.versions
+        if versions:
+            for j in range(0, len(versions), 2):
+                c, v = versions[j], versions[j + 1]
                 if c[0] != v:
                     raise AutogradError(
                         f"{node.fn.__name__}: an input saved for backward was modified in place after "
@@ -545,27 +666,26 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
             in_grads = node.fn.backward(node, *_materialize(node, g, False))
         else:
             in_grads = node.fn.backward(node, g)
-        if not isinstance(in_grads, tuple):
-            in_grads = (in_grads,) if not isinstance(in_grads, list) else tuple(in_grads)
-        parents = node.parents
-        if len(in_grads) != len(parents):
-            # a custom backward may return one gradient per *tensor* input
-            tensor_pos = [i for i, s in enumerate(node.shapes) if s is not None]
-            if len(in_grads) != len(tensor_pos):
-                raise AutogradError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
-                                    f"expected {len(parents)} (one per forward argument)")
-            full = [None] * len(parents)
-            for i, gi in zip(tensor_pos, in_grads):
-                full[i] = gi
-            in_grads = full
-        seen = set()
+        if in_grads.__class__ is not tuple:
+            in_grads = tuple(in_grads) if isinstance(in_grads, (tuple, list)) else (in_grads,)
+        pn = node.pn
+        n_in = len(node.needs_input_grad)
+        if len(in_grads) != n_in:
+            in_grads = _per_argument(node, in_grads, n_in)
         xp = node.xp
-        for parent, gi, shape in zip(parents, in_grads, node.shapes):
+        given = None
+        if pn is None:   # one or two inputs, their edges in the node's slots
+            parents, outs = (node.p0, node.p1), (node.k0, node.k1)
+        else:
+            parents, outs = pn, _NO_OUTS
+        for parent, k, gi, shape in zip(parents, outs, in_grads, node.shapes):
             if parent is None or gi is None:
                 continue
+            if parent.__class__ is tuple:   # (node, k) in a wide node's tuple of edges
+                parent, k = parent
             if create_graph:
                 gi = _as_graph_grad(node, gi)
-            elif not backend.is_array(gi):
+            elif gi.__class__ is not _ndarray and not backend.is_array(gi):
                 gi = xp.asarray(gi)
             if gi.shape != shape:
                 try:
@@ -575,10 +695,11 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
             if _ANOMALY:
                 _check_finite(gi.array if create_graph else gi, f"backward of {node.fn.__name__}")
             if parent.__class__ is Node:
-                prev = grads.get(parent)
-                grads[parent] = gi if prev is None else _plus(prev, gi, xp)
-            elif parent.__class__ is tuple:
-                _add(grads, parent, gi, xp)
+                if k is None:
+                    prev = grads.get(parent)
+                    grads[parent] = gi if prev is None else _plus(prev, gi, xp)
+                else:
+                    _add(grads, (parent, k), gi, xp)
             elif captured is not None:
                 i = leaf_pos.get(id(parent))
                 if i is not None:
@@ -587,18 +708,38 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
                 prev = hooked.get(parent)
                 hooked[parent] = gi if prev is None else prev + gi
             else:
-                fresh = gi is not g and id(gi) not in seen and getattr(gi, "base", None) is None
-                seen.add(id(gi))
+                # a gradient array made by this backward becomes the leaf's own; one passed
+                # through (the incoming g, a view, one already given to another leaf) is copied
+                fresh = gi is not g and getattr(gi, "base", None) is None and \
+                    (given is None or not any(gi is o for o in given))
+                if fresh:
+                    given = [gi] if given is None else given + [gi]
                 _accumulate_leaf(parent, gi, fresh)
                 if uses and id(parent) in uses:
                     uses[id(parent)][1] = True
         if uses:
-            _leaf_edges_done(parents, uses)
-        if not retain_graph:
+            _leaf_edges_done(node.parents, uses)
+        if not retain_graph and (node.saved or node.__dict__):   # else nothing to drop
             node.release()
     for t, g in hooked.items():
         _accumulate_leaf(t, _call_hooks(t._hooks, g), fresh=False)
     return captured
+
+
+_NO_OUTS = itertools.repeat(None)
+
+
+def _per_argument(node, in_grads, n_in):
+    """A custom backward may return one gradient per *tensor* input: spread them out to one
+    per forward argument."""
+    tensor_pos = [i for i, s in enumerate(node.shapes) if s is not None]
+    if len(in_grads) != len(tensor_pos):
+        raise AutogradError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients, "
+                            f"expected {n_in} (one per forward argument)")
+    full = [None] * n_in
+    for i, gi in zip(tensor_pos, in_grads):
+        full[i] = gi
+    return full
 
 
 def _call_hooks(hooks, g):
@@ -654,7 +795,8 @@ class _GraphCtx:
     def __init__(self, node):
         self._node = node
         self.xp = TensorXP(_node_device(node))
-        self.saved = tuple(_saved_tensor(node, a) for a in node.saved)
+        roles = node.saved_roles or (None,) * len(node.saved)
+        self.saved = tuple(_saved_tensor(node, a, r) for a, r in zip(node.saved, roles))
         self.saved_tensors = self.saved
 
     def __getattr__(self, name):
@@ -665,20 +807,24 @@ def _node_device(node):
     return "cpu" if node.xp is backend.xp("cpu") else "cuda"
 
 
-def _saved_tensor(node, arr):
-    """A saved array as a Tensor: the input tensor it is (with its graph), an output of the
-    node (a tensor whose grad_fn is the node), or else a constant."""
+def _saved_tensor(node, arr, role):
+    """A saved array as a Tensor: the input tensor it was (a leaf, or a tensor with the same
+    place in the graph), the node's output (a tensor whose grad_fn is the node), or else a
+    constant. role: see _note_saved."""
     if not backend.is_array(arr):
         return arr
-    for t in getattr(node, "saved_inputs", ()):
-        if t.array is arr:
-            return t
     device = backend.device_of(arr)
-    if node.n_out == 1:
-        if getattr(node, "out_data", None) is arr:
-            return _output(node.fn, arr, device, node, 0)
-    t = Tensor._wrap(arr, device)
-    return t
+    if role == -1:
+        return _output(node.fn, arr, device, node, 0)
+    if role is not None:
+        edge = node.parents[role]
+        if edge is not None:
+            if edge.__class__ is Node:
+                return _output(edge.fn, arr, device, edge, 0)
+            if edge.__class__ is tuple:
+                return _output(edge[0].fn, arr, device, edge[0], edge[1])
+            return edge   # a leaf tensor
+    return Tensor._wrap(arr, device)
 
 
 def _graph_backward(node, grads):

@@ -692,7 +692,7 @@ class Cat(Function):
     @staticmethod
     def forward(ctx, *arrays, axis=0):
         ctx.axis = axis
-        ctx.sizes = [a.shape[axis] for a in arrays]
+        ctx.sizes = tuple(a.shape[axis] for a in arrays)   # a tuple: the collector drops it
         return ctx.xp.concatenate(arrays, axis=axis)
 
     @staticmethod

@@ -36,6 +36,7 @@ from .dropout import dropout as _dropout
 from .module import Module
 from .rnn_cells import _GATES, check_input, check_state, gru_cell, lstm_cell, rnn_cell
 from .rnn_fused import GRUSequence, LSTMSequence, RNNSequence
+from .rnn_steps import InputProjected
 from .tbptt import hidden_grad_norms
 from .utils.rnn import PackedSequence, pad_packed_sequence, pad_sequence, _pack  # noqa: F401 (pad_sequence)
 
@@ -243,9 +244,18 @@ class RNNBase(Module):
         recorded = [None] * T
         # x_1 .. x_T in one split (one graph node), not x[t] per step: each x[t]'s backward
         # would fill a zero array the size of x, O(T^2) for the sequence (see tensor.Split)
-        xs = x.unbind(0)
+        projected = xs = None
+        # recording hidden gradients (the pictures of the slides' cells) steps the cells exactly
+        # as written; otherwise the input projection is hoisted (same math, other rounding)
+        if not self.record_hidden_grads and InputProjected.applies(self.mode, w_ci, w_cf, w_co,
+                                                                   self.coupled):
+            projected = InputProjected(self.mode, x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity)
+        else:
+            xs = x.unbind(0)
         for t in (range(T - 1, -1, -1) if d == 1 else range(T)):
-            if self.mode == "LSTM":
+            if projected is not None:   # the same cell equations, W_x x_t + b computed up front
+                new = projected(t, state)
+            elif self.mode == "LSTM":
                 new = list(lstm_cell(xs[t], tuple(state), w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co,
                                      coupled=self.coupled))
             elif self.mode == "GRU":

@@ -49,7 +49,14 @@ def lstm_cell(x, state, w_ih, w_hh, b_ih=None, b_hh=None, w_ci=None, w_cf=None, 
     if coupled or w_ci is not None or w_cf is not None or w_co is not None:
         return lstm_variant_cell(x, state, w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co, coupled, gates)
     h_prev, c_prev = state
-    z_i, z_f, z_g, z_o = _affine(x, h_prev, w_ih, w_hh, b_ih, b_hh).chunk(4, dim=1)
+    return lstm_update(_affine(x, h_prev, w_ih, w_hh, b_ih, b_hh), c_prev, gates)
+
+
+def lstm_update(z, c_prev, gates=False):
+    """lstm_cell from z = W·[h_{t-1}, x_t] + b, the pre-activations of the four gates (B, 4H).
+    (The x_t part of z does not depend on the previous step: a layer computes it for all steps
+    in one matmul before stepping, see rnn_steps.)"""
+    z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
     i = z_i.sigmoid()                # i_t  = σ(W_i·[h_{t-1}, x_t] + b_i)
     f = z_f.sigmoid()                # f_t  = σ(W_f·[h_{t-1}, x_t] + b_f)
     g = z_g.tanh()                   # C~_t = tanh(W_C·[h_{t-1}, x_t] + b_C)
