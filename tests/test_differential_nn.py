@@ -22,9 +22,11 @@ import pytest
 torch = pytest.importorskip("torch")
 
 # These properties draw ±inf, NaN, empty tensors and zero variances on purpose: NumPy's
-# RuntimeWarnings there (and torch's UserWarnings about its own edge cases) are expected.
+# RuntimeWarnings there (and torch's UserWarnings about its own edge cases) are expected, as is
+# the warning both libraries give for a zero-size layer's initialisation.
 pytestmark = [pytest.mark.filterwarnings("ignore::RuntimeWarning"),
-              pytest.mark.filterwarnings("ignore::UserWarning:torch")]
+              pytest.mark.filterwarnings("ignore::UserWarning:torch"),
+              pytest.mark.filterwarnings("ignore:Initializing zero-element tensors is a no-op:UserWarning")]
 pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, settings, strategies as st  # noqa: E402
 
