@@ -214,16 +214,15 @@ def _outputs(P, T, reverse):
     return (P[0:T], P[0]) if reverse else (P[1:T + 1], P[T])
 
 
-def _state_grads(xp, d_out, d_hn, T, reverse):
-    """The gradient of every row of P from those of output and h_n (the initial row gets none)."""
-    dP = xp.zeros((T + 1,) + d_hn.shape, dtype=d_hn.dtype)
-    if reverse:
-        dP[0:T] = d_out
-        dP[0] += d_hn
-    else:
-        dP[1:T + 1] = d_out
-        dP[T] += d_hn
-    return dP
+def _state_grads(d_out, d_hn, T, reverse):
+    """(dh, rows): dh = dL/dh of the state the loop ends on (output and h_n both land there: a
+    new array, the backward loop's running gradient), and for every row of P the output's
+    gradient there (views of d_out; None for the initial state's row)."""
+    rows = [*d_out, None] if reverse else [None, *d_out]
+    dh = d_hn.copy()
+    if T:
+        dh += rows[0 if reverse else T]
+    return dh, rows
 
 
 def _hprev(P, T, reverse):
@@ -266,10 +265,9 @@ class RNNSequence(Function):
         mask, reverse, nonlinearity, with_bias = ctx.mask, ctx.reverse, ctx.nonlinearity, ctx.with_bias
         xp = ctx.xp
         T = P.shape[0] - 1
-        dP = _state_grads(xp, d_out, d_hn, T, reverse)
+        dh, d_rows = _state_grads(d_out, d_hn, T, reverse)
         m, keep = _masks(mask, P.dtype)
         dz = xp.empty(P[1:].shape, dtype=P.dtype)
-        dh = dP[0 if reverse else T].copy()     # dL/dh_T (output and h_n both land here)
         for t, prev, cur in _steps(T, reverse)[::-1]:
             if m is not None:
                 dh_pass = dh * keep[t]
@@ -282,7 +280,8 @@ class RNNSequence(Function):
             else:
                 xp.multiply(dh, h > 0, out=dz[t])
             xp.matmul(dz[t], w_hh, out=dh)
-            dh += dP[prev]
+            if d_rows[prev] is not None:        # the output's gradient (none at the initial state)
+                dh += d_rows[prev]
             if m is not None:
                 dh += dh_pass
         dx, dw_ih, dw_hh, db = _weight_grads(ctx, dz, x2, _hprev(P, T, reverse), w_ih, with_bias, 2)
@@ -308,7 +307,10 @@ class LSTMSequence(Function):
         dt = x.dtype
         peep = None if w_cf is None else (w_ci, w_cf, w_co)
         x2, a = _project(xp, x, w_ih, None if b_ih is None else b_ih + b_hh)
-        acts = xp.empty((T, G // H, B, H), dtype=dt)   # gate activations, gate-major, for backward
+        # the gate activations (gate-major, for backward) take the place of the projection:
+        # a[t] is read into z before step t writes acts[t], and a fresh buffer this size costs
+        # page faults on every first touch
+        acts = a.reshape(T, G // H, B, H)
         P = xp.empty((T + 1, B, H), dtype=dt)   # h states (time order)
         cs = xp.empty((T + 1, B, H), dtype=dt)  # C states, same rows as P
         tcs = xp.empty((T, B, H), dtype=dt)     # tanh(C_t)
@@ -337,11 +339,10 @@ class LSTMSequence(Function):
         peep, mask, reverse, coupled, with_bias = ctx.peep, ctx.mask, ctx.reverse, ctx.coupled, ctx.with_bias
         xp = ctx.xp
         T, n, B, H = acts.shape
-        dP = _state_grads(xp, d_out, d_hn, T, reverse)
+        dh, d_rows = _state_grads(d_out, d_hn, T, reverse)
         m, keep = _masks(mask, P.dtype)
         dz = xp.empty((T, B, n * H), dtype=P.dtype)
         scratch = xp.empty(acts.shape[1:], dtype=P.dtype)
-        dh = dP[0 if reverse else T].copy()
         dc = d_cn.copy()
         for t, prev, cur in _steps(T, reverse)[::-1]:
             if m is not None:
@@ -350,7 +351,8 @@ class LSTMSequence(Function):
                 dc *= m[t]
             lstm_step_backward(xp, acts[t], cs[prev], tcs[t], dh, dc, dz[t], scratch, peep, coupled)
             xp.matmul(dz[t], w_hh, out=dh)
-            dh += dP[prev]
+            if d_rows[prev] is not None:        # the output's gradient (none at the initial state)
+                dh += d_rows[prev]
             if m is not None:
                 dh += dh_pass
                 dc += dc_pass
@@ -410,12 +412,11 @@ class GRUSequence(Function):
         mask, reverse, with_bias = ctx.mask, ctx.reverse, ctx.with_bias
         xp = ctx.xp
         T, _, B, H = acts.shape
-        dP = _state_grads(xp, d_out, d_hn, T, reverse)
+        dh, d_rows = _state_grads(d_out, d_hn, T, reverse)
         m, keep = _masks(mask, P.dtype)
         dgx = xp.empty((T, B, 3 * H), dtype=P.dtype)
         dgh = xp.empty_like(dgx)
         scratch = xp.empty(acts.shape[1:], dtype=P.dtype)
-        dh = dP[0 if reverse else T].copy()
         dh_direct = xp.empty_like(dh)
         for t, prev, cur in _steps(T, reverse)[::-1]:
             if m is not None:
@@ -424,7 +425,8 @@ class GRUSequence(Function):
             gru_step_backward(xp, acts[t], hns[t], P[prev], dh, dgx[t], dgh[t], dh_direct, scratch)
             xp.matmul(dgh[t], w_hh, out=dh)
             dh += dh_direct
-            dh += dP[prev]
+            if d_rows[prev] is not None:
+                dh += d_rows[prev]
             if m is not None:
                 dh += dh_pass
         needs = ctx.needs_input_grad
