@@ -50,6 +50,21 @@ def test_fused_equals_composed(mode, kw, with_lengths):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+LSTM_CONFIGS = [c for c in CONFIGS if c[0] == "LSTM"]
+
+
+@pytest.mark.parametrize("run_steps", [1, 4])
+@pytest.mark.parametrize("mode, kw", LSTM_CONFIGS, ids=[f"{m}-{k}" for m, k in LSTM_CONFIGS])
+def test_lstm_backward_in_runs_of_steps_equals_composed(mode, kw, run_steps, monkeypatch):
+    """A long sequence's LSTM backward takes its gate gradients a run of steps at a time (the
+    run's buffer stays under MMAP_MIN bytes): with runs of 1 or 4 of the 6 steps (a short last
+    run), the result is the composed path's, lengths and initial states included."""
+    G, B = 4 * 4, 3
+    monkeypatch.setattr(rnn_fused, "MMAP_MIN", (run_steps + 1) * B * G * 8)
+    assert len(rnn_fused._runs(rnn_fused._steps(6, False), B * G * 8)) == -(-6 // run_steps)
+    test_fused_equals_composed(mode, kw, with_lengths=True)
+
+
 def test_fused_flag_selects_the_path_and_the_graph_size():
     """Fused: one recorded node per layer-direction (plus slicing); composed: ~a dozen per step."""
     def nodes(m):

@@ -9,7 +9,8 @@ The composed path (rnn_cells.py) records ~15 graph nodes per time step. Here:
   backward  3. loops backward over time with the analytic gradient of all gates at once,
                dZ_t (B, G*H), and dh_{t-1} = dZ_t @ W_hh;
             4. accumulates dW_hh = Σ_t dZ_t^T h_{t-1}, dW_ih = Σ_t dZ_t^T x_t and the biases
-               as ONE matmul / sum each over the stacked time steps.
+               as ONE matmul / sum each over the stacked time steps (the LSTM: per run of
+               steps whose dZ fits under MMAP_MIN bytes, one run for all but long sequences).
 
 The gate math lives in small helpers (`lstm_step_forward`, ...) written with plain
 `xp` ufuncs on gate-major (n_gates, B, H) copies of the step's (B, n_gates*H) block, so
@@ -28,6 +29,7 @@ direction starts at each sequence's last valid step) and receive no gradient.
 """
 from .. import kernels
 from ..autograd import Function
+from ..backend.host_malloc import MMAP_MIN
 from ..factories import stack, zeros
 from ..tensor import Tensor, where
 from .rnn_cells import gru_cell, lstm_cell, rnn_cell
@@ -196,17 +198,53 @@ def _masks(mask, dtype):
     return m, 1 - m
 
 
-def _weight_grads(ctx, dz, x2, hprev, w_ih, with_bias, i_w):
-    """dx, dW_ih, dW_hh and the bias gradient from the stacked gate gradients: one matmul each.
+class _WeightGrads:
+    """dx, dW_ih, dW_hh and the bias gradient from the stacked gate gradients dz of a run of
+    time steps: one matmul each per run, summed over the runs (`add`), then `result()`.
     i_w is the position of w_ih among the Function's arguments (w_hh follows it)."""
-    T, B, G = dz.shape
-    dz2 = dz.reshape(T * B, G)
-    needs = ctx.needs_input_grad
-    dx = (dz2 @ w_ih).reshape(T, B, w_ih.shape[1]) if needs[0] else None
-    dw_ih = dz2.T @ x2 if needs[i_w] else None
-    dw_hh = dz2.T @ hprev.reshape(T * B, hprev.shape[-1]) if needs[i_w + 1] else None
-    db = dz2.sum(axis=0) if with_bias else None
-    return dx, dw_ih, dw_hh, db
+
+    def __init__(self, ctx, x2, hprev, w_ih, with_bias, i_w):
+        needs = ctx.needs_input_grad
+        self.x2, self.hprev, self.w_ih = x2, hprev.reshape(-1, hprev.shape[-1]), w_ih
+        self.needs = needs[i_w], needs[i_w + 1], with_bias
+        self.dx = ctx.xp.empty((x2.shape[0], w_ih.shape[1]), dtype=x2.dtype) if needs[0] else None
+        self.sums = [None, None, None]          # dW_ih, dW_hh, db
+
+    def add(self, dz, t0):
+        """dz (n, B, G): the gate gradients of steps t0 .. t0 + n - 1, in time order."""
+        B, G = dz.shape[1:]
+        rows = slice(t0 * B, (t0 + dz.shape[0]) * B)
+        dz2 = dz.reshape(-1, G)
+        if self.dx is not None:
+            self.dx[rows] = dz2 @ self.w_ih
+        parts = (dz2.T @ self.x2[rows] if self.needs[0] else None,
+                 dz2.T @ self.hprev[rows] if self.needs[1] else None,
+                 dz2.sum(axis=0) if self.needs[2] else None)
+        for k, part in enumerate(parts):
+            if part is not None and self.sums[k] is not None:
+                self.sums[k] += part
+            elif part is not None:
+                self.sums[k] = part
+
+    def result(self, T, B):
+        dx = None if self.dx is None else self.dx.reshape(T, B, self.w_ih.shape[1])
+        return (dx, *self.sums)
+
+
+def _weight_grads(ctx, dz, x2, hprev, w_ih, with_bias, i_w):
+    """dx, dW_ih, dW_hh and the bias gradient from the stacked gate gradients of all steps."""
+    grads = _WeightGrads(ctx, x2, hprev, w_ih, with_bias, i_w)
+    grads.add(dz, 0)
+    return grads.result(*dz.shape[:2])
+
+
+def _runs(steps, step_bytes):
+    """The backward's steps in runs of consecutive time steps whose gate gradients together stay
+    under MMAP_MIN bytes: one buffer that size is reused run after run (the peak memory holds
+    one run's dL/dz, not the whole sequence's), and on the host it comes from the heap that
+    the cached host malloc keeps between train steps, not from a fresh mapping each time."""
+    n = max(1, MMAP_MIN // max(step_bytes, 1) - 1)
+    return [steps[k:k + n] for k in range(0, len(steps), n)] or [[]]   # T = 0: one empty run
 
 
 def _outputs(P, T, reverse):
@@ -214,16 +252,15 @@ def _outputs(P, T, reverse):
     return (P[0:T], P[0]) if reverse else (P[1:T + 1], P[T])
 
 
-def _state_grads(xp, d_out, d_hn, T, reverse):
-    """The gradient of every row of P from those of output and h_n (the initial row gets none)."""
-    dP = xp.zeros((T + 1,) + d_hn.shape, dtype=d_hn.dtype)
-    if reverse:
-        dP[0:T] = d_out
-        dP[0] += d_hn
-    else:
-        dP[1:T + 1] = d_out
-        dP[T] += d_hn
-    return dP
+def _state_grads(d_out, d_hn, T, reverse):
+    """(dh, rows): dh = dL/dh of the state the loop ends on (output and h_n both land there: a
+    new array, the backward loop's running gradient), and for every row of P the output's
+    gradient there (views of d_out; None for the initial state's row)."""
+    rows = [*d_out, None] if reverse else [None, *d_out]
+    dh = d_hn.copy()
+    if T:
+        dh += rows[0 if reverse else T]
+    return dh, rows
 
 
 def _hprev(P, T, reverse):
@@ -266,10 +303,9 @@ class RNNSequence(Function):
         mask, reverse, nonlinearity, with_bias = ctx.mask, ctx.reverse, ctx.nonlinearity, ctx.with_bias
         xp = ctx.xp
         T = P.shape[0] - 1
-        dP = _state_grads(xp, d_out, d_hn, T, reverse)
+        dh, d_rows = _state_grads(d_out, d_hn, T, reverse)
         m, keep = _masks(mask, P.dtype)
         dz = xp.empty(P[1:].shape, dtype=P.dtype)
-        dh = dP[0 if reverse else T].copy()     # dL/dh_T (output and h_n both land here)
         for t, prev, cur in _steps(T, reverse)[::-1]:
             if m is not None:
                 dh_pass = dh * keep[t]
@@ -282,7 +318,8 @@ class RNNSequence(Function):
             else:
                 xp.multiply(dh, h > 0, out=dz[t])
             xp.matmul(dz[t], w_hh, out=dh)
-            dh += dP[prev]
+            if d_rows[prev] is not None:        # the output's gradient (none at the initial state)
+                dh += d_rows[prev]
             if m is not None:
                 dh += dh_pass
         dx, dw_ih, dw_hh, db = _weight_grads(ctx, dz, x2, _hprev(P, T, reverse), w_ih, with_bias, 2)
@@ -308,7 +345,9 @@ class LSTMSequence(Function):
         dt = x.dtype
         peep = None if w_cf is None else (w_ci, w_cf, w_co)
         x2, a = _project(xp, x, w_ih, None if b_ih is None else b_ih + b_hh)
-        acts = xp.empty((T, G // H, B, H), dtype=dt)   # gate activations, gate-major, for backward
+        # the gate activations (gate-major, for backward) take the place of the projection:
+        # a[t] is read into z before step t writes acts[t], so one (T, B, G) buffer serves both
+        acts = a.reshape(T, G // H, B, H)
         P = xp.empty((T + 1, B, H), dtype=dt)   # h states (time order)
         cs = xp.empty((T + 1, B, H), dtype=dt)  # C states, same rows as P
         tcs = xp.empty((T, B, H), dtype=dt)     # tanh(C_t)
@@ -337,32 +376,40 @@ class LSTMSequence(Function):
         peep, mask, reverse, coupled, with_bias = ctx.peep, ctx.mask, ctx.reverse, ctx.coupled, ctx.with_bias
         xp = ctx.xp
         T, n, B, H = acts.shape
-        dP = _state_grads(xp, d_out, d_hn, T, reverse)
+        dh, d_rows = _state_grads(d_out, d_hn, T, reverse)
         m, keep = _masks(mask, P.dtype)
-        dz = xp.empty((T, B, n * H), dtype=P.dtype)
         scratch = xp.empty(acts.shape[1:], dtype=P.dtype)
-        dh = dP[0 if reverse else T].copy()
         dc = d_cn.copy()
-        for t, prev, cur in _steps(T, reverse)[::-1]:
-            if m is not None:
-                dh_pass, dc_pass = dh * keep[t], dc * keep[t]
-                dh *= m[t]
-                dc *= m[t]
-            lstm_step_backward(xp, acts[t], cs[prev], tcs[t], dh, dc, dz[t], scratch, peep, coupled)
-            xp.matmul(dz[t], w_hh, out=dh)
-            dh += dP[prev]
-            if m is not None:
-                dh += dh_pass
-                dc += dc_pass
-        dx, dw_ih, dw_hh, db = _weight_grads(ctx, dz, x2, _hprev(P, T, reverse), w_ih, with_bias, 3)
-        dpeep = (None, None, None)
-        if peep is not None:
-            c_prev = (cs[1:] if reverse else cs[:-1]).reshape(T * B, H)
-            c_cur = (cs[:-1] if reverse else cs[1:]).reshape(T * B, H)
-            dzg = gate_major(dz.reshape(T * B, n * H), n)
-            dzi, dzf, _, dzo = (None, *dzg) if coupled else dzg
-            dpeep = (None if coupled else (dzi * c_prev).sum(axis=0),
-                     (dzf * c_prev).sum(axis=0), (dzo * c_cur).sum(axis=0))
+        grads = _WeightGrads(ctx, x2, _hprev(P, T, reverse), w_ih, with_bias, 3)
+        c_prev, c_cur = (cs[1:], cs[:-1]) if reverse else (cs[:-1], cs[1:])
+        dpeep = [None, None, None]
+        runs = _runs(_steps(T, reverse)[::-1], B * n * H * P.itemsize)
+        dz = xp.empty((len(runs[0]), B, n * H), dtype=P.dtype)   # one run's dL/dz at a time
+        for run in runs:
+            t0 = min((t for t, _, _ in run), default=0)   # dz[t - t0]: time order within the run
+            for t, prev, cur in run:
+                if m is not None:
+                    dh_pass, dc_pass = dh * keep[t], dc * keep[t]
+                    dh *= m[t]
+                    dc *= m[t]
+                lstm_step_backward(xp, acts[t], cs[prev], tcs[t], dh, dc, dz[t - t0], scratch, peep, coupled)
+                xp.matmul(dz[t - t0], w_hh, out=dh)
+                if d_rows[prev] is not None:    # the output's gradient (none at the initial state)
+                    dh += d_rows[prev]
+                if m is not None:
+                    dh += dh_pass
+                    dc += dc_pass
+            dz_run = dz[:len(run)]
+            grads.add(dz_run, t0)
+            if peep is not None:                # Σ over steps and rows of dz_gate * C
+                dzg = gate_major(dz_run.reshape(-1, n * H), n)
+                dzi, dzf, _, dzo = (None, *dzg) if coupled else dzg
+                rows = slice(t0, t0 + len(run))
+                cp, cc = c_prev[rows].reshape(-1, H), c_cur[rows].reshape(-1, H)
+                parts = (None if coupled else (dzi * cp).sum(axis=0), (dzf * cp).sum(axis=0),
+                         (dzo * cc).sum(axis=0))
+                dpeep = [p if d is None else d + p for d, p in zip(dpeep, parts)]
+        dx, dw_ih, dw_hh, db = grads.result(T, B)
         needs = ctx.needs_input_grad
         return (dx, dh if needs[1] else None, dc if needs[2] else None, dw_ih, dw_hh, db, db,
                 *dpeep, None, None, None)
@@ -410,12 +457,11 @@ class GRUSequence(Function):
         mask, reverse, with_bias = ctx.mask, ctx.reverse, ctx.with_bias
         xp = ctx.xp
         T, _, B, H = acts.shape
-        dP = _state_grads(xp, d_out, d_hn, T, reverse)
+        dh, d_rows = _state_grads(d_out, d_hn, T, reverse)
         m, keep = _masks(mask, P.dtype)
         dgx = xp.empty((T, B, 3 * H), dtype=P.dtype)
         dgh = xp.empty_like(dgx)
         scratch = xp.empty(acts.shape[1:], dtype=P.dtype)
-        dh = dP[0 if reverse else T].copy()
         dh_direct = xp.empty_like(dh)
         for t, prev, cur in _steps(T, reverse)[::-1]:
             if m is not None:
@@ -424,7 +470,8 @@ class GRUSequence(Function):
             gru_step_backward(xp, acts[t], hns[t], P[prev], dh, dgx[t], dgh[t], dh_direct, scratch)
             xp.matmul(dgh[t], w_hh, out=dh)
             dh += dh_direct
-            dh += dP[prev]
+            if d_rows[prev] is not None:
+                dh += d_rows[prev]
             if m is not None:
                 dh += dh_pass
         needs = ctx.needs_input_grad
