@@ -217,7 +217,7 @@ def print_table(title, rows, device, console=None):
             if r["target_of"] != "ours/torch" and r["target_met"] is not None:   # not in /torch
                 verdict = f"{r['target_ratio']:.2f}x {verdict}"
             elif r["missed"]:
-                verdict = f"{verdict}: {', '.join(m[:3] for m in r['missed'])}"
+                verdict = f"{verdict}:{','.join(m[:3] for m in r['missed'])}"   # one line: MISSED:med,bes
         cells = [r["suite_key"], short_impl(r), ms(r["median_ms"]), ms(r["min_ms"]), mb(r["peak_host_mb"])]
         cells += [mb(r["peak_gpu_mb"])] if device != "cpu" else []
         cells += ["" if r[k] is None else f"{r[k]:.2f}x" for k in ("ratio", "best_ratio")]
@@ -228,7 +228,7 @@ def print_table(title, rows, device, console=None):
                   "/torch: median over torch's; best: best step over torch's best step\n"
                   "a target beside torch needs the median, the best step and the memory (MB over torch's,\n"
                   f"  judged where torch's is at least {MEMORY_FLOOR_MB:g} MB, at most {MEMORY_TARGET}x) within it;\n"
-                  "  MISSED names the ones that are not (med, bes, mem)\n"
+                  "  MISSED names the ones that are not (med: median, bes: best step, mem: memory)\n"
                   "target: ours over torch (NumPy row: ours over the NumPy LSTM; graph-length:\n"
                   "  ours per op at the longest chain over 1,000 ops; lstm-composed: over fused) at most\n"
                   f"verdict: judged on {MIN_TIMED_STEPS} or more timed steps after warm-up")
@@ -237,6 +237,9 @@ def print_table(title, rows, device, console=None):
         seen.setdefault(r["suite_key"], r["workload"])
     for key, what in seen.items():
         console.print(f"  {key}: {what}")
+
+
+FIGURES = ("median_ms", "min_ms", "peak_host_mb", "ratio", "best_ratio", "target_ratio", "memory_ratio")
 
 
 def summarize_runs(runs):
@@ -248,9 +251,9 @@ def summarize_runs(runs):
             s = out.setdefault((r["suite_key"], r["impl"]), dict(
                 suite_key=r["suite_key"], impl=r["impl"], role=r["role"], workload=r["workload"],
                 target=r["target"], target_of=r["target_of"], runs=0, met=0, judged=0, missed=set(),
-                **{k: [] for k in ("median_ms", "min_ms", "peak_host_mb", "ratio", "best_ratio", "target_ratio")}))
+                **{k: [] for k in FIGURES}))
             s["runs"] += 1
-            for k in ("median_ms", "min_ms", "peak_host_mb", "ratio", "best_ratio", "target_ratio"):
+            for k in FIGURES:
                 if r.get(k) is not None:
                     s[k].append(r[k])
             if r["target_met"] is not None:
@@ -259,40 +262,46 @@ def summarize_runs(runs):
                 s["missed"].update(r["missed"])
     summary = []
     for s in out.values():
-        for k in ("median_ms", "min_ms", "peak_host_mb", "ratio", "best_ratio", "target_ratio"):
+        for k in FIGURES:
             s[k] = (min(s[k]), max(s[k])) if s[k] else None
-        s["missed"] = sorted(s["missed"])
+        s["missed"] = [m for m in ("median", "best", "memory") if m in s["missed"]]
         summary.append(s)
     return summary
 
 
 def print_summary(title, summary, console=None):
-    """The table of several runs: ranges over the runs, under 100 columns."""
+    """The table of several runs, one row per judged figure (ours, the NumPy floor): the range
+    of each figure over the runs, under 100 columns."""
     console = console or common_console()
     table = Table(title=title)
-    for c in ("workload", "impl", "median", "min", "MB", "/torch", "best", "target", "met"):
-        table.add_column(c, justify="left" if c in ("workload", "impl", "target", "met") else "right")
+    for c in ("workload", "ours", "torch", "/torch", "best", "mem", "≤", "met"):
+        table.add_column(c, justify="left" if c in ("workload", "met") else "right")
+    torch_ms = {s["suite_key"]: s["median_ms"] for s in summary if s["role"] == "torch"}
 
-    def span(v, fmt, unit=""):
+    def span(v, fmt):
         if v is None:
             return ""
         lo, hi = (fmt(x) for x in v)
-        return f"{lo}{unit}" if lo == hi else f"{lo}-{hi}{unit}"
+        return lo if lo == hi else f"{lo}-{hi}"
     ms = lambda v: f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"  # noqa: E731
     x2 = lambda v: f"{v:.2f}"  # noqa: E731
     for s in summary:
-        ratio = s["ratio"] if s["target_of"] in (None, "ours/torch") else s["target_ratio"]
+        if s["target"] is None:
+            continue
+        beside = s["target_of"] == "ours/torch"
         met = "" if not s["judged"] else f"{s['met']}/{s['judged']}"
-        if s["missed"] and s["target_of"] == "ours/torch":
-            met += f" ({', '.join(m[:3] for m in s['missed'])})"
-        table.add_row(s["suite_key"], short_impl(s), span(s["median_ms"], ms), span(s["min_ms"], ms),
-                      span(s["peak_host_mb"], lambda v: f"{v:.0f}"), span(ratio, x2, "x"),
-                      span(s["best_ratio"], x2, "x") if s["target_of"] in (None, "ours/torch") else "",
-                      "" if s["target"] is None else f"≤{s['target']}x", met)
+        if s["missed"] and beside:
+            met += " " + ",".join(m[:3] for m in s["missed"])
+        key = s["suite_key"] if s["role"] == "ours" else f"{s['suite_key']} {short_impl(s)}"
+        table.add_row(key, span(s["median_ms"], ms), span(torch_ms.get(s["suite_key"]), ms) if beside else "",
+                      span(s["ratio"] if beside else s["target_ratio"], x2), span(s["best_ratio"], x2) if beside else "",
+                      span(s["memory_ratio"], x2) if beside else "", f"{s['target']}", met)
     console.print(table)
-    console.print("ranges over the runs; /torch: median over torch's (graph-length, lstm-composed and\n"
-                  "  NumPy rows: the ratio their target judges); met: runs whose verdict was met (and what\n"
-                  "  missed in the others: med, bes, mem)")
+    console.print("ranges over the runs. ours, torch: median ms per step (overhead: us per op); /torch:\n"
+                  "  ours over torch (NumPy row: ours over the NumPy LSTM; graph-length: ours per op at the\n"
+                  "  longest chain over 1,000 ops; lstm-composed: composed over fused); best: best step over\n"
+                  "  torch's best; mem: peak memory growth over torch's; ≤: the target; met: runs whose verdict\n"
+                  "  was met, of those judged (what missed in the others: med, bes, mem)")
 
 
 def main(argv=None):

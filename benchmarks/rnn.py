@@ -27,7 +27,7 @@ from tinygrad_seq.nn.linear import Linear
 from tinygrad_seq.nn.loss import cross_entropy
 from tinygrad_seq.nn.tbptt import detach_state, tbptt_chunks
 from tinygrad_seq.optim import Adam
-from benchmarks.common import torch, time_steps, report, measure, device_sync
+from benchmarks.common import device_sync, measure, profile, report, time_steps, torch
 from benchmarks.numpy_lstm import NumpyCharLSTM
 
 TARGETS = {"LSTM": 1.5, "GRU": 1.0, "RNN": 1.0, "deep": 1.2}
@@ -239,8 +239,18 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fewer timed steps (a smoke run)")
     ap.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     ap.add_argument("--only", default="lstm,gru,rnn,deep,tbptt", help="comma list of workloads")
+    ap.add_argument("--profile", action="store_true",
+                    help="cProfile 20 of our char-LSTM train steps (after 3 warm-up steps), print the top entries")
     args = ap.parse_args(argv)
     tg.backend.set_host_malloc("cached")   # keep freed host memory, as a training program would
+    if args.profile:
+        V, E, H, B, T = (65, 8, 16, 4, 8) if args.quick else (65, 64, 256, 32, 64)
+        rng = np.random.default_rng(0)
+        x, y = tg.tensor(rng.integers(0, V, (T, B))), tg.tensor(rng.integers(0, V, (T, B)))
+        tg.manual_seed(0)
+        model = OursCharModel("LSTM", V, E, H)
+        profile(lambda: model.step(x, y))
+        return []
     only = set(args.only.split(","))
     steps, warmup = (3, 1) if args.quick else (10, 2)
     rows = []

@@ -192,5 +192,14 @@ def test_several_runs_give_ranges_and_met_counts():
     con = Console(width=200, file=io.StringIO(), record=True)
     suite.print_summary("benchmark suite (cpu): 3 runs", list(summary.values()), console=con)
     text = con.export_text()
-    assert "2/3 (med)" in text and "0.40-1.67x" in text
+    assert "2/3 med" in text and "0.40-1.67" in text
     assert max(len(line.rstrip()) for line in text.splitlines()) <= 100, text
+
+
+def test_rnn_profile_names_the_fused_lstm(capsys):
+    """`python -m benchmarks.rnn --profile`: the cProfile of our char-LSTM step, where the README's
+    profile comes from."""
+    from benchmarks import rnn
+    assert rnn.main(["--profile", "--quick"]) == []
+    out = capsys.readouterr().out
+    assert "rnn_fused.py" in out and "tottime" in out
