@@ -324,7 +324,8 @@ class Function:
             ctx.shapes = _SHARED.get(shapes) or _shared(shapes)
             if len(args) > 2 and any(needs[2:]):
                 ctx.pn = tuple(_edge(a) if need else None for a, need in zip(args, needs))
-            else:   # the edges in the node's slots (see Node)
+            else:   # the edges in the node's slots (see Node); written out for each of the two
+                # slots rather than through a helper call, since this runs for every recorded op
                 if needs[0]:
                     a = args[0]
                     c = a._ctx

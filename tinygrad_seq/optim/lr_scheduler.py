@@ -248,10 +248,7 @@ class OneCycleLR(LRScheduler):
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"OneCycleLR: {type(optimizer).__name__} has neither momentum nor betas; "
-                                 "pass cycle_momentum=False")
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _cycles_beta1("OneCycleLR", optimizer)
             if last_epoch == -1:
                 for hi, lo, group in zip(_per_group("max_momentum", groups, max_momentum),
                                          _per_group("base_momentum", groups, base_momentum), groups):
@@ -395,10 +392,7 @@ class CyclicLR(LRScheduler):
             self.scale_mode = "iterations" if mode == "exp_range" else "cycle"
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError(f"CyclicLR: {type(optimizer).__name__} has neither momentum nor betas; "
-                                 "pass cycle_momentum=False")
-            self.use_beta1 = "betas" in optimizer.defaults
+            self.use_beta1 = _cycles_beta1("CyclicLR", optimizer)
             self.base_momentums = _per_group("base_momentum", groups, base_momentum)
             self.max_momentums = _per_group("max_momentum", groups, max_momentum)
             if last_epoch == -1:
@@ -444,6 +438,14 @@ class CyclicLR(LRScheduler):
         super().load_state_dict(state_dict)
         if saved is not None:
             self._scale_fn_custom.__dict__.update(saved)
+
+
+def _cycles_beta1(scheduler, optimizer):
+    """Whether a scheduler that cycles momentum sets betas[0] (Adam-like) or momentum (SGD-like)."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(f"{scheduler}: {type(optimizer).__name__} has neither momentum nor betas; "
+                         "pass cycle_momentum=False")
+    return "betas" in optimizer.defaults
 
 
 def _set_momentum(group, m, use_beta1):
