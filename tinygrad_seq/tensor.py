@@ -59,8 +59,10 @@ def _from_python(data):
 class Tensor:
     """An n-dimensional array with reverse-mode gradients.
 
-    Tensor(data, requires_grad=False, dtype=None, device=None). Python data
-    becomes float32 (ints int64); a NumPy or CuPy array keeps its dtype.
+    Tensor(data, requires_grad=False, dtype=None, device=None). Python floats become the
+    default dtype (float32 unless set_default_dtype changed it), ints int64; a NumPy or CuPy
+    array keeps its dtype and is shared, not copied (tg.tensor copies). `t.array` is that
+    backend array; `t.data` is torch's data: a Tensor over it, outside the graph.
     """
     __slots__ = ("array", "grad", "requires_grad", "device", "_ctx", "_out", "_vc", "_hooks", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
