@@ -1014,3 +1014,20 @@ def test_cuda_random_fills_indices_and_checks():
     assert y.masked_fill_(y > 0, 0.0).amax().item() <= 0 and y.device.type == "cuda"
     with pytest.raises(IndexError, match="gather"):
         y.gather(1, tg.tensor([[7]] * 3, device="cuda")).numpy()
+
+
+def test_mask_and_index_arguments_are_checked_as_torch_refuses_them():
+    """A float mask or a float index raises in both libraries; ours names the op and the dtype."""
+    torch = pytest.importorskip("torch")
+    for lib in (tg, torch):
+        x = lib.zeros(2, 3)
+        with pytest.raises((TypeError, RuntimeError)):
+            x.masked_fill(lib.zeros(2, 3), 1.0)
+        with pytest.raises((TypeError, RuntimeError, IndexError)):
+            x.index_select(0, lib.zeros(2))
+    x = tg.zeros(2, 3)
+    with pytest.raises(TypeError, match=r"masked_fill: mask must be a bool tensor, got dtype float32"):
+        x.masked_fill(tg.zeros(2, 3), 1.0)
+    with pytest.raises(TypeError, match=r"index_select: index must be an int64 \(long\) tensor, got dtype float32"):
+        x.index_select(0, tg.zeros(2))
+    np.testing.assert_array_equal(x.masked_fill([[True, False, False]] * 2, 5.0).numpy()[:, 0], [5, 5])

@@ -119,3 +119,4 @@ def test_tensor_copies_as_tensor_and_from_numpy_share_as_in_torch():
         assert legacy.tolist() == [3, 0] and converted.tolist() == [0, 0], lib.__name__
     t = tg.ones(2)
     assert tg.tensor(t).array is not t.array and tg.tensor(t.array).array is not t.array
+

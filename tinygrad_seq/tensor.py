@@ -818,12 +818,7 @@ class Tensor:
         return self.expand(*shape)[m]
 
     def _mask(self, mask, name):
-        if not isinstance(mask, Tensor):
-            mask = Tensor(mask, device=self.device)
-        if mask.dtype != bool_:
-            raise TypeError(f"{name}: mask must be a bool tensor, got dtype {mask.dtype}")
-        if mask.device != self.device:
-            raise RuntimeError(f"{name}: mask is on {mask.device} but the tensor is on {self.device}")
+        mask = _operand(self, mask, bool_, "mask", "a bool", name)
         if _broadcast(self.shape, mask.shape, name) != self.shape:
             raise ValueError(f"{name}: mask of shape {mask.shape} does not broadcast to the tensor's shape "
                              f"{self.shape}")
@@ -1461,14 +1456,20 @@ def _broadcast(a, b, name):
         raise ValueError(f"{name}: shapes {a} and {b} do not broadcast") from None
 
 
+def _operand(t, x, dtype, what, kind, name):
+    """x (a Tensor, array or list) as a Tensor of `dtype` on t's device, or the error naming the
+    op: the checks a mask or an index argument shares."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x, device=t.device)
+    if x.dtype != dtype:
+        raise TypeError(f"{name}: {what} must be {kind} tensor, got dtype {x.dtype}")
+    if x.device != t.device:
+        raise RuntimeError(f"{name}: {what} is on {x.device} but the tensor is on {t.device}")
+    return x
+
+
 def _long_index(t, index, name):
-    if not isinstance(index, Tensor):
-        index = Tensor(index, device=t.device)
-    if index.dtype != int64:
-        raise TypeError(f"{name}: index must be an int64 (long) tensor, got dtype {index.dtype}")
-    if index.device != t.device:
-        raise RuntimeError(f"{name}: index is on {index.device} but the tensor is on {t.device}")
-    return index
+    return _operand(t, index, int64, "index", "an int64 (long)", name)
 
 
 def _check_range(index, n, name, dim, shape):
