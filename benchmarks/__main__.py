@@ -65,7 +65,7 @@ def _deep(quick, device):
 def _bptt(quick, device):
     rows = []
     size = dict(T=100, B=2, I=4, H=8, k=10) if quick else {}
-    rnn.tbptt_workload(rows, repeats=1 if quick else 2, device=device, memory=True, **size)
+    rnn.tbptt_workload(rows, repeats=1 if quick else 3, device=device, memory=True, **size)
     return rows
 
 
@@ -130,7 +130,7 @@ def timed_steps(quick):
                 "overhead": 2, "bptt-full": 1, "bptt-truncated": 1, "graph-length": 1, "lstm-composed": 1}
     return {"char-LSTM": 10, "char-GRU": 10, "char-RNN": 10, "deep-LSTM": 3, "textcnn": 10, "lenet": 20,
             "adam": 30, "adamw": 30,
-            "overhead": 30, "bptt-full": 2, "bptt-truncated": 2, "graph-length": 2, "lstm-composed": 3}
+            "overhead": 30, "bptt-full": 3, "bptt-truncated": 3, "graph-length": 3, "lstm-composed": 3}
 
 
 # Peak memory: ours' growth at most this times torch's, judged where torch's growth is at least

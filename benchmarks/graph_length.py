@@ -6,7 +6,7 @@ garbage collector on, as a program runs); the composed LSTM at most 3x the fused
 
     python -m benchmarks.graph_length [--quick] [--json out.json]
 
-Times are wall-clock; each length runs several times (the million twice), and the per-op
+Times are wall-clock; each length runs at least three times, and the per-op
 figures are the median and the best of those runs. PyTorch runs on one thread here: tensors
 this small gain nothing from more, and on a busy machine its idle threads' spinning costs it
 seconds. --quick: up to 10,000 ops and 200 LSTM
@@ -38,9 +38,7 @@ def chain(x, n_ops):
 
 
 def _runs(n, quick):
-    """Runs per length: enough ops in all for a stable median, at least 3, the million twice."""
-    if n >= 1_000_000:
-        return 2
+    """Runs per length: enough ops in all for a stable median, at least 3."""
     return max(3, min(30, (30_000 if quick else 300_000) // n))
 
 

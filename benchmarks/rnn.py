@@ -7,7 +7,8 @@ Workloads (CPU, float32):
       batch 32, seq 64, linear decoder on every step, cross-entropy, Adam.
       Targets: LSTM <= 1.5x torch nn.LSTM (and faster than torch nn.LSTMCell stepped in a
       Python loop); GRU and tanh RNN <= 1.0x torch. Also shown: our composed
-      (cell-stepping) path and a hand-written NumPy LSTM (no framework: the floor).
+      (cell-stepping) path, a hand-written NumPy LSTM (no framework) and the step's
+      matrix products alone in NumPy (the floor any NumPy framework sits on).
   deep LSTM: 2 layers, embedding 128, hidden 512, batch 64, seq 100 (target <= 1.2x torch).
   TBPTT: LSTM hidden 64, batch 8, input 16, seq 2000: full BPTT vs truncated (k=50),
       time per pass over the sequence and peak traced memory (tracemalloc; ours only,
@@ -28,7 +29,7 @@ from tinygrad_seq.nn.loss import cross_entropy
 from tinygrad_seq.nn.tbptt import detach_state, tbptt_chunks
 from tinygrad_seq.optim import Adam
 from benchmarks.common import device_sync, measure, profile, report, time_steps, torch
-from benchmarks.numpy_lstm import NumpyCharLSTM
+from benchmarks.numpy_lstm import LSTMMatmuls, NumpyCharLSTM
 
 TARGETS = {"LSTM": 1.5, "GRU": 1.0, "RNN": 1.0, "deep": 1.2}
 NUMPY_TARGET = 1.25  # ours <= 1.25x the hand-written NumPy char-LSTM
@@ -107,7 +108,9 @@ def char_workload(mode, steps, warmup, rows, V=65, E=64, H=256, B=32, T=64, laye
                   extras=True, device="cpu", numpy_ref=None, memory=False):
     """Rows for one char-model train step: torch (role 'torch'), ours fused (role 'ours', with its
     target), and with extras the torch LSTMCell loop and our composed path; numpy_ref (default:
-    extras) adds the hand-written NumPy LSTM (1-layer LSTM on cpu only; its target: ours <= 1.25x it)."""
+    extras) adds the hand-written NumPy LSTM (1-layer LSTM on cpu only; its target: ours <= 1.25x it).
+    An LSTM on the CPU beside torch also gets the time of its matrix products alone (LSTMMatmuls):
+    the least time any step built on this machine's BLAS can take."""
     label = label or f"char-{mode} train step (E{E} H{H} B{B} T{T}{f' L{layers}' if layers > 1 else ''})"
     numpy_ref = extras if numpy_ref is None else numpy_ref
     rng = np.random.default_rng(0)
@@ -152,6 +155,13 @@ def char_workload(mode, steps, warmup, rows, V=65, E=64, H=256, B=32, T=64, laye
         rows.append(dict(workload=label, impl=f"ours nn.{mode}(fused=False): composed cells", median_ms=cm,
                          min_ms=clo, max_ms=chi, ratio=cm / t_ms if t_ms else None, role="extra",
                          note="reference path"))
+    if mode == "LSTM" and device == "cpu" and t_ms:
+        mm = LSTMMatmuls(V, E, H, B, T, layers)
+        r = measure(mm.step, steps, warmup, None, "cpu", "numpy", memory)
+        rows.append(dict(workload=label, impl="matmuls only", role="extra", **r,
+                         ratio=r["median_ms"] / t_ms,
+                         note=f"the step's matrix products alone in NumPy (the BLAS floor): "
+                              f"{r['median_ms'] / t_ms:.2f}x torch's whole step"))
     if numpy_ref and mode == "LSTM" and layers == 1 and device == "cpu":
         npm = NumpyCharLSTM(V, E, H)
         r = measure(lambda: npm.train_step(ids, tgt), steps, warmup, None, "cpu", "numpy", memory)
@@ -262,7 +272,7 @@ def main(argv=None):
         char_workload("LSTM", 2 if args.quick else 3, 1, rows, E=128, H=512, B=64, T=100, layers=2,
                       label="deep LSTM train step (2 layers, E128 H512 B64 T100)", extras=False)
     if "tbptt" in only:
-        tbptt_workload(rows, repeats=1 if args.quick else 2)
+        tbptt_workload(rows, repeats=1 if args.quick else 3)
     report(f"Recurrent layers vs PyTorch (CPU, float32) - {time.perf_counter() - t0:.0f} s", rows, args.json)
 
 

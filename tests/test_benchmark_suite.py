@@ -56,6 +56,13 @@ def test_quick_suite_writes_every_workload(tmp_path, capsys):
     assert n["target"] == 1.25 and n["target_of"] == "ours/numpy"
     assert abs(n["target_ratio"] - ours_lstm["median_ms"] / n["median_ms"]) < 1e-9
     assert n["target_met"] is None and n["verdict"] == "too few steps"
+    # the LSTM workloads beside torch also time their matrix products alone (the BLAS floor)
+    floors = [r for r in rows if r["impl"] == "matmuls only"]
+    assert sorted(r["suite_key"] for r in floors) == (["char-LSTM", "deep-LSTM"] if torch is not None else [])
+    for f in floors:
+        theirs = next(r for r in rows if r["suite_key"] == f["suite_key"] and r["role"] == "torch")
+        assert f["role"] == "extra" and f["target"] is None
+        assert abs(f["ratio"] - f["median_ms"] / theirs["median_ms"]) < 1e-9
 
 
 def _rows(timed, torch_ms=2.0):
