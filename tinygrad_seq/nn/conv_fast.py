@@ -6,12 +6,17 @@ copy), copy that view once into a (C*kh*kw) x (N*OH*OW) matrix and multiply it w
 (O, C*kh*kw) weight: one BLAS call makes every output. Backward: the same matmul transposed
 gives the weight gradient (long_dot: in OpenBLAS-friendly pieces) and the window gradients;
 col2im adds the window gradients back onto the input with one strided add per kernel offset.
+Backward copies the window matrix again from the saved (padded) input rather than keeping
+it from forward: it is kh*kw times the input's size, and kept, every conv's copy would be
+alive at once between forward and backward.
 It works in one of two memory layouts (BATCH_LAST, CHANNELS_LAST below) that keep those
 copies fast.
 
 Conv1dShifted: a stride-1 Conv1d over an input with its channels innermost (word vectors, as
 in a text CNN) needs no window matrix at all, only k shifted matrix multiplies, so backward
-keeps the input instead of a k-times-larger copy.
+keeps the input instead of a k-times-larger copy. When max-over-time pooling follows, the
+output gradient has at most one nonzero per (sample, filter) row: the weight gradient is then
+a sum of those few windows (_one_per_row) instead of a product over every position.
 
 `convolve` picks between them; nn/pooling_fast.py shares the layout helpers.
 """
@@ -114,6 +119,40 @@ def _kernel_offset(i, j, channels_last):
     return (slice(None),) * 3 + (i, j) if channels_last else (slice(None), i, j)
 
 
+# The window matrix of a big convolution is made (forward) and made again (backward) in parts
+# of about this many bytes, cut along the output positions, so that the kh*kw-times-larger
+# copy of the input never exists whole: one part at a time is alive, as in a direct convolution.
+WINDOW_PART_BYTES = 2 << 20
+
+
+def _position_parts(win, channels_last):
+    """Slices of the output positions to copy windows for, one part at a time: along the
+    batch for channels-last windows (N, oh, ow, i, j, C), along the output rows for batch-last
+    ones (C, i, j, oh, ow, N) - the outermost position axis, so a part's outputs are one block."""
+    span = win.shape[0] if channels_last else win.shape[3]
+    size = int(np.prod(win.shape)) * win.dtype.itemsize
+    n = max(1, min(span, -(-size // WINDOW_PART_BYTES)))
+    cuts = [span * p // n for p in range(n + 1)]
+    return [slice(a, b) for a, b in zip(cuts, cuts[1:])]
+
+
+def _copy_part(xp, win, s, channels_last):
+    """The windows of positions part s as one contiguous array (rows as in ConvNd)."""
+    return xp.ascontiguousarray(win[s] if channels_last else win[:, :, :, s])
+
+
+def _per_part(xp, parts, shape, dtype, product, axis=0):
+    """An array of `shape` made of product(s) for each part s, which fills shape's `axis` over
+    s: one product is the whole array."""
+    if len(parts) == 1:
+        return product(parts[0]).reshape(shape)
+    out = xp.empty(shape, dtype=dtype)
+    for s in parts:
+        at = (slice(None),) * axis + (s,)
+        out[at] = product(s).reshape(out[at].shape)
+    return out
+
+
 class ConvNd(Function):
     """Cross-correlation of x (N, C, H, W) or (N, C, L) with weight (O, C/groups, kh, kw) or
     (O, C/groups, k), plus an optional bias (O,). `pads` is ((top, bottom), (left, right))."""
@@ -121,7 +160,7 @@ class ConvNd(Function):
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
         xp = ctx.xp
-        ctx.save_for_backward(w)  # (so an in-place change of the weight before backward is caught)
+        x_in = x
         one_d = x.ndim == 3
         if one_d:  # (N, C, L) -> (N, C, 1, L): the 2-D code with a height of 1
             x, w = x[:, :, None, :], w[:, :, None, :]
@@ -137,19 +176,25 @@ class ConvNd(Function):
             Pp = xp.zeros((P.shape[0], H + pt + pb, W + pl + pr, P.shape[3]), dtype=P.dtype)
             Pp[:, pt:pt + H, pl:pl + W, :] = P
             P = Pp
-        cols = xp.ascontiguousarray(_windows(xp, P, (kh, kw), (OH, OW), stride, dilation, cl))
+        win = _windows(xp, P, (kh, kw), (OH, OW), stride, dilation, cl)
+        parts = _position_parts(win, cl)
         K, L = Cg * kh * kw, N * OH * OW
         if cl:
             wk = xp.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(O, K)   # rows (i, j, C)
-            y = _add_bias(xp, cols.reshape(L, K) @ wk.T, b)                   # (N*OH*OW, O)
+            dt = xp.result_type(P, w)
+            y = _per_part(xp, parts, (N, OH * OW, O), dt, lambda s: _copy_part(xp, win, s, cl).reshape((s.stop - s.start) * OH * OW, K) @ wk.T)
+            y = _add_bias(xp, y.reshape(L, O), b)                              # (N*OH*OW, O)
             out = y.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)
         else:
             wk = w.reshape(groups, O // groups, K)                             # rows (C, i, j)
-            y = (wk @ cols.reshape(groups, K, L)).reshape(O, L)                # (O, OH*OW*N)
-            y = _add_bias(xp, y, None if b is None else b[:, None])
+            y = _per_part(xp, parts, (groups, O // groups, OH, OW * N), xp.result_type(P, w),
+                          lambda s: wk @ _copy_part(xp, win, s, cl).reshape(groups, K, (s.stop - s.start) * OW * N), axis=2)
+            y = _add_bias(xp, y.reshape(O, L), None if b is None else b[:, None])   # (O, OH*OW*N)
             out = y.reshape(O, OH, OW, N).transpose(3, 0, 1, 2)
         ctx.wk = wk
-        ctx.cols = cols if ctx.needs_input_grad[1] else None
+        ctx.P = P if ctx.needs_input_grad[1] else None   # backward copies the windows again from it
+        # (so that an in-place change of the weight, or of x when P is x's own memory, is caught)
+        ctx.save_for_backward(*((w, x_in) if ctx.P is not None and xp.may_share_memory(P, x) else (w,)))
         ctx.xshape, ctx.wshape, ctx.pshape, ctx.perm = x.shape, w.shape, P.shape, perm
         ctx.out, ctx.stride, ctx.pads, ctx.dilation, ctx.groups, ctx.one_d = (OH, OW), stride, pads, dilation, groups, one_d
         return out[:, :, 0, :] if one_d else out
@@ -166,44 +211,56 @@ class ConvNd(Function):
         N, C, H, W = xshape
         O, Cg, kh, kw = wshape
         K, L = Cg * kh * kw, N * OH * OW
-        cols = ctx.cols
-        # Without retain_graph the window matrix is done with once gw is made: the window
-        # gradients (same shape) are written into its memory instead of a new array
-        reuse = ctx.last_backward and cols is not None and cols.flags.c_contiguous
-        if ctx.last_backward:
-            ctx.cols = None
         nx, nw, nb = ctx.needs_input_grad[:3]
-        gx = gw = gb = gcols = None
+        gx = gw = gb = None
         if cl:
             g2 = xp.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(L, O)      # (N*OH*OW, O)
-            if nb:
-                gb = g2.sum(axis=0)
-            if nw:
-                gw = long_dot(g2.T[None], cols.reshape(1, L, K))[0].reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2)
-            if nx:
-                gcols = xp.matmul(g2, wk, out=cols.reshape(L, K) if reuse else None)
-                gcols = gcols.reshape(N, OH, OW, kh, kw, C)
+            gb = g2.sum(axis=0) if nb else None
+            g2 = g2.reshape(N, OH * OW, O)
         else:
             g2 = xp.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(G, O // G, L)   # (O, OH*OW*N)
-            if nb:
-                gb = g2.reshape(O, L).sum(axis=1)
-            if nw:  # as (cols @ g2^T)^T: BLAS then streams the big cols array in its stored order
-                gw = long_dot(cols.reshape(G, K, L), g2.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
+            gb = g2.reshape(O, L).sum(axis=1) if nb else None
+            g2 = g2.reshape(G, O // G, OH, OW * N)
+        if nw or nx:
+            win = _windows(xp, ctx.P, (kh, kw), (OH, OW), stride, dilation, cl) if nw else None
             if nx:
-                gcols = xp.matmul(wk.transpose(0, 2, 1), g2, out=cols.reshape(G, K, L) if reuse else None)
-                gcols = gcols.reshape(C, kh, kw, OH, OW, N)
-        del cols
-        if nw and one_d:
-            gw = gw[:, :, 0, :]
+                gP = xp.zeros(pshape, dtype=g.dtype)
+                gwin = _windows(xp, gP, (kh, kw), (OH, OW), stride, dilation, cl)
+            for s in _position_parts(gwin if nx else win, cl):
+                n = s.stop - s.start   # (batch items or output rows in this part)
+                # the windows of this part again (forward kept only P); the window gradients
+                # (same shape) are then written into their memory, not a new array
+                cols = _copy_part(xp, win, s, cl) if nw else None
+                if cl:
+                    gs = g2[s].reshape(n * OH * OW, O)                                     # rows (n, oh, ow)
+                    if nw:
+                        part = long_dot(gs.T[None], cols.reshape(1, n * OH * OW, K))[0]
+                        gw = part if gw is None else gw + part
+                    if nx:
+                        gcols = xp.matmul(gs, wk, out=None if cols is None else cols.reshape(n * OH * OW, K))
+                        gcols = gcols.reshape((n, OH, OW, kh, kw, C))
+                else:
+                    gs = g2[:, :, s].reshape(G, O // G, n * OW * N)                       # columns (oh, ow, n)
+                    if nw:  # as (cols @ gs^T)^T: BLAS then streams the big cols array in its stored order
+                        part = long_dot(cols.reshape(G, K, n * OW * N), gs.transpose(0, 2, 1)).transpose(0, 2, 1)
+                        gw = part if gw is None else gw + part
+                    if nx:
+                        gcols = xp.matmul(wk.transpose(0, 2, 1), gs, out=None if cols is None else cols.reshape(G, K, n * OW * N))
+                        gcols = gcols.reshape((C, kh, kw, n, OW, N))
+                del cols
+                if nx:
+                    # col2im: each kernel offset adds its slab of window gradients onto the (padded,
+                    # permuted) input; within one offset no two outputs touch the same input cell
+                    gv = gwin[s] if cl else gwin[:, :, :, s]
+                    for i in range(kh):
+                        for j in range(kw):
+                            at = _kernel_offset(i, j, cl)
+                            gv[at] += gcols[at]
+        if nw:
+            gw = gw.reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2) if cl else gw.reshape(wshape)
+            if one_d:
+                gw = gw[:, :, 0, :]
         if nx:
-            # col2im: each kernel offset adds its slab of window gradients onto the (padded,
-            # permuted) input; within one offset no two outputs touch the same input cell
-            gP = xp.zeros(pshape, dtype=gcols.dtype)
-            win = _windows(xp, gP, (kh, kw), (OH, OW), stride, dilation, cl)
-            for i in range(kh):
-                for j in range(kw):
-                    at = _kernel_offset(i, j, cl)
-                    win[at] += gcols[at]
             (pt, _), (pl, _) = pads
             gx = gP[:, pt:pt + H, pl:pl + W, :].transpose(tuple(int(a) for a in np.argsort(perm)))
             if one_d:
@@ -266,24 +323,70 @@ class Conv1dShifted(Function):
         N, C, L, Lp, OL, M, pl, d = ctx.N, ctx.C, ctx.L, ctx.Lp, ctx.OL, ctx.M, ctx.pl, ctx.d
         O, _, k = w.shape
         nx, nw, nb = ctx.needs_input_grad[:3]
-        G = xp.zeros((N, Lp, O), dtype=g.dtype)
-        G[:, :OL] = g.transpose(0, 2, 1)                   # zero on the dropped rows
-        G = G.reshape(N * Lp, O)[:M]
-        gb = g.sum(axis=(0, 2)) if nb else None
-        gw = gx = None
-        if nw:
-            gw = xp.stack([G.T @ X[i * d:i * d + M] for i in range(k)], axis=2)   # (O, C, k)
-        if nx:
-            gX = xp.zeros((N * Lp, C), dtype=g.dtype)
-            for i in range(k):
-                gX[i * d:i * d + M] += G @ w[:, :, i]
-            gx = gX.reshape(N, Lp, C)[:, pl:pl + L].transpose(0, 2, 1)
+        picked = _one_per_row(xp, g) if nw else None    # (where, value) of each row's one nonzero
+        gx = gw = gb = None
+        if nb:
+            gb = picked[1].sum(axis=0) if picked is not None else g.sum(axis=(0, 2))
+        if picked is not None:
+            gw = _picked_windows_grad(xp, X, *picked, Lp, k, d)
+        if nx or (nw and gw is None):
+            G = xp.zeros((N, Lp, O), dtype=g.dtype)
+            G[:, :OL] = g.transpose(0, 2, 1)                   # zero on the dropped rows
+            G = G.reshape(N * Lp, O)[:M]
+            if nw and gw is None:
+                gw = xp.stack([G.T @ X[i * d:i * d + M] for i in range(k)], axis=2)   # (O, C, k)
+            if nx:
+                gX = xp.zeros((N * Lp, C), dtype=g.dtype)
+                for i in range(k):
+                    gX[i * d:i * d + M] += G @ w[:, :, i]
+                gx = gX.reshape(N, Lp, C)[:, pl:pl + L].transpose(0, 2, 1)
         return gx, gw, gb, None, None
 
     @staticmethod
     def composed(x, w, b, pads, dilation):
         """The same convolution from differentiable ops (what create_graph differentiates)."""
         return plain.im2col_conv(x, w, b, (1,), (pads,), (dilation,), 1)
+
+
+# A row-sparse output gradient pays off only over sequences at least this long (the dense
+# products cost one multiply per position, the picked windows a gather per row)
+MIN_PICKED_LENGTH = 8
+
+
+def _one_per_row(xp, g):
+    """When every row g[n, o, :] holds at most one nonzero (the gradient through a max over
+    time, or through one picked time step): (t, v), that nonzero's position and value, both
+    (N, O) (t is 0 and v is 0 in an all-zero row). Otherwise None: the gradient is dense."""
+    N, O, T = g.shape
+    if T < MIN_PICKED_LENGTH or g.size == 0:
+        return None
+    nonzeros = int(xp.count_nonzero(g))
+    if nonzeros > N * O:
+        return None
+    t = xp.argmax(g != 0, axis=2)                       # the first nonzero of each row
+    v = xp.take_along_axis(g, t[:, :, None], axis=2)[:, :, 0]
+    # every nonzero of g was picked exactly when the picked values hold as many nonzeros
+    return (t, v) if int(xp.count_nonzero(v)) == nonzeros else None
+
+
+def _picked_windows_grad(xp, X, t, v, Lp, k, d):
+    """Weight gradient (O, C, k) from an output gradient with one nonzero v[n, o] per row, at
+    output position t[n, o]: gw[o, :, i] = sum_n v[n, o] X[n * Lp + t[n, o] + i * d], a sum of N
+    gathered windows per filter. X: (N * Lp, C), the stacked padded input of Conv1dShifted."""
+    (N, O), C = t.shape, X.shape[1]
+    rows = (xp.arange(N)[:, None] * Lp + t).T          # (O, N): each window's first row in X
+    s0, s1 = X.strides
+    windows = xp.lib.stride_tricks.as_strided(X, (X.shape[0] - d * (k - 1), k, C), (s0, d * s0, s1))
+    vt = v.T[:, None, :]                                # (O, 1, N)
+    out = xp.empty((O, 1, k * C), dtype=xp.result_type(v, X))
+    step = max(1, PICKED_CHUNK // max(1, N * k * C))          # filters per gather: it stays in cache
+    for o in range(0, O, step):
+        part = windows[rows[o:o + step]]                 # (filters, N, k, C)
+        xp.matmul(vt[o:o + step], part.reshape(part.shape[0], N, k * C), out=out[o:o + step])
+    return out.reshape(O, k, C).transpose(0, 2, 1)
+
+
+PICKED_CHUNK = 1 << 19    # elements of gathered windows per step of _picked_windows_grad
 
 
 def _channels_innermost(x):
