@@ -182,3 +182,124 @@ def test_adaptive_max_pool_fast_equals_window_max(L, out):
     _, plain = run(lambda t: pooling.adaptive_max_windows(
         pooling.adaptive_max_windows(t, 2).transpose(-1, -2), out).transpose(-1, -2), [x2])
     assert_same(fast, plain)
+
+
+# ---------------------------------------------------------------- a conv's parts and picks
+def tolerances(dtype):
+    return dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4, atol=2e-5)
+
+
+def run_as(fn, arrays, dtype, g_seed=0):
+    """run(), in `dtype` (the upstream gradient too)."""
+    ts = [tg.Tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    out = fn(*ts)
+    out.backward(tg.Tensor(np.random.default_rng(g_seed).standard_normal(out.shape).astype(dtype)))
+    return out, [out.numpy()] + [t.grad.numpy() for t in ts]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("case", CONV2D[:5] + [(3, 2, 9, 5, 3, (2, 2), (1, 1), 1, (1, 1), 1, "nchw", True)],
+                         ids=lambda c: f"{c[10]}-k{c[5]}s{c[6]}p{c[7]}d{c[8]}g{c[9]}")
+def test_conv2d_window_matrix_in_parts_equals_im2col(case, dtype, monkeypatch):
+    """Windows copied a few output rows (batch-last) or samples (channels-last) at a time, in
+    forward and again in backward, give the one-matrix result."""
+    monkeypatch.setattr(conv_fast, "WINDOW_PART_BYTES", 64)    # as many parts as there are rows
+    parts = []
+    position_parts = conv_fast._position_parts
+    monkeypatch.setattr(conv_fast, "_position_parts", lambda *a: parts.append(position_parts(*a)) or parts[-1])
+    N, C, H, W, O, k, s, p, d, g, layout, bias = case
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((N, C, H, W))
+    x = channels_last(x) if layout == "channels_last" else x
+    arrays = [x, rng.standard_normal((O, C // g) + k)] + ([rng.standard_normal(O)] if bias else [])
+    out, fast = run_as(lambda x, w, b=None: F.conv2d(x, w, b, s, p, d, g), arrays, dtype)
+    assert out._ctx.fn is conv_fast.ConvNd
+    rows = N if layout == "channels_last" else out.shape[2]
+    assert [len(p) for p in parts] == [rows, rows] and rows > 1   # forward's, backward's
+    _, plain = run_as(lambda x, w, b=None: conv.im2col_conv(x, w, b, s, ((p, p), (p, p)), d, g), arrays, dtype)
+    for a, b in zip(fast, plain):
+        np.testing.assert_allclose(a, b, **tolerances(dtype))
+
+
+def test_conv_keeps_the_input_not_the_window_matrix():
+    """Between forward and backward a conv holds its (padded) input, not the kh*kw-times larger
+    window matrix; and an in-place change of an input whose memory it holds is caught."""
+    rng = np.random.default_rng(8)
+    x = tg.Tensor(channels_last(rng.standard_normal((2, 3, 9, 9))), requires_grad=True)
+    w = tg.Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y = F.conv2d(x, w)
+    held = [v for v in vars(y._ctx).values() if isinstance(v, np.ndarray)]
+    assert max(a.size for a in held) <= x.numel()
+    with tg.no_grad():
+        x.mul_(2)
+    with pytest.raises(tg.autograd.AutogradError, match="ConvNd.*modified in place"):
+        y.sum().backward()
+
+
+def text_cnn_head(kind):
+    """What follows a text CNN's conv: a max over time (one nonzero gradient per row), the
+    same after a ReLU and dropout-like zeros, one picked step, or a max over two halves
+    (two nonzeros per row: the dense products)."""
+    return {"max": lambda y: F.adaptive_max_pool1d(y, 1),
+            "relu-max-zeros": lambda y: F.adaptive_max_pool1d(F.relu(y), 1) * tg.Tensor((np.arange(y.shape[1]) % 3 > 0)[:, None].astype(y.dtype)),
+            "last-step": lambda y: y[:, :, -1],
+            "two-halves": lambda y: F.adaptive_max_pool1d(y, 2)}[kind]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("kind", ["max", "relu-max-zeros", "last-step", "two-halves"])
+@pytest.mark.parametrize("k,p,d", [(3, 0, 1), (4, 2, 2), (1, 1, 1)], ids=lambda v: str(v))
+def test_text_cnn_conv_with_picked_gradient_equals_im2col(k, p, d, kind, dtype, monkeypatch):
+    """Conv1dShifted's weight gradient from the picked windows (one nonzero per row) equals the
+    im2col convolution's, and a gradient with more nonzeros per row takes the dense products."""
+    picks = []
+    one_per_row = conv_fast._one_per_row
+    monkeypatch.setattr(conv_fast, "_one_per_row", lambda xp, g: picks.append(one_per_row(xp, g)) or picks[-1])
+    rng = np.random.default_rng(9)
+    N, C, L, O = 3, 5, 14, 6
+    arrays = [channels_last(rng.standard_normal((N, C, L))), rng.standard_normal((O, C, k)), rng.standard_normal(O)]
+    head = text_cnn_head(kind)
+    out, fast = run_as(lambda x, w, b: head(F.conv1d(x, w, b, 1, p, d)), arrays, dtype)
+    assert len(picks) == 1 and (picks[0] is None) == (kind == "two-halves")
+    _, plain = run_as(lambda x, w, b: head(conv.im2col_conv(x, w, b, (1,), ((p, p),), (d,), 1)), arrays, dtype)
+    for a, b in zip(fast, plain):
+        np.testing.assert_allclose(a, b, **tolerances(dtype))
+
+
+def test_one_per_row_finds_each_rows_nonzero_or_declines():
+    rng = np.random.default_rng(10)
+    g = np.zeros((3, 4, 9))
+    t = rng.integers(0, 9, (3, 4))
+    v = rng.standard_normal((3, 4)) * (rng.random((3, 4)) < 0.6)
+    g[np.arange(3)[:, None], np.arange(4), t] = v
+    for layout in (g, channels_last(g)):
+        found = conv_fast._one_per_row(np, layout)
+        assert found is not None
+        np.testing.assert_array_equal(found[1], v)
+        np.testing.assert_array_equal(found[0][v != 0], t[v != 0])
+    g[0, 0, (t[0, 0] + 1) % 9] = 1.0                     # a second nonzero in one row
+    assert conv_fast._one_per_row(np, g) is None
+    assert conv_fast._one_per_row(np, np.zeros((2, 2, conv_fast.MIN_PICKED_LENGTH - 1))) is None
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_cuda_conv_in_parts_and_text_cnn_conv_equal_cpu(dtype, monkeypatch):
+    """The same paths through CuPy: windows in parts (both layouts), and the text CNN's conv
+    under a max over time, on the GPU, equal the CPU's."""
+    monkeypatch.setattr(conv_fast, "WINDOW_PART_BYTES", 64)
+    rng = np.random.default_rng(11)
+    cases = [(lambda x, w: F.conv2d(x, w, None, 1, 1), rng.standard_normal((2, 3, 7, 6)), (4, 3, 3, 3)),
+             (lambda x, w: F.conv2d(x, w, None, 2, 0), channels_last(rng.standard_normal((3, 2, 7, 7))), (5, 2, 2, 3)),
+             (lambda x, w: F.adaptive_max_pool1d(F.relu(F.conv1d(x, w)), 1),
+              channels_last(rng.standard_normal((3, 4, 12))), (6, 4, 3))]
+    for fn, x, wshape in cases:
+        w = rng.standard_normal(wshape)
+        res = {}
+        for dev in ("cpu", "cuda"):
+            xt, wt = (tg.Tensor(a.astype(dtype), device=dev, requires_grad=True) for a in (x, w))
+            out = fn(xt, wt)
+            out.backward(tg.Tensor(np.ones(out.shape, dtype), device=dev))
+            res[dev] = [out.numpy(), xt.grad.numpy(), wt.grad.numpy()]
+        for a, b in zip(res["cuda"], res["cpu"]):
+            np.testing.assert_allclose(a, b, **tolerances(dtype))
