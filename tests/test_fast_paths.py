@@ -303,3 +303,37 @@ def test_cuda_conv_in_parts_and_text_cnn_conv_equal_cpu(dtype, monkeypatch):
             res[dev] = [out.numpy(), xt.grad.numpy(), wt.grad.numpy()]
         for a, b in zip(res["cuda"], res["cpu"]):
             np.testing.assert_allclose(a, b, **tolerances(dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("layout", ["ncl", "channels_last"])
+@pytest.mark.parametrize("L,out", [(12, 4), (12, 1), (10, 3), (7, 7), (9, 6)])
+def test_adaptive_max_pool_layouts_equal_window_max(L, out, layout, dtype):
+    """Equal and unequal windows, on both layouts (a conv output has its channels innermost)."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3, L))
+    x = channels_last(x) if layout == "channels_last" else x
+    res, fast = run_as(lambda t: F.adaptive_max_pool1d(t, out), [x], dtype)
+    assert res._ctx.fn is pooling_fast.AdaptiveMaxPool1dFn
+    _, plain = run_as(lambda t: pooling.adaptive_max_windows(t, out), [x], dtype)
+    for a, b in zip(fast, plain):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("layout", ["ncl", "channels_last"])
+@pytest.mark.parametrize("L,out", [(12, 1), (12, 4), (10, 3)])
+def test_adaptive_max_pool_ties_go_to_the_first_maximum_like_torch(L, out, layout):
+    """Ties everywhere (post-ReLU zeros, -0.0 beside 0.0): one winner per window, the first."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(13)
+    x = np.maximum(rng.integers(-2, 3, (2, 3, L)), 0).astype(np.float64)
+    x[0, 0, :2] = [-0.0, 0.0]
+    x = channels_last(x) if layout == "channels_last" else x
+    t, tt = tg.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, ty = F.adaptive_max_pool1d(t, out), torch.nn.functional.adaptive_max_pool1d(tt, out)
+    g = np.random.default_rng(0).standard_normal(y.shape)
+    y.backward(tg.Tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_array_equal(np.signbit(y.numpy()), np.signbit(ty.detach().numpy()))
+    np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
+    np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
