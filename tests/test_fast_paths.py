@@ -337,3 +337,22 @@ def test_adaptive_max_pool_ties_go_to_the_first_maximum_like_torch(L, out, layou
     np.testing.assert_array_equal(np.signbit(y.numpy()), np.signbit(ty.detach().numpy()))
     np.testing.assert_array_equal(y.numpy(), ty.detach().numpy())
     np.testing.assert_array_equal(t.grad.numpy(), tt.grad.numpy())
+
+
+@pytest.mark.parametrize("needs", [(True, False), (False, True)], ids=["input-only", "weight-only"])
+def test_text_cnn_conv_picked_gradient_of_one_input(needs):
+    """Only the input's gradient (a frozen conv) or only the weight's (a frozen embedding): the
+    picked path computes just that one, equal to im2col's."""
+    rng = np.random.default_rng(14)
+    x, w, b = channels_last(rng.standard_normal((3, 5, 13))), rng.standard_normal((4, 5, 3)), rng.standard_normal(4)
+    grads = []
+    for conv_fn in (lambda x, w, b: F.conv1d(x, w, b, 1, 1),
+                    lambda x, w, b: conv.im2col_conv(x, w, b, (1,), ((1, 1),), (1,), 1)):
+        xt, wt = tg.Tensor(x, requires_grad=needs[0]), tg.Tensor(w, requires_grad=needs[1])
+        y = conv_fn(xt, wt, tg.Tensor(b))
+        F.adaptive_max_pool1d(F.relu(y), 1).sum().backward()
+        grads.append([None if t.grad is None else t.grad.numpy() for t in (xt, wt)])
+    assert [g is None for g in grads[0]] == [not n for n in needs]
+    for a, b_ in zip(*grads):
+        if a is not None:
+            np.testing.assert_allclose(a, b_, rtol=1e-10, atol=1e-12)

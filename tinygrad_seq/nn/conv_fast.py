@@ -15,8 +15,9 @@ copies fast.
 Conv1dShifted: a stride-1 Conv1d over an input with its channels innermost (word vectors, as
 in a text CNN) needs no window matrix at all, only k shifted matrix multiplies, so backward
 keeps the input instead of a k-times-larger copy. When max-over-time pooling follows, the
-output gradient has at most one nonzero per (sample, filter) row: the weight gradient is then
-a sum of those few windows (_one_per_row) instead of a product over every position.
+output gradient has at most one nonzero per (sample, filter) row (_one_per_row): the weight
+gradient is then a sum of those few windows instead of a product over every position, and the
+input gradient a product over the positions that won some filter's max only.
 
 `convolve` picks between them; nn/pooling_fast.py shares the layout helpers.
 """
@@ -325,23 +326,27 @@ class Conv1dShifted(Function):
         nx, nw, nb = ctx.needs_input_grad[:3]
         # (where, value) of each row's one nonzero. Host only: the test reads the gradient, which
         # on a GPU would make the step wait for the device, where the dense products are cheap
-        picked = _one_per_row(xp, g) if nw and xp is np else None
+        picked = _one_per_row(xp, g) if (nw or nx) and xp is np else None
         gx = gw = gb = None
         if nb:
             gb = picked[1].sum(axis=0) if picked is not None else g.sum(axis=(0, 2))
         if picked is not None:
-            gw = _picked_windows_grad(xp, X, *picked, Lp, k, d)
-        if nx or (nw and gw is None):
+            if nw:
+                gw = _picked_windows_grad(xp, X, *picked, Lp, k, d)
+            if nx:
+                gX = _picked_rows_grad(xp, w, *picked, Lp, d, N * Lp)
+        elif nw or nx:
             G = xp.zeros((N, Lp, O), dtype=g.dtype)
             G[:, :OL] = g.transpose(0, 2, 1)                   # zero on the dropped rows
             G = G.reshape(N * Lp, O)[:M]
-            if nw and gw is None:
+            if nw:
                 gw = xp.stack([G.T @ X[i * d:i * d + M] for i in range(k)], axis=2)   # (O, C, k)
             if nx:
                 gX = xp.zeros((N * Lp, C), dtype=g.dtype)
                 for i in range(k):
                     gX[i * d:i * d + M] += G @ w[:, :, i]
-                gx = gX.reshape(N, Lp, C)[:, pl:pl + L].transpose(0, 2, 1)
+        if nx:
+            gx = gX.reshape(N, Lp, C)[:, pl:pl + L].transpose(0, 2, 1)
         return gx, gw, gb, None, None
 
     @staticmethod
@@ -398,6 +403,23 @@ def _picked_windows_grad(xp, X, t, v, Lp, k, d):
         part = windows[rows[o:o + step]]                 # (filters, n, k, C)
         xp.matmul(vt[o:o + step, None, :], part.reshape(part.shape[0], n, k * C), out=out[o:o + step])
     return out.reshape(O, k, C).transpose(0, 2, 1)
+
+
+def _picked_rows_grad(xp, w, t, v, Lp, d, rows_total):
+    """Input gradient (rows_total, C) of Conv1dShifted (rows as its X) from an output gradient
+    with one nonzero v[n, o] per row, at position t[n, o]: only the rows of G that hold a
+    nonzero (the positions that won some filter's max: about half of them) enter the product
+    with the weights, whose k row blocks are then added back at each kernel offset."""
+    O, C, k = w.shape
+    n, o = xp.nonzero(v)
+    rows, inv = xp.unique(n * Lp + t[n, o], return_inverse=True)
+    Gc = xp.zeros((rows.size, O), dtype=v.dtype)
+    Gc[inv.reshape(-1), o] = v[n, o]                    # one (n, o) per entry: no two writes meet
+    S = Gc @ xp.ascontiguousarray(w.transpose(0, 2, 1)).reshape(O, k * C)   # columns (i, c)
+    gX = xp.zeros((rows_total, C), dtype=S.dtype)
+    for i in range(k):                                  # rows are distinct: a plain indexed add
+        gX[rows + i * d] += S[:, i * C:(i + 1) * C]
+    return gX
 
 
 PICKED_CHUNK = 1 << 19    # elements of gathered windows per step of _picked_windows_grad
