@@ -356,3 +356,18 @@ def test_text_cnn_conv_picked_gradient_of_one_input(needs):
     for a, b_ in zip(*grads):
         if a is not None:
             np.testing.assert_allclose(a, b_, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["ncl", "channels_last"])
+def test_adaptive_max_pool_a_nan_wins_its_window(layout):
+    """A NaN is its window's maximum and takes the window's gradient (the maxima are checked for
+    NaN before the max-then-first-equal reduction, which no NaN equals)."""
+    x = np.arange(2 * 3 * 8, dtype=np.float64).reshape(2, 3, 8) % 5
+    x[0, 1, 5] = np.nan
+    x = channels_last(x) if layout == "channels_last" else x
+    for out in (1, 2, 3):
+        t = tg.Tensor(x, requires_grad=True)
+        y = F.adaptive_max_pool1d(t, out)
+        y.sum().backward()
+        assert np.isnan(y.numpy()[0, 1]).sum() == 1 and np.isnan(y.numpy()).sum() == 1
+        assert t.grad.numpy()[0, 1, 5] == 1 and t.grad.numpy().sum() == 2 * 3 * out
