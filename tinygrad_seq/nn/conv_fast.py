@@ -408,17 +408,16 @@ def _picked_windows_grad(xp, X, t, v, Lp, k, d):
 def _picked_rows_grad(xp, w, t, v, Lp, d, rows_total):
     """Input gradient (rows_total, C) of Conv1dShifted (rows as its X) from an output gradient
     with one nonzero v[n, o] per row, at position t[n, o]: only the rows of G that hold a
-    nonzero (the positions that won some filter's max: about half of them) enter the product
-    with the weights, whose k row blocks are then added back at each kernel offset."""
+    nonzero (the positions that won some filter's max: about half of them) enter the products
+    with the weights, added back at each kernel offset."""
     O, C, k = w.shape
     n, o = xp.nonzero(v)
     rows, inv = xp.unique(n * Lp + t[n, o], return_inverse=True)
     Gc = xp.zeros((rows.size, O), dtype=v.dtype)
     Gc[inv.reshape(-1), o] = v[n, o]                    # one (n, o) per entry: no two writes meet
-    S = Gc @ xp.ascontiguousarray(w.transpose(0, 2, 1)).reshape(O, k * C)   # columns (i, c)
-    gX = xp.zeros((rows_total, C), dtype=S.dtype)
+    gX = xp.zeros((rows_total, C), dtype=xp.result_type(v, w))
     for i in range(k):                                  # rows are distinct: a plain indexed add
-        gX[rows + i * d] += S[:, i * C:(i + 1) * C]
+        gX[rows + i * d] += Gc @ w[:, :, i]
     return gX
 
 
