@@ -372,3 +372,19 @@ def test_adaptive_max_pool_a_nan_wins_its_window(layout):
         hits = 2 if out == 3 else 1
         assert np.isnan(y.numpy()[0, 1]).sum() == hits and np.isnan(y.numpy()).sum() == hits
         assert t.grad.numpy()[0, 1, 5] == hits and t.grad.numpy().sum() == 2 * 3 * out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_scatter_add_rows_equals_add_at_to_the_bit(dtype):
+    """Rounds of plain indexed adds (Embedding's backward) give np.add.at's result exactly: the
+    repeated rows are added in the same order."""
+    from tinygrad_seq import backend
+    rng = np.random.default_rng(15)
+    for n, shape in [(500, (7, 3)), (40, (50, 4, 2)), (1, (3, 2)), (0, (3, 2))]:
+        rows = rng.integers(0, shape[0], n)
+        values = rng.standard_normal((n,) + shape[1:]).astype(dtype)
+        start = rng.standard_normal(shape).astype(dtype)
+        want = start.copy()
+        np.add.at(want, rows, values)
+        got = backend.scatter_add_rows(np, start.copy(), rows, values)
+        np.testing.assert_array_equal(got, want)
