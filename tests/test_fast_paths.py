@@ -381,7 +381,7 @@ def test_scatter_add_rows_equals_add_at_to_the_bit(dtype):
     from tinygrad_seq import backend
     rng = np.random.default_rng(15)
     for n, shape in [(500, (7, 3)), (40, (50, 4, 2)), (1, (3, 2)), (0, (3, 2))]:
-        rows = rng.integers(0, shape[0], n)
+        rows = rng.integers(-shape[0], shape[0], n)   # (a negative row counts from the end)
         values = rng.standard_normal((n,) + shape[1:]).astype(dtype)
         start = rng.standard_normal(shape).astype(dtype)
         want = start.copy()

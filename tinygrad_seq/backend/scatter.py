@@ -22,6 +22,7 @@ def scatter_add_rows(xp_, target, rows, values):
         return scatter_add(xp_, target, rows, values)
     if rows.size == 0:
         return target
+    rows = np.where(rows < 0, rows + target.shape[0], rows)   # (-1 and n-1 are one row)
     order = np.argsort(rows, kind="stable")              # each row's occurrences in index order
     sorted_rows = rows[order]
     first = np.empty(rows.size, dtype=bool)
