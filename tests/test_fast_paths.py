@@ -240,8 +240,10 @@ def text_cnn_head(kind):
     """What follows a text CNN's conv: a max over time (one nonzero gradient per row), the
     same after a ReLU and dropout-like zeros, one picked step, or a max over two halves
     (two nonzeros per row: the dense products)."""
+    def zeros_every_third_filter(y):
+        return tg.Tensor((np.arange(y.shape[1]) % 3 > 0)[:, None].astype(y.dtype))
     return {"max": lambda y: F.adaptive_max_pool1d(y, 1),
-            "relu-max-zeros": lambda y: F.adaptive_max_pool1d(F.relu(y), 1) * tg.Tensor((np.arange(y.shape[1]) % 3 > 0)[:, None].astype(y.dtype)),
+            "relu-max-zeros": lambda y: F.adaptive_max_pool1d(F.relu(y), 1) * zeros_every_third_filter(y),
             "last-step": lambda y: y[:, :, -1],
             "two-halves": lambda y: F.adaptive_max_pool1d(y, 2)}[kind]
 

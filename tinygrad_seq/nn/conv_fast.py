@@ -180,16 +180,21 @@ class ConvNd(Function):
         win = _windows(xp, P, (kh, kw), (OH, OW), stride, dilation, cl)
         parts = _position_parts(win, cl)
         K, L = Cg * kh * kw, N * OH * OW
+        dt = xp.result_type(P, w)
         if cl:
             wk = xp.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(O, K)   # rows (i, j, C)
-            dt = xp.result_type(P, w)
-            y = _per_part(xp, parts, (N, OH * OW, O), dt, lambda s: _copy_part(xp, win, s, cl).reshape((s.stop - s.start) * OH * OW, K) @ wk.T)
+
+            def product(s):   # the outputs of samples s: rows (n, oh, ow)
+                return _copy_part(xp, win, s, cl).reshape((s.stop - s.start) * OH * OW, K) @ wk.T
+            y = _per_part(xp, parts, (N, OH * OW, O), dt, product)
             y = _add_bias(xp, y.reshape(L, O), b)                              # (N*OH*OW, O)
             out = y.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)
         else:
             wk = w.reshape(groups, O // groups, K)                             # rows (C, i, j)
-            y = _per_part(xp, parts, (groups, O // groups, OH, OW * N), xp.result_type(P, w),
-                          lambda s: wk @ _copy_part(xp, win, s, cl).reshape(groups, K, (s.stop - s.start) * OW * N), axis=2)
+
+            def product(s):   # the outputs of output rows s: columns (oh, ow, n)
+                return wk @ _copy_part(xp, win, s, cl).reshape(groups, K, (s.stop - s.start) * OW * N)
+            y = _per_part(xp, parts, (groups, O // groups, OH, OW * N), dt, product, axis=2)
             y = _add_bias(xp, y.reshape(O, L), None if b is None else b[:, None])   # (O, OH*OW*N)
             out = y.reshape(O, OH, OW, N).transpose(3, 0, 1, 2)
         ctx.wk = wk
@@ -246,7 +251,8 @@ class ConvNd(Function):
                         part = long_dot(cols.reshape(G, K, n * OW * N), gs.transpose(0, 2, 1)).transpose(0, 2, 1)
                         gw = part if gw is None else gw + part
                     if nx:
-                        gcols = xp.matmul(wk.transpose(0, 2, 1), gs, out=None if cols is None else cols.reshape(G, K, n * OW * N))
+                        into = None if cols is None else cols.reshape(G, K, n * OW * N)
+                        gcols = xp.matmul(wk.transpose(0, 2, 1), gs, out=into)
                         gcols = gcols.reshape((C, kh, kw, n, OW, N))
                 del cols
                 if nx:
@@ -358,6 +364,7 @@ class Conv1dShifted(Function):
 # A row-sparse output gradient pays off only over sequences at least this long (the dense
 # products cost one multiply per position, the picked windows a gather per row)
 MIN_PICKED_LENGTH = 8
+PICKED_CHUNK = 1 << 19    # elements of gathered windows per step of _picked_windows_grad
 
 
 def _one_per_row(xp, g):
@@ -419,9 +426,6 @@ def _picked_rows_grad(xp, w, t, v, Lp, d, rows_total):
     for i in range(k):                                  # rows are distinct: a plain indexed add
         gX[rows + i * d] += Gc @ w[:, :, i]
     return gX
-
-
-PICKED_CHUNK = 1 << 19    # elements of gathered windows per step of _picked_windows_grad
 
 
 def _channels_innermost(x):
