@@ -290,6 +290,7 @@ def test_cuda_conv_in_parts_and_text_cnn_conv_equal_cpu(dtype, monkeypatch):
     """The same paths through CuPy: windows in parts (both layouts), and the text CNN's conv
     under a max over time, on the GPU, equal the CPU's."""
     monkeypatch.setattr(conv_fast, "WINDOW_PART_BYTES", 64)
+    monkeypatch.setattr(conv_fast, "GPU_WINDOW_PART_BYTES", 64)
     rng = np.random.default_rng(11)
     cases = [(lambda x, w: F.conv2d(x, w, None, 1, 1), rng.standard_normal((2, 3, 7, 6)), (4, 3, 3, 3)),
              (lambda x, w: F.conv2d(x, w, None, 2, 0), channels_last(rng.standard_normal((3, 2, 7, 7))), (5, 2, 2, 3)),

@@ -123,7 +123,8 @@ def _kernel_offset(i, j, channels_last):
 # The window matrix of a big convolution is made (forward) and made again (backward) in parts
 # of about this many bytes, cut along the output positions, so that the kh*kw-times-larger
 # copy of the input never exists whole: one part at a time is alive, as in a direct convolution.
-WINDOW_PART_BYTES = 2 << 20
+# On a GPU each part costs a few dozen kernel launches, so the parts are far bigger there.
+WINDOW_PART_BYTES, GPU_WINDOW_PART_BYTES = 2 << 20, 256 << 20
 
 
 def _position_parts(win, channels_last):
@@ -132,7 +133,8 @@ def _position_parts(win, channels_last):
     ones (C, i, j, oh, ow, N) - the outermost position axis, so a part's outputs are one block."""
     span = win.shape[0] if channels_last else win.shape[3]
     size = int(np.prod(win.shape)) * win.dtype.itemsize
-    n = max(1, min(span, -(-size // WINDOW_PART_BYTES)))
+    part = WINDOW_PART_BYTES if isinstance(win, np.ndarray) else GPU_WINDOW_PART_BYTES
+    n = max(1, min(span, -(-size // part)))
     cuts = [span * p // n for p in range(n + 1)]
     return [slice(a, b) for a, b in zip(cuts, cuts[1:])]
 
