@@ -3,7 +3,7 @@
   devices         the one place choosing NumPy or CuPy for a device (xp, normalize_device, ...)
   copies          device-to-host copies: to_numpy, and the counter (host_copies)
   random_numbers  the seeded generators (manual_seed, rng, randn, ...)
-  scatter         scatter_add (NumPy's add.at, cupyx.scatter_add)
+  scatter         scatter_add (NumPy's add.at, cupyx.scatter_add), scatter_add_rows
   checks          deferred validity checks on data values (check, flush_checks)
   host_malloc     an explicit, process-wide malloc setting for training loops
 
@@ -18,4 +18,4 @@ from .devices import (_CUDA_HINT, _cupy, cuda_available, device, device_of, is_a
 from .host_malloc import MMAP_MIN, TRIM_KEEP, set_host_malloc  # noqa: F401
 from .random_numbers import (get_rng_state, manual_seed, permutation, rand, randn, rng,  # noqa: F401
                              set_rng_state, uniform)
-from .scatter import scatter_add  # noqa: F401
+from .scatter import scatter_add, scatter_add_rows  # noqa: F401

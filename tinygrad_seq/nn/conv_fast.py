@@ -6,12 +6,18 @@ copy), copy that view once into a (C*kh*kw) x (N*OH*OW) matrix and multiply it w
 (O, C*kh*kw) weight: one BLAS call makes every output. Backward: the same matmul transposed
 gives the weight gradient (long_dot: in OpenBLAS-friendly pieces) and the window gradients;
 col2im adds the window gradients back onto the input with one strided add per kernel offset.
+Backward copies the window matrix again from the saved (padded) input rather than keeping
+it from forward: it is kh*kw times the input's size, and kept, every conv's copy would be
+alive at once between forward and backward.
 It works in one of two memory layouts (BATCH_LAST, CHANNELS_LAST below) that keep those
 copies fast.
 
 Conv1dShifted: a stride-1 Conv1d over an input with its channels innermost (word vectors, as
 in a text CNN) needs no window matrix at all, only k shifted matrix multiplies, so backward
-keeps the input instead of a k-times-larger copy.
+keeps the input instead of a k-times-larger copy. When max-over-time pooling follows, the
+output gradient has at most one nonzero per (sample, filter) row (_one_per_row): the weight
+gradient is then a sum of those few windows instead of a product over every position, and the
+input gradient a product over the positions that won some filter's max only.
 
 `convolve` picks between them; nn/pooling_fast.py shares the layout helpers.
 """
@@ -114,6 +120,42 @@ def _kernel_offset(i, j, channels_last):
     return (slice(None),) * 3 + (i, j) if channels_last else (slice(None), i, j)
 
 
+# The window matrix of a big convolution is made (forward) and made again (backward) in parts
+# of about this many bytes, cut along the output positions, so that the kh*kw-times-larger
+# copy of the input never exists whole: one part at a time is alive, as in a direct convolution.
+# On a GPU each part costs a few dozen kernel launches, so the parts are far bigger there.
+WINDOW_PART_BYTES, GPU_WINDOW_PART_BYTES = 2 << 20, 256 << 20
+
+
+def _position_parts(win, channels_last):
+    """Slices of the output positions to copy windows for, one part at a time: along the
+    batch for channels-last windows (N, oh, ow, i, j, C), along the output rows for batch-last
+    ones (C, i, j, oh, ow, N) - the outermost position axis, so a part's outputs are one block."""
+    span = win.shape[0] if channels_last else win.shape[3]
+    size = int(np.prod(win.shape)) * win.dtype.itemsize
+    part = WINDOW_PART_BYTES if isinstance(win, np.ndarray) else GPU_WINDOW_PART_BYTES
+    n = max(1, min(span, -(-size // part)))
+    cuts = [span * p // n for p in range(n + 1)]
+    return [slice(a, b) for a, b in zip(cuts, cuts[1:])]
+
+
+def _copy_part(xp, win, s, channels_last):
+    """The windows of positions part s as one contiguous array (rows as in ConvNd)."""
+    return xp.ascontiguousarray(win[s] if channels_last else win[:, :, :, s])
+
+
+def _per_part(xp, parts, shape, dtype, product, axis=0):
+    """An array of `shape` made of product(s) for each part s, which fills shape's `axis` over
+    s: one product is the whole array."""
+    if len(parts) == 1:
+        return product(parts[0]).reshape(shape)
+    out = xp.empty(shape, dtype=dtype)
+    for s in parts:
+        at = (slice(None),) * axis + (s,)
+        out[at] = product(s).reshape(out[at].shape)
+    return out
+
+
 class ConvNd(Function):
     """Cross-correlation of x (N, C, H, W) or (N, C, L) with weight (O, C/groups, kh, kw) or
     (O, C/groups, k), plus an optional bias (O,). `pads` is ((top, bottom), (left, right))."""
@@ -121,7 +163,7 @@ class ConvNd(Function):
     @staticmethod
     def forward(ctx, x, w, b, stride, pads, dilation, groups):
         xp = ctx.xp
-        ctx.save_for_backward(w)  # (so an in-place change of the weight before backward is caught)
+        x_in = x
         one_d = x.ndim == 3
         if one_d:  # (N, C, L) -> (N, C, 1, L): the 2-D code with a height of 1
             x, w = x[:, :, None, :], w[:, :, None, :]
@@ -137,19 +179,30 @@ class ConvNd(Function):
             Pp = xp.zeros((P.shape[0], H + pt + pb, W + pl + pr, P.shape[3]), dtype=P.dtype)
             Pp[:, pt:pt + H, pl:pl + W, :] = P
             P = Pp
-        cols = xp.ascontiguousarray(_windows(xp, P, (kh, kw), (OH, OW), stride, dilation, cl))
+        win = _windows(xp, P, (kh, kw), (OH, OW), stride, dilation, cl)
+        parts = _position_parts(win, cl)
         K, L = Cg * kh * kw, N * OH * OW
+        dt = xp.result_type(P, w)
         if cl:
             wk = xp.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(O, K)   # rows (i, j, C)
-            y = _add_bias(xp, cols.reshape(L, K) @ wk.T, b)                   # (N*OH*OW, O)
+
+            def product(s):   # the outputs of samples s: rows (n, oh, ow)
+                return _copy_part(xp, win, s, cl).reshape((s.stop - s.start) * OH * OW, K) @ wk.T
+            y = _per_part(xp, parts, (N, OH * OW, O), dt, product)
+            y = _add_bias(xp, y.reshape(L, O), b)                              # (N*OH*OW, O)
             out = y.reshape(N, OH, OW, O).transpose(0, 3, 1, 2)
         else:
             wk = w.reshape(groups, O // groups, K)                             # rows (C, i, j)
-            y = (wk @ cols.reshape(groups, K, L)).reshape(O, L)                # (O, OH*OW*N)
-            y = _add_bias(xp, y, None if b is None else b[:, None])
+
+            def product(s):   # the outputs of output rows s: columns (oh, ow, n)
+                return wk @ _copy_part(xp, win, s, cl).reshape(groups, K, (s.stop - s.start) * OW * N)
+            y = _per_part(xp, parts, (groups, O // groups, OH, OW * N), dt, product, axis=2)
+            y = _add_bias(xp, y.reshape(O, L), None if b is None else b[:, None])   # (O, OH*OW*N)
             out = y.reshape(O, OH, OW, N).transpose(3, 0, 1, 2)
         ctx.wk = wk
-        ctx.cols = cols if ctx.needs_input_grad[1] else None
+        ctx.P = P if ctx.needs_input_grad[1] else None   # backward copies the windows again from it
+        # (so that an in-place change of the weight, or of x when P is x's own memory, is caught)
+        ctx.save_for_backward(*((w, x_in) if ctx.P is not None and xp.may_share_memory(P, x) else (w,)))
         ctx.xshape, ctx.wshape, ctx.pshape, ctx.perm = x.shape, w.shape, P.shape, perm
         ctx.out, ctx.stride, ctx.pads, ctx.dilation, ctx.groups, ctx.one_d = (OH, OW), stride, pads, dilation, groups, one_d
         return out[:, :, 0, :] if one_d else out
@@ -166,44 +219,57 @@ class ConvNd(Function):
         N, C, H, W = xshape
         O, Cg, kh, kw = wshape
         K, L = Cg * kh * kw, N * OH * OW
-        cols = ctx.cols
-        # Without retain_graph the window matrix is done with once gw is made: the window
-        # gradients (same shape) are written into its memory instead of a new array
-        reuse = ctx.last_backward and cols is not None and cols.flags.c_contiguous
-        if ctx.last_backward:
-            ctx.cols = None
         nx, nw, nb = ctx.needs_input_grad[:3]
-        gx = gw = gb = gcols = None
+        gx = gw = gb = None
         if cl:
             g2 = xp.ascontiguousarray(g.transpose(0, 2, 3, 1)).reshape(L, O)      # (N*OH*OW, O)
-            if nb:
-                gb = g2.sum(axis=0)
-            if nw:
-                gw = long_dot(g2.T[None], cols.reshape(1, L, K))[0].reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2)
-            if nx:
-                gcols = xp.matmul(g2, wk, out=cols.reshape(L, K) if reuse else None)
-                gcols = gcols.reshape(N, OH, OW, kh, kw, C)
+            gb = g2.sum(axis=0) if nb else None
+            g2 = g2.reshape(N, OH * OW, O)
         else:
             g2 = xp.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(G, O // G, L)   # (O, OH*OW*N)
-            if nb:
-                gb = g2.reshape(O, L).sum(axis=1)
-            if nw:  # as (cols @ g2^T)^T: BLAS then streams the big cols array in its stored order
-                gw = long_dot(cols.reshape(G, K, L), g2.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(wshape)
+            gb = g2.reshape(O, L).sum(axis=1) if nb else None
+            g2 = g2.reshape(G, O // G, OH, OW * N)
+        if nw or nx:
+            win = _windows(xp, ctx.P, (kh, kw), (OH, OW), stride, dilation, cl) if nw else None
             if nx:
-                gcols = xp.matmul(wk.transpose(0, 2, 1), g2, out=cols.reshape(G, K, L) if reuse else None)
-                gcols = gcols.reshape(C, kh, kw, OH, OW, N)
-        del cols
-        if nw and one_d:
-            gw = gw[:, :, 0, :]
+                gP = xp.zeros(pshape, dtype=g.dtype)
+                gwin = _windows(xp, gP, (kh, kw), (OH, OW), stride, dilation, cl)
+            for s in _position_parts(gwin if nx else win, cl):
+                n = s.stop - s.start   # (batch items or output rows in this part)
+                # the windows of this part again (forward kept only P); the window gradients
+                # (same shape) are then written into their memory, not a new array
+                cols = _copy_part(xp, win, s, cl) if nw else None
+                if cl:
+                    gs = g2[s].reshape(n * OH * OW, O)                                     # rows (n, oh, ow)
+                    if nw:
+                        part = long_dot(gs.T[None], cols.reshape(1, n * OH * OW, K))[0]
+                        gw = part if gw is None else gw + part
+                    if nx:
+                        gcols = xp.matmul(gs, wk, out=None if cols is None else cols.reshape(n * OH * OW, K))
+                        gcols = gcols.reshape((n, OH, OW, kh, kw, C))
+                else:
+                    gs = g2[:, :, s].reshape(G, O // G, n * OW * N)                       # columns (oh, ow, n)
+                    if nw:  # as (cols @ gs^T)^T: BLAS then streams the big cols array in its stored order
+                        part = long_dot(cols.reshape(G, K, n * OW * N), gs.transpose(0, 2, 1)).transpose(0, 2, 1)
+                        gw = part if gw is None else gw + part
+                    if nx:
+                        into = None if cols is None else cols.reshape(G, K, n * OW * N)
+                        gcols = xp.matmul(wk.transpose(0, 2, 1), gs, out=into)
+                        gcols = gcols.reshape((C, kh, kw, n, OW, N))
+                del cols
+                if nx:
+                    # col2im: each kernel offset adds its slab of window gradients onto the (padded,
+                    # permuted) input; within one offset no two outputs touch the same input cell
+                    gv = gwin[s] if cl else gwin[:, :, :, s]
+                    for i in range(kh):
+                        for j in range(kw):
+                            at = _kernel_offset(i, j, cl)
+                            gv[at] += gcols[at]
+        if nw:
+            gw = gw.reshape(O, kh, kw, Cg).transpose(0, 3, 1, 2) if cl else gw.reshape(wshape)
+            if one_d:
+                gw = gw[:, :, 0, :]
         if nx:
-            # col2im: each kernel offset adds its slab of window gradients onto the (padded,
-            # permuted) input; within one offset no two outputs touch the same input cell
-            gP = xp.zeros(pshape, dtype=gcols.dtype)
-            win = _windows(xp, gP, (kh, kw), (OH, OW), stride, dilation, cl)
-            for i in range(kh):
-                for j in range(kw):
-                    at = _kernel_offset(i, j, cl)
-                    win[at] += gcols[at]
             (pt, _), (pl, _) = pads
             gx = gP[:, pt:pt + H, pl:pl + W, :].transpose(tuple(int(a) for a in np.argsort(perm)))
             if one_d:
@@ -266,17 +332,28 @@ class Conv1dShifted(Function):
         N, C, L, Lp, OL, M, pl, d = ctx.N, ctx.C, ctx.L, ctx.Lp, ctx.OL, ctx.M, ctx.pl, ctx.d
         O, _, k = w.shape
         nx, nw, nb = ctx.needs_input_grad[:3]
-        G = xp.zeros((N, Lp, O), dtype=g.dtype)
-        G[:, :OL] = g.transpose(0, 2, 1)                   # zero on the dropped rows
-        G = G.reshape(N * Lp, O)[:M]
-        gb = g.sum(axis=(0, 2)) if nb else None
-        gw = gx = None
-        if nw:
-            gw = xp.stack([G.T @ X[i * d:i * d + M] for i in range(k)], axis=2)   # (O, C, k)
+        # (where, value) of each row's one nonzero. Host only: the test reads the gradient, which
+        # on a GPU would make the step wait for the device, where the dense products are cheap
+        picked = _one_per_row(xp, g) if (nw or nx) and xp is np else None
+        gx = gw = gb = None
+        if nb:
+            gb = picked[1].sum(axis=0) if picked is not None else g.sum(axis=(0, 2))
+        if picked is not None:
+            if nw:
+                gw = _picked_windows_grad(xp, X, *picked, Lp, k, d)
+            if nx:
+                gX = _picked_rows_grad(xp, w, *picked, Lp, d, N * Lp)
+        elif nw or nx:
+            G = xp.zeros((N, Lp, O), dtype=g.dtype)
+            G[:, :OL] = g.transpose(0, 2, 1)                   # zero on the dropped rows
+            G = G.reshape(N * Lp, O)[:M]
+            if nw:
+                gw = xp.stack([G.T @ X[i * d:i * d + M] for i in range(k)], axis=2)   # (O, C, k)
+            if nx:
+                gX = xp.zeros((N * Lp, C), dtype=g.dtype)
+                for i in range(k):
+                    gX[i * d:i * d + M] += G @ w[:, :, i]
         if nx:
-            gX = xp.zeros((N * Lp, C), dtype=g.dtype)
-            for i in range(k):
-                gX[i * d:i * d + M] += G @ w[:, :, i]
             gx = gX.reshape(N, Lp, C)[:, pl:pl + L].transpose(0, 2, 1)
         return gx, gw, gb, None, None
 
@@ -284,6 +361,73 @@ class Conv1dShifted(Function):
     def composed(x, w, b, pads, dilation):
         """The same convolution from differentiable ops (what create_graph differentiates)."""
         return plain.im2col_conv(x, w, b, (1,), (pads,), (dilation,), 1)
+
+
+# A row-sparse output gradient pays off only over sequences at least this long (the dense
+# products cost one multiply per position, the picked windows a gather per row)
+MIN_PICKED_LENGTH = 8
+PICKED_CHUNK = 1 << 19    # elements of gathered windows per step of _picked_windows_grad
+
+
+def _one_per_row(xp, g):
+    """When every row g[n, o, :] holds at most one nonzero (the gradient through a max over
+    time, or through one picked time step): (t, v), that nonzero's position and value, both
+    (N, O) (t is 0 and v is 0 in an all-zero row). Otherwise None: the gradient is dense."""
+    N, O, T = g.shape
+    if T < MIN_PICKED_LENGTH or g.size == 0:
+        return None
+    # walked in memory order (a conv output's gradient has its channels innermost): twice as fast
+    gm, axis = (g.transpose(0, 2, 1), 1) if abs(g.strides[1]) < abs(g.strides[2]) else (g, 2)
+    nonzero = gm != 0
+    nonzeros = int(xp.count_nonzero(nonzero))
+    if nonzeros > N * O:
+        return None
+    # the last nonzero of each row: the largest of position * nonzero (a max over small
+    # integers is a plain reduction, several times faster than an argmax along the axis)
+    steps = xp.arange(T, dtype=np.int16 if T < 2**15 else np.int64)
+    t = (nonzero * (steps[:, None] if axis == 1 else steps)).max(axis=axis).astype(np.intp)
+    v = xp.take_along_axis(g, t[:, :, None], axis=2)[:, :, 0]
+    # every nonzero of g was picked exactly when the picked values hold as many nonzeros
+    return (t, v) if int(xp.count_nonzero(v)) == nonzeros else None
+
+
+def _picked_windows_grad(xp, X, t, v, Lp, k, d):
+    """Weight gradient (O, C, k) from an output gradient with one nonzero v[n, o] per row, at
+    output position t[n, o]: gw[o, :, i] = sum_n v[n, o] X[n * Lp + t[n, o] + i * d], a sum of N
+    gathered windows per filter. X: (N * Lp, C), the stacked padded input of Conv1dShifted."""
+    (N, O), C = t.shape, X.shape[1]
+    rows = (xp.arange(N)[:, None] * Lp + t).T          # (O, N): each window's first row in X
+    vt = v.T
+    # zeros (dropout, a ReLU at or below 0) need no window: each filter's nonzeros first, then
+    # only as many columns as the filter with the most nonzeros has
+    n = int((vt != 0).sum(axis=1).max()) if O else 0
+    if n < N:
+        first = xp.argsort(vt == 0, axis=1)[:, :n]
+        rows, vt = xp.take_along_axis(rows, first, axis=1), xp.take_along_axis(vt, first, axis=1)
+    s0, s1 = X.strides
+    windows = xp.lib.stride_tricks.as_strided(X, (X.shape[0] - d * (k - 1), k, C), (s0, d * s0, s1))
+    out = xp.empty((O, 1, k * C), dtype=xp.result_type(v, X))
+    step = max(1, PICKED_CHUNK // max(1, n * k * C))          # filters per gather: it stays in cache
+    for o in range(0, O, step):
+        part = windows[rows[o:o + step]]                 # (filters, n, k, C)
+        xp.matmul(vt[o:o + step, None, :], part.reshape(part.shape[0], n, k * C), out=out[o:o + step])
+    return out.reshape(O, k, C).transpose(0, 2, 1)
+
+
+def _picked_rows_grad(xp, w, t, v, Lp, d, rows_total):
+    """Input gradient (rows_total, C) of Conv1dShifted (rows as its X) from an output gradient
+    with one nonzero v[n, o] per row, at position t[n, o]: only the rows of G that hold a
+    nonzero (the positions that won some filter's max: about half of them) enter the products
+    with the weights, added back at each kernel offset."""
+    O, C, k = w.shape
+    n, o = xp.nonzero(v)
+    rows, inv = xp.unique(n * Lp + t[n, o], return_inverse=True)
+    Gc = xp.zeros((rows.size, O), dtype=v.dtype)
+    Gc[inv.reshape(-1), o] = v[n, o]                    # one (n, o) per entry: no two writes meet
+    gX = xp.zeros((rows_total, C), dtype=xp.result_type(v, w))
+    for i in range(k):                                  # rows are distinct: a plain indexed add
+        gX[rows + i * d] += Gc @ w[:, :, i]
+    return gX
 
 
 def _channels_innermost(x):

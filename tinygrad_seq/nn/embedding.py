@@ -24,12 +24,8 @@ class EmbeddingFn(Function):
     def backward(ctx, g):
         xp = ctx.xp
         V, D = ctx.wshape
-        gw = xp.zeros((V * D,), dtype=g.dtype)
-        # one flat scatter-add of every element (NumPy's add.at is several times faster on
-        # a flat 1-D target than with row indices into a 2-D one)
-        flat = (ctx.saved_tensors[0].reshape(-1, 1) * D + xp.arange(D)).reshape(-1)
-        backend.scatter_add(xp, gw, flat, g.reshape(-1))
-        gw = gw.reshape(V, D)
+        gw = xp.zeros((V, D), dtype=g.dtype)
+        backend.scatter_add_rows(xp, gw, ctx.saved_tensors[0].reshape(-1), g.reshape(-1, D))
         if ctx.padding_idx is not None:
             gw[ctx.padding_idx] = 0
         return gw, None, None

@@ -211,6 +211,21 @@ def _sum_along(x, axis, k, out, stride):
     return total
 
 
+def _first_max(xp, win):
+    """win.argmax(axis=-1), the first maximum of each window (torch's winner), as a max and then
+    the first offset equal to it (a max over small integers): plain reductions, which walk a
+    channels-innermost conv output in its memory order, where an argmax across memory copies
+    first. NumPy only, and without a NaN (it looks at the maxima for one): else the argmax."""
+    if xp is not np:
+        return win.argmax(axis=-1)
+    m = win.max(axis=-1, keepdims=True)
+    if np.isnan(m).any():
+        return win.argmax(axis=-1)
+    k = win.shape[-1]
+    left = np.arange(k, 0, -1, dtype=np.int16 if k < 2**15 else np.int64)   # k - offset
+    return k - ((win == m) * left).max(axis=-1)
+
+
 class AdaptiveMaxPool1dFn(Function):
     """Max over `out` windows of x (N, C, L); window o covers [floor(o L / out), ceil((o+1) L / out)).
     Windows of unequal length are padded by repeating their last entry (never a new winner)."""
@@ -227,7 +242,7 @@ class AdaptiveMaxPool1dFn(Function):
             win = x.reshape(x.shape[:-1] + (out, k))          # equal windows: a free reshape
         else:
             win = x[..., xp.asarray(pos)]                     # (N, C, out, k) gather
-        a = win.argmax(axis=-1)                               # first maximum, as torch
+        a = _first_max(xp, win)                               # first maximum, as torch
         ctx.pos = xp.asarray(pos)[xp.arange(out), a]          # (N, C, out): winner's position in L
         ctx.shape, ctx.order = x.shape, memory_order(x)   # the gradient is laid out like x
         return xp.take_along_axis(win, a[..., None], axis=-1)[..., 0]
@@ -239,7 +254,10 @@ class AdaptiveMaxPool1dFn(Function):
         lead = ctx.pos.shape[:-1]        # (N, C) or (C,): broadcastable aranges index those dims
         index = tuple(xp.arange(n).reshape((n,) + (1,) * (len(lead) - d)) for d, n in enumerate(lead))
         index += (ctx.pos,)
-        backend.scatter_add(xp, gx, index, g)                # adaptive windows may overlap: add
+        if ctx.shape[-1] % g.shape[-1] == 0:
+            gx[index] = g                # equal windows side by side: every winner is its own cell
+        else:
+            backend.scatter_add(xp, gx, index, g)            # adaptive windows may overlap: add
         return gx, None
 
     @staticmethod
