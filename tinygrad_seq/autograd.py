@@ -368,8 +368,10 @@ def _note_saved(ctx, args, raw, outs):
         if s is None or s.__class__ is float or (s.__class__ is not _ndarray and not backend.is_array(s)):
             continue   # None, a number: nothing to watch
         role = None
-        if j < len(raw) and raw[j] is s and isinstance(args[j], Tensor):
-            role = j   # the usual case: forward saved its arguments in order
+        if j < len(raw) and raw[j] is s:   # the usual case: forward saved its arguments in order
+            if args[j].__class__ is not Tensor and not isinstance(args[j], Tensor):
+                continue   # a constant argument (a number as a 0-d array, see tensor._const)
+            role = j
         else:
             for i, r in enumerate(raw):
                 if r is s and isinstance(args[i], Tensor):

@@ -407,14 +407,15 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, o): return ops.Add.apply(*_pair(self, o))
-    def __radd__(self, o): return ops.Add.apply(*_pair(o, self))
-    def __sub__(self, o): return ops.Sub.apply(*_pair(self, o, sub=True))
-    def __rsub__(self, o): return ops.Sub.apply(*_pair(o, self, sub=True))
-    def __mul__(self, o): return ops.Mul.apply(*_pair(self, o))
-    def __rmul__(self, o): return ops.Mul.apply(*_pair(o, self))
-    def __truediv__(self, o): return ops.Div.apply(*_pair(self, o, true_div=True))
-    def __rtruediv__(self, o): return ops.Div.apply(*_pair(o, self, true_div=True))
+    # (const=True: a Python number may become a cached 0-d array, see _const)
+    def __add__(self, o): return ops.Add.apply(*_pair(self, o, const=True))
+    def __radd__(self, o): return ops.Add.apply(*_pair(o, self, const=True))
+    def __sub__(self, o): return ops.Sub.apply(*_pair(self, o, sub=True, const=True))
+    def __rsub__(self, o): return ops.Sub.apply(*_pair(o, self, sub=True, const=True))
+    def __mul__(self, o): return ops.Mul.apply(*_pair(self, o, const=True))
+    def __rmul__(self, o): return ops.Mul.apply(*_pair(o, self, const=True))
+    def __truediv__(self, o): return ops.Div.apply(*_pair(self, o, true_div=True, const=True))
+    def __rtruediv__(self, o): return ops.Div.apply(*_pair(o, self, true_div=True, const=True))
     def __neg__(self): return ops.Neg.apply(self)
     def __pos__(self): return self
     def __pow__(self, o): return ops.Pow.apply(*_pair(self, o))
@@ -1253,16 +1254,19 @@ def _result_dtype(x, y):
     return _combine(groups[0], _combine(groups[1], groups[2]))
 
 
-def _pair(x, y, true_div=False, sub=False):
+def _pair(x, y, true_div=False, sub=False, const=False):
     """Both operands of a binary op in torch's result dtype (tensors are cast; Python numbers
     follow the array's dtype in NumPy). True division of integers gives float32; subtraction
-    refuses bools, as torch."""
+    refuses bools, as torch. const=True (+ - * /): a Python number beside a NumPy float
+    tensor comes back as a cached 0-d array of its dtype (see _const)."""
     cx, cy = x.__class__, y.__class__   # the common cases first, kept fast: a float tensor with a
     if cx is Tensor and x.array.dtype.kind == "f":   # Python number or a tensor of its dtype
-        if cy is float or cy is int or cy is Tensor and y.array.dtype == x.array.dtype:
+        if cy is Tensor and y.array.dtype == x.array.dtype:
             return x, y
+        if cy is float or cy is int:
+            return x, (_const(y, x.array) if const and y else y)
     elif cy is Tensor and (cx is float or cx is int) and y.array.dtype.kind == "f":
-        return x, y
+        return (_const(x, y.array) if const and x else x), y
     x, y = _scalar(x), _scalar(y)
     if sub and any(v.__class__ is bool or v.__class__ is Tensor and v.array.dtype == bool_ for v in (x, y)):
         raise TypeError("sub: subtraction with a bool tensor or number is not supported (as in torch); "
@@ -1273,6 +1277,36 @@ def _pair(x, y, true_div=False, sub=False):
     if true_div and dt.kind != "f":
         dt = _DEFAULT_FLOAT
     return (x.to(dtype=dt) if isinstance(x, Tensor) else x), (y.to(dtype=dt) if isinstance(y, Tensor) else y)
+
+
+# Python numbers as 0-d NumPy arrays, one per (dtype, value), read-only. NumPy converts a Python
+# number for every op it meets (for an 8x8 array that costs as much as the add itself), and the
+# op's backward (g * 0.9) would convert it again; a 0-d array of the tensor's dtype gives the
+# same values and dtype (NumPy casts the number to that dtype too). Not for zero (0.0 and -0.0
+# are equal keys), nor for a number the dtype cannot hold (NumPy warns about that per op), nor
+# on CuPy (NumPy arrays are host memory).
+_CONSTS = {}
+
+
+def _const(v, arr):
+    by_value = _CONSTS.get(arr.dtype)
+    c = None if by_value is None else by_value.get(v)
+    if c is not None:
+        return c
+    if arr.__class__ is not np.ndarray:
+        return v
+    try:
+        with np.errstate(over="ignore"):
+            c = np.asarray(v, dtype=arr.dtype)
+        if not np.isfinite(c) and np.isfinite(v):   # too big for the dtype: leave it to NumPy
+            return v
+    except OverflowError:   # an int beyond float64
+        return v
+    c.flags.writeable = False
+    if by_value is None or len(by_value) > 1024:   # a program that makes ever new numbers: start over
+        by_value = _CONSTS[arr.dtype] = {}
+    by_value[v] = c
+    return c
 
 
 def _floating(t):
