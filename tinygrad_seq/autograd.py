@@ -261,35 +261,32 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        raw, needs, shapes = [], [], []
+        raw, sig = [], []   # sig: (input shape or None, needs a gradient) per argument
         device = None
-        requires = False
         for a in args:
             if isinstance(a, Tensor):
                 arr = a.array
                 raw.append(arr)
-                shapes.append(arr.shape)
+                sig.append(arr.shape)
+                sig.append(a.requires_grad)
                 if device is None:
                     device = a.device
                 elif a.device != device:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, "
                                        f"got {device} and {a.device}")
-                if a.requires_grad:
-                    needs.append(True)
-                    requires = True
-                    continue
             else:
                 raw.append(a)
-                shapes.append(None)
-            needs.append(False)
+                sig.append(None)
+                sig.append(False)
+        sig = tuple(sig)
+        needs, shapes, requires = _SIGNATURES.get(sig) or _signature(sig)
         if device is None:
             device = "cpu"
         xp = _XP.get(device)
         if xp is None:
             xp = _XP[device] = backend.xp(device)
         ctx = Node(cls, xp)
-        needs = tuple(needs)
-        ctx.needs_input_grad = needs = _SHARED.get(needs) or _shared(needs)
+        ctx.needs_input_grad = needs
         try:
             out = cls.forward(ctx, *raw, **kwargs) if kwargs else cls.forward(ctx, *raw)
         except (ValueError, TypeError, IndexError) as e:
@@ -320,8 +317,7 @@ class Function:
             result.requires_grad = record
             result._ctx = ctx if record else None
         if record:
-            shapes = tuple(shapes)
-            ctx.shapes = _SHARED.get(shapes) or _shared(shapes)
+            ctx.shapes = shapes
             if len(args) > 2 and any(needs[2:]):
                 ctx.pn = tuple(_edge(a) if need else None for a, need in zip(args, needs))
             else:   # the edges in the node's slots (see Node); written out for each of the two
@@ -352,6 +348,17 @@ class Function:
 
 
 _ndarray = np.ndarray
+_SIGNATURES = {}   # an apply's (shape, needs grad, ...) per argument -> (needs, shapes, any needs)
+
+
+def _signature(sig):
+    """needs_input_grad, the input shapes (the tuples nodes share) and whether any input needs
+    a gradient, for one signature of Function.apply's arguments; computed once per signature."""
+    if len(_SIGNATURES) > 4096:   # a program that sees ever new shapes: start over, stay small
+        _SIGNATURES.clear()
+    needs = _shared(tuple(bool(n) for n in sig[1::2]))
+    out = _SIGNATURES[sig] = (needs, _shared(sig[::2]), any(needs))
+    return out
 _XP = {}   # device -> backend.xp(device), looked up once per device
 
 
