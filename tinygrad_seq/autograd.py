@@ -372,25 +372,28 @@ def _note_saved(ctx, args, raw, outs):
     roles = versions = None
     saved = ctx.saved
     for j, s in enumerate(saved):
-        if s is None or s.__class__ is float or (s.__class__ is not _ndarray and not backend.is_array(s)):
+        if s.__class__ is not _ndarray and (s is None or s.__class__ is float or not backend.is_array(s)):
             continue   # None, a number: nothing to watch
-        role = None
         if j < len(raw) and raw[j] is s:   # the usual case: forward saved its arguments in order
-            if args[j].__class__ is not Tensor and not isinstance(args[j], Tensor):
-                continue   # a constant argument (a number as a 0-d array, see tensor._const)
             role = j
         else:
+            role = None
             for i, r in enumerate(raw):
                 if r is s and isinstance(args[i], Tensor):
                     role = i
                     break
         if role is not None:
-            c = args[role]._counter()
-            pair = (c, int(c[0]))
+            a = args[role]
+            if not isinstance(a, Tensor):
+                continue   # a constant argument (a number as a 0-d array, see tensor._const)
+            c = a._vc
+            if c is None:
+                c = a._vc = new_counter()
+            pair = (c, c.item(0))
         else:
             single = not isinstance(outs, tuple)
             for o in ((outs,) if single else outs):
-                if o.array is s:
+                if o.array is s:   # an output: new, at version 0
                     if o._vc is None:
                         o._vc = new_counter()
                     pair = (o._vc, 0)
@@ -401,9 +404,12 @@ def _note_saved(ctx, args, raw, outs):
                 continue   # neither an input nor an output: a constant
         versions = pair if versions is None else versions + pair
         if role is not None:
-            if roles is None:
-                roles = [None] * len(saved)
-            roles[j] = role
+            if len(saved) == 1:
+                roles = (role,)
+            else:
+                if roles is None:
+                    roles = [None] * len(saved)
+                roles[j] = role
     if versions is not None:
         ctx.versions = versions
     if roles is not None:
