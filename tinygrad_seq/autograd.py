@@ -104,6 +104,41 @@ def unbroadcast(grad, shape):
     return grad.reshape(shape) if extra else grad
 
 
+# ------------------------------------------------------------------ numbers in array math
+# Python numbers as 0-d NumPy arrays, one per (dtype, value), read-only. NumPy converts a Python
+# number for every op it meets (for an 8x8 array that costs as much as the add itself); a 0-d
+# array of the array's dtype gives the same values and dtype (NumPy casts the number to that
+# dtype too). Tensor operators use it for `y + 0.5`, so the op's backward (g * 0.9) gets it too,
+# and ops for their own constants (1 - y*y). Not for zero (0.0 and -0.0 are equal keys), nor
+# for a number the dtype cannot hold (NumPy warns about that per op), nor for an integer array
+# (0.5 is not an int) or a CuPy one (a NumPy array is host memory): those get the number back.
+_CONSTS = {}
+
+
+def const(v, like):
+    """The number v as a cached 0-d array of like's dtype (NumPy, float), else v itself."""
+    if like.__class__ is not np.ndarray:
+        return v
+    by_value = _CONSTS.get(like.dtype)
+    c = None if by_value is None else by_value.get(v)
+    if c is not None:
+        return c
+    if like.dtype.kind != "f" or not v:
+        return v
+    try:
+        with np.errstate(over="ignore"):
+            c = np.asarray(v, dtype=like.dtype)
+        if not np.isfinite(c) and np.isfinite(v):   # too big for the dtype: leave it to NumPy
+            return v
+    except OverflowError:   # an int beyond float64
+        return v
+    c.flags.writeable = False
+    if by_value is None or len(by_value) > 1024:   # a program that makes ever new numbers: start over
+        by_value = _CONSTS[like.dtype] = {}
+    by_value[v] = c
+    return c
+
+
 # ------------------------------------------------------------------ graph nodes
 # Immutable little tuples that many nodes share (needs_input_grad, input shapes, which saved
 # arrays are inputs): one object each, not one per op, so a long graph holds fewer objects.

@@ -4,7 +4,7 @@ are summed back to the input's shape by the engine (`autograd.unbroadcast`)."""
 import math
 
 from . import backend
-from .autograd import Function, unbroadcast
+from .autograd import Function, const, unbroadcast
 from .tensor import Tensor
 
 
@@ -220,7 +220,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved_tensors[0]
-        return g * (1 - y * y)
+        return g * (const(1, y) - y * y)   # const: see autograd.const
 
 
 class Sigmoid(Function):
@@ -234,12 +234,13 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved_tensors[0]
-        return g * y * (1 - y)
+        return g * y * (const(1, y) - y)
 
 
 def sigmoid(xp, a):
     # tanh form: exact for all a, never overflows, one transcendental call
-    return 0.5 * xp.tanh(0.5 * a) + 0.5
+    half = const(0.5, a)
+    return half * xp.tanh(half * a) + half
 
 
 class ReLU(Function):

@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 
 from . import backend
-from .autograd import AutogradError, new_counter, run_backward
+from .autograd import AutogradError, const as _const, new_counter, run_backward
 from . import autograd
 
 float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
@@ -407,7 +407,7 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------ arithmetic
-    # (const=True: a Python number may become a cached 0-d array, see _const)
+    # (const=True: a Python number may become a cached 0-d array, see autograd.const)
     def __add__(self, o): return ops.Add.apply(*_pair(self, o, const=True))
     def __radd__(self, o): return ops.Add.apply(*_pair(o, self, const=True))
     def __sub__(self, o): return ops.Sub.apply(*_pair(self, o, sub=True, const=True))
@@ -1179,12 +1179,14 @@ class Split(autograd.Function):
     @staticmethod
     def forward(ctx, a, sizes, axis, squeeze):
         ctx.axis, ctx.squeeze = axis, squeeze
-        bounds, start = [], 0
-        for n in sizes[:-1]:
+        # basic slicing (views), as xp.split does, without its overhead; the Ellipsis keeps
+        # an unbound piece of a 1-D array a 0-d array (a view), not a NumPy scalar
+        lead = (slice(None),) * axis
+        pieces, start = [], 0
+        for n in sizes:
+            pieces.append(a[lead + ((start, ...) if squeeze else (slice(start, start + n),))])
             start += n
-            bounds.append(start)
-        pieces = ctx.xp.split(a, bounds, axis=axis)
-        return tuple(p.squeeze(axis) for p in pieces) if squeeze else tuple(pieces)
+        return tuple(pieces)
 
     @staticmethod
     def backward(ctx, *grads):
@@ -1258,15 +1260,15 @@ def _pair(x, y, true_div=False, sub=False, const=False):
     """Both operands of a binary op in torch's result dtype (tensors are cast; Python numbers
     follow the array's dtype in NumPy). True division of integers gives float32; subtraction
     refuses bools, as torch. const=True (+ - * /): a Python number beside a NumPy float
-    tensor comes back as a cached 0-d array of its dtype (see _const)."""
+    tensor comes back as a cached 0-d array of its dtype (see autograd.const)."""
     cx, cy = x.__class__, y.__class__   # the common cases first, kept fast: a float tensor with a
     if cx is Tensor and x.array.dtype.kind == "f":   # Python number or a tensor of its dtype
         if cy is Tensor and y.array.dtype == x.array.dtype:
             return x, y
         if cy is float or cy is int:
-            return x, (_const(y, x.array) if const and y else y)
+            return x, (_const(y, x.array) if const else y)
     elif cy is Tensor and (cx is float or cx is int) and y.array.dtype.kind == "f":
-        return (_const(x, y.array) if const and x else x), y
+        return (_const(x, y.array) if const else x), y
     x, y = _scalar(x), _scalar(y)
     if sub and any(v.__class__ is bool or v.__class__ is Tensor and v.array.dtype == bool_ for v in (x, y)):
         raise TypeError("sub: subtraction with a bool tensor or number is not supported (as in torch); "
@@ -1277,36 +1279,6 @@ def _pair(x, y, true_div=False, sub=False, const=False):
     if true_div and dt.kind != "f":
         dt = _DEFAULT_FLOAT
     return (x.to(dtype=dt) if isinstance(x, Tensor) else x), (y.to(dtype=dt) if isinstance(y, Tensor) else y)
-
-
-# Python numbers as 0-d NumPy arrays, one per (dtype, value), read-only. NumPy converts a Python
-# number for every op it meets (for an 8x8 array that costs as much as the add itself), and the
-# op's backward (g * 0.9) would convert it again; a 0-d array of the tensor's dtype gives the
-# same values and dtype (NumPy casts the number to that dtype too). Not for zero (0.0 and -0.0
-# are equal keys), nor for a number the dtype cannot hold (NumPy warns about that per op), nor
-# on CuPy (NumPy arrays are host memory).
-_CONSTS = {}
-
-
-def _const(v, arr):
-    by_value = _CONSTS.get(arr.dtype)
-    c = None if by_value is None else by_value.get(v)
-    if c is not None:
-        return c
-    if arr.__class__ is not np.ndarray:
-        return v
-    try:
-        with np.errstate(over="ignore"):
-            c = np.asarray(v, dtype=arr.dtype)
-        if not np.isfinite(c) and np.isfinite(v):   # too big for the dtype: leave it to NumPy
-            return v
-    except OverflowError:   # an int beyond float64
-        return v
-    c.flags.writeable = False
-    if by_value is None or len(by_value) > 1024:   # a program that makes ever new numbers: start over
-        by_value = _CONSTS[arr.dtype] = {}
-    by_value[v] = c
-    return c
 
 
 def _floating(t):
