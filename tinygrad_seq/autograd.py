@@ -687,6 +687,9 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
     order = _toposort(nodes)
     uses = _hooked_leaf_uses(order) if _POST_ACCUMULATE_HOOKS and captured is None else None
     hooked = {}   # leaf -> its summed gradient, when it has hooks: they see the total once
+    # a pass with nothing to capture, no graph to record and no leaf hooks to count down: its
+    # common nodes take the short way (below), with one check
+    plain = captured is None and not create_graph and not uses
     for node in order:
         g = grads.pop(node, None)
         if g is None:
@@ -694,29 +697,54 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
                 _leaf_edges_done(node.parents, uses)
             continue
         multi = node.n_out > 1
-        if not multi:
-            if node._hooks is not None:
-                g = _call_hooks(node._hooks, g)
-        elif "out_hooks" in node.__dict__:
-            g = [gk if gk is None or k not in node.out_hooks else _call_hooks(node.out_hooks[k], gk)
-                 for k, gk in enumerate(g)]
-        versions = node.versions
-        if versions:
-            for j in range(0, len(versions), 2):
-                c, v = versions[j], versions[j + 1]
-                if c[0] != v:
-                    raise AutogradError(
-                        f"{node.fn.__name__}: an input saved for backward was modified in place after "
-                        f"forward (or the output it saved; version {v} -> {c[0]}), directly or through "
-                        "a view; use an out-of-place op instead")
-        if node.retained is not None or captured is not None:
-            _retained_and_captured(node, g if multi else (g,), captured, slot_pos)
-        if create_graph:
-            in_grads = _graph_backward(node, _materialize(node, g, True) if multi else (g,))
-        elif multi:
-            in_grads = node.fn.backward(node, *_materialize(node, g, False))
-        else:
+        if (plain and not multi and node.pn is None and node._hooks is None and node.retained is None
+                and not _ANOMALY):
+            # The common node: one output, its edges in its slots, no hooks, nothing retained.
+            # When every gradient it gives goes to a node, as an array of that input's shape, the
+            # gradients are added here; else (a leaf input, broadcasting, ...) the general steps
+            # below take over with the gradients computed here.
+            if node.versions:
+                _check_versions(node)
             in_grads = node.fn.backward(node, g)
+            shapes = node.shapes
+            if in_grads.__class__ is _ndarray and len(shapes) == 1:
+                g0, g1 = in_grads, None
+            elif in_grads.__class__ is tuple and len(in_grads) == len(shapes):
+                g0, g1 = in_grads[0], (in_grads[1] if len(shapes) > 1 else None)
+            else:
+                g0 = g1 = False   # not the common case
+            p0, p1 = node.p0, node.p1
+            if g0 is not False and (
+                    g0 is None or p0 is None or p0.__class__ is Node and node.k0 is None
+                    and g0.__class__ is _ndarray and g0.shape == shapes[0]) and (
+                    g1 is None or p1 is None or p1.__class__ is Node and node.k1 is None
+                    and g1.__class__ is _ndarray and g1.shape == shapes[1]):
+                if g0 is not None and p0 is not None:
+                    prev = grads.get(p0)
+                    grads[p0] = g0 if prev is None else _plus(prev, g0, node.xp)
+                if g1 is not None and p1 is not None:
+                    prev = grads.get(p1)
+                    grads[p1] = g1 if prev is None else _plus(prev, g1, node.xp)
+                if not retain_graph and (node.saved or node.__dict__):
+                    node.release()
+                continue
+        else:
+            if not multi:
+                if node._hooks is not None:
+                    g = _call_hooks(node._hooks, g)
+            elif "out_hooks" in node.__dict__:
+                g = [gk if gk is None or k not in node.out_hooks else _call_hooks(node.out_hooks[k], gk)
+                     for k, gk in enumerate(g)]
+            if node.versions:
+                _check_versions(node)
+            if node.retained is not None or captured is not None:
+                _retained_and_captured(node, g if multi else (g,), captured, slot_pos)
+            if create_graph:
+                in_grads = _graph_backward(node, _materialize(node, g, True) if multi else (g,))
+            elif multi:
+                in_grads = node.fn.backward(node, *_materialize(node, g, False))
+            else:
+                in_grads = node.fn.backward(node, g)
         if in_grads.__class__ is not tuple:
             in_grads = tuple(in_grads) if isinstance(in_grads, (tuple, list)) else (in_grads,)
         pn = node.pn
@@ -778,6 +806,18 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
 
 
 _NO_OUTS = itertools.repeat(None)
+
+
+def _check_versions(node):
+    """Refuse to run node's backward when an array it saved was changed in place since forward."""
+    versions = node.versions
+    for j in range(0, len(versions), 2):
+        c, v = versions[j], versions[j + 1]
+        if c[0] != v:
+            raise AutogradError(
+                f"{node.fn.__name__}: an input saved for backward was modified in place after "
+                f"forward (or the output it saved; version {v} -> {c[0]}), directly or through "
+                "a view; use an out-of-place op instead")
 
 
 def _per_argument(node, in_grads, n_in):
