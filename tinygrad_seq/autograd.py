@@ -314,7 +314,7 @@ class Function:
                 sig.append(None)
                 sig.append(False)
         sig = tuple(sig)
-        needs, shapes, requires = _SIGNATURES.get(sig) or _signature(sig)
+        needs, shapes, requires, wide = _SIGNATURES.get(sig) or _signature(sig)
         if device is None:
             device = "cpu"
         xp = _XP.get(device)
@@ -327,7 +327,8 @@ class Function:
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from e
         record = requires and _GRAD_ENABLED
-        if isinstance(out, tuple):   # several outputs: one Tensor each, all hanging off this node
+        if out.__class__ is not _ndarray and isinstance(out, tuple):
+            # several outputs: one Tensor each, all hanging off this node
             ctx.n_out = len(out)
             skip = getattr(ctx, "non_differentiable", ())
             result = tuple(_output(cls, xp.asarray(o) if not backend.is_array(o) else o, device,
@@ -353,7 +354,7 @@ class Function:
             result._ctx = ctx if record else None
         if record:
             ctx.shapes = shapes
-            if len(args) > 2 and any(needs[2:]):
+            if wide:
                 ctx.pn = tuple(_edge(a) if need else None for a, need in zip(args, needs))
             else:   # the edges in the node's slots (see Node); written out for each of the two
                 # slots rather than through a helper call, since this runs for every recorded op
@@ -383,16 +384,17 @@ class Function:
 
 
 _ndarray = np.ndarray
-_SIGNATURES = {}   # an apply's (shape, needs grad, ...) per argument -> (needs, shapes, any needs)
+_SIGNATURES = {}   # (shape, needs grad) per argument of an apply -> what _signature says
 
 
 def _signature(sig):
-    """needs_input_grad, the input shapes (the tuples nodes share) and whether any input needs
-    a gradient, for one signature of Function.apply's arguments; computed once per signature."""
+    """needs_input_grad, the input shapes (the tuples nodes share), whether any input needs a
+    gradient, and whether one past the first two does (the node then keeps a tuple of edges),
+    for one signature of Function.apply's arguments; worked out once per signature."""
     if len(_SIGNATURES) > 4096:   # a program that sees ever new shapes: start over, stay small
         _SIGNATURES.clear()
     needs = _shared(tuple(bool(n) for n in sig[1::2]))
-    out = _SIGNATURES[sig] = (needs, _shared(sig[::2]), any(needs))
+    out = _SIGNATURES[sig] = (needs, _shared(sig[::2]), any(needs), any(needs[2:]))
     return out
 _XP = {}   # device -> backend.xp(device), looked up once per device
 
@@ -420,23 +422,23 @@ def _note_saved(ctx, args, raw, outs):
         if role is not None:
             a = args[role]
             if not isinstance(a, Tensor):
-                continue   # a constant argument (a number as a 0-d array, see tensor._const)
+                continue   # a constant argument (a number as a 0-d array, see const)
             c = a._vc
             if c is None:
-                c = a._vc = new_counter()
+                c = a._vc = _COUNTER0.copy()   # new_counter(), inline
             pair = (c, c.item(0))
-        else:
-            single = not isinstance(outs, tuple)
-            for o in ((outs,) if single else outs):
-                if o.array is s:   # an output: new, at version 0
-                    if o._vc is None:
-                        o._vc = new_counter()
-                    pair = (o._vc, 0)
-                    if single:
-                        role = -1
-                    break
+        else:   # an output? it is new, at version 0
+            if outs.__class__ is not tuple:
+                if outs.array is not s:
+                    continue   # neither an input nor the output: a constant
+                o, role = outs, -1
             else:
-                continue   # neither an input nor an output: a constant
+                o = next((o for o in outs if o.array is s), None)
+                if o is None:
+                    continue
+            if o._vc is None:
+                o._vc = _COUNTER0.copy()
+            pair = (o._vc, 0)
         versions = pair if versions is None else versions + pair
         if role is not None:
             if len(saved) == 1:
@@ -448,7 +450,8 @@ def _note_saved(ctx, args, raw, outs):
     if versions is not None:
         ctx.versions = versions
     if roles is not None:
-        ctx.saved_roles = _shared(tuple(roles), _SHARED_ROLES)
+        roles = tuple(roles)
+        ctx.saved_roles = _SHARED_ROLES.get(roles) or _shared(roles, _SHARED_ROLES)
 
 
 def new_counter():
