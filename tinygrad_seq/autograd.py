@@ -563,16 +563,18 @@ def _toposort(roots):
     """Nodes reachable from `roots`, each after every node that consumes it
     (reverse post-order of an iterative depth-first search)."""
     order, visited = [], set()
-    stack = [(r, False) for r in roots]
+    stack = list(roots)
+    push, pop = stack.append, stack.pop
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
+        node = pop()
+        if node is None:   # a marker: the node under it has had all its inputs visited
+            order.append(pop())
             continue
         if node in visited:
             continue
         visited.add(node)
-        stack.append((node, True))
+        push(node)
+        push(None)
         if node.released:
             raise AutogradError(
                 f"{node.fn.__name__}: trying to backward through the graph a second time: its saved "
@@ -580,16 +582,16 @@ def _toposort(roots):
         if node.pn is None:
             p = node.p0
             if p.__class__ is Node and p not in visited:
-                stack.append((p, False))
+                push(p)
             p = node.p1
             if p.__class__ is Node and p not in visited:
-                stack.append((p, False))
+                push(p)
         else:
             for p in node.pn:
                 if p.__class__ is tuple:
                     p = p[0]
                 if p.__class__ is Node and p not in visited:
-                    stack.append((p, False))
+                    push(p)
     order.reverse()
     return order
 
