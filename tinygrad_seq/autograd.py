@@ -330,13 +330,21 @@ class Function:
         if out.__class__ is not _ndarray and isinstance(out, tuple):
             # several outputs: one Tensor each, all hanging off this node
             ctx.n_out = len(out)
-            skip = getattr(ctx, "non_differentiable", ())
-            result = tuple(_output(cls, xp.asarray(o) if not backend.is_array(o) else o, device,
-                                   ctx if record and not any(o is n for n in skip) else None, k)
-                           for k, o in enumerate(out))
+            skip = getattr(ctx, "non_differentiable", None)
+            result, meta = [], []
+            for k, o in enumerate(out):
+                if o.__class__ is not _ndarray and not backend.is_array(o):
+                    o = xp.asarray(o)
+                keep = record and not (skip and any(o is n for n in skip))
+                result.append(_output(cls, o, device, ctx if keep else None, k))
+                meta.append(o.shape)
+                meta.append(o.dtype.char)
+            result = tuple(result)
             if record:
-                # (shape, dtype name) per output: a dtype object would keep the tuple tracked
-                ctx.out_meta = _shared(tuple((o.array.shape, o.array.dtype.str) for o in result))
+                # shape and dtype code per output, for the zeros of outputs that get no gradient
+                # (a dtype object would keep the tuple tracked; its one-letter code is shared)
+                meta = tuple(meta)
+                ctx.out_meta = _SHARED.get(meta) or _shared(meta)
         else:
             if out.__class__ is not _ndarray and not backend.is_array(out):   # NumPy gives scalars
                 arr = xp.asarray(out)                                           # for 0-d results
@@ -873,8 +881,10 @@ def _materialize(node, slots, create_graph):
     if not getattr(node, "materialize_grads", True):
         return slots
     out = []
-    for g, (shape, dtype) in zip(slots, node.out_meta):
+    meta = node.out_meta
+    for k, g in enumerate(slots):
         if g is None:
+            shape, dtype = meta[2 * k], meta[2 * k + 1]
             g = node.xp.zeros(shape, dtype=dtype)
             if create_graph:
                 g = Tensor._wrap(g, backend.device_of(g))

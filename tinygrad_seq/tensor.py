@@ -609,7 +609,11 @@ class Tensor:
             if size < 0 or (size == 0 and n > 0):
                 raise ValueError(f"split: split_size must be positive (0 only for an empty dim), got {size} "
                                    f"for dim {dim} of shape {self.shape}")
-            sizes = [min(size, n - i) for i in range(0, n, size)] if n else [0]
+            if n:   # full pieces, then the rest
+                full, rest = divmod(n, size)
+                sizes = [size] * full + [rest] if rest else [size] * full
+            else:
+                sizes = [0]
         else:
             sizes = [int(s) for s in split_size_or_sections]
             if sum(sizes) != n or min(sizes, default=0) < 0:
@@ -633,10 +637,12 @@ class Tensor:
         if self.ndim == 0:
             raise RuntimeError("chunk: expected at least a 1-dimensional tensor, got a 0-d one")
         dim = _dim(dim, self.ndim, "chunk")
-        n = self.shape[dim]
+        n = self.array.shape[dim]
         if n == 0:   # torch: `chunks` empty pieces
             return Split.apply(self, [0] * int(chunks), dim, False)
-        return self.split(-(-n // chunks), dim)
+        size = -(-n // chunks)   # as split(size, dim), without checking again
+        full, rest = divmod(n, size)
+        return Split.apply(self, [size] * full + [rest] if rest else [size] * full, dim, False)
 
     # ------------------------------------------------------------ everyday PyTorch API
     # new_* factories: same dtype and device as self unless told otherwise
@@ -1199,8 +1205,9 @@ class Split(autograd.Function):
         if not sizes:   # no pieces (an empty list of sections)
             return ()
         pieces = super().apply(x, sizes, axis, squeeze)
+        counter = x._counter()
         for t in pieces:   # views of x: one version counter
-            t._vc = x._counter()
+            t._vc = counter
         return pieces
 
 
