@@ -280,8 +280,9 @@ class Function:
     `backward` returns one gradient per forward argument (None for non-tensor
     arguments or inputs that need none); gradients of broadcast inputs are
     reduced to the input's shape by the engine. `ctx.xp` is numpy or cupy,
-    matching the inputs' device, and `ctx.needs_input_grad` says which inputs
-    need a gradient.
+    matching the inputs' device, `ctx.needs_input_grad` says which inputs
+    need a gradient, and in backward `ctx.shapes` holds the inputs' shapes
+    (None for arguments that are not tensors).
     """
 
     composed = None   # optional: the same forward from differentiable ops, for create_graph

@@ -322,14 +322,15 @@ class MatMul(Function):
             raise ValueError("matmul needs at least 1-D operands")
         na, nb = ctx.needs_input_grad   # each gradient needs only the other operand
         ctx.save_for_backward(a if nb else None, b if na else None)
-        ctx.in_shapes = (a.shape, b.shape)
         return a @ b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        a_shape, b_shape = ctx.in_shapes
+        a_shape, b_shape = ctx.shapes   # the inputs' shapes, which the engine keeps for every node
         na, nb = ctx.needs_input_grad
+        if len(a_shape) == 2 and len(b_shape) == 2:   # matrix @ matrix, the usual case
+            return (g @ b.T if na else None), (a.T @ g if nb else None)
         a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape   # vectors as 1-row / 1-col matrices
         b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
         g2 = g[..., None] if len(b_shape) == 1 else g      # put back the dims matmul dropped
