@@ -729,16 +729,22 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
                 g0 = g1 = False   # not the common case
             p0, p1 = node.p0, node.p1
             if g0 is not False and (
-                    g0 is None or p0 is None or p0.__class__ is Node and node.k0 is None
+                    g0 is None or p0 is None or p0.__class__ is Node
                     and g0.__class__ is _ndarray and g0.shape == shapes[0]) and (
-                    g1 is None or p1 is None or p1.__class__ is Node and node.k1 is None
+                    g1 is None or p1 is None or p1.__class__ is Node
                     and g1.__class__ is _ndarray and g1.shape == shapes[1]):
                 if g0 is not None and p0 is not None:
-                    prev = grads.get(p0)
-                    grads[p0] = g0 if prev is None else _plus(prev, g0, node.xp)
+                    if node.k0 is None:
+                        prev = grads.get(p0)
+                        grads[p0] = g0 if prev is None else _plus(prev, g0, node.xp)
+                    else:   # output k0 of a node with several
+                        _add(grads, (p0, node.k0), g0, node.xp)
                 if g1 is not None and p1 is not None:
-                    prev = grads.get(p1)
-                    grads[p1] = g1 if prev is None else _plus(prev, g1, node.xp)
+                    if node.k1 is None:
+                        prev = grads.get(p1)
+                        grads[p1] = g1 if prev is None else _plus(prev, g1, node.xp)
+                    else:
+                        _add(grads, (p1, node.k1), g1, node.xp)
                 if not retain_graph and (node.saved or node.__dict__):
                     node.release()
                 continue
