@@ -414,7 +414,7 @@ def _note_saved(ctx, args, raw, outs):
     their graphs (see _saved_tensor). versions: (counter, value now, ...) for each saved input
     or output, so the engine can catch an in-place change made after forward through any view
     (views share their base's counter; a counter, not the tensor, is kept for outputs: no
-    reference cycle)."""
+    reference cycle); a single counter at value 0 is kept bare (see _version_pairs)."""
     roles = versions = None
     saved = ctx.saved
     for j, s in enumerate(saved):
@@ -457,7 +457,9 @@ def _note_saved(ctx, args, raw, outs):
                     roles = [None] * len(saved)
                 roles[j] = role
     if versions is not None:
-        ctx.versions = versions
+        # one counter saved at version 0 (the usual case) is kept as itself: a tuple would be
+        # one more object per node for the garbage collector to track (see Node)
+        ctx.versions = versions[0] if len(versions) == 2 and versions[1] == 0 else versions
     if roles is not None:
         roles = tuple(roles)
         ctx.saved_roles = _SHARED_ROLES.get(roles) or _shared(roles, _SHARED_ROLES)
@@ -474,12 +476,19 @@ def new_counter():
 _COUNTER0 = np.zeros(1, dtype=np.int64)   # copied: quicker than making a new array
 
 
+def _version_pairs(versions):
+    """A node's versions as (counter, version, ...): None is (), one bare counter is at 0."""
+    if versions is None:
+        return ()
+    return (versions, 0) if versions.__class__ is not tuple else versions
+
+
 def add_saved_versions(node, tensors):
     """Also check, before `node`'s backward, that `tensors` (index tensors, say) kept their values."""
     if node is not None and tensors:
         for t in tensors:
             c = t._counter()
-            node.versions = (node.versions or ()) + (c, int(c[0]))
+            node.versions = _version_pairs(node.versions) + (c, int(c[0]))
 
 
 def _output(cls, out, device, ctx, k):
@@ -717,7 +726,7 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
             # When every gradient it gives goes to a node, as an array of that input's shape, the
             # gradients are added here; else (a leaf input, broadcasting, ...) the general steps
             # below take over with the gradients computed here.
-            if node.versions:
+            if node.versions is not None:
                 _check_versions(node)
             in_grads = node.fn.backward(node, g)
             shapes = node.shapes
@@ -755,7 +764,7 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
             elif "out_hooks" in node.__dict__:
                 g = [gk if gk is None or k not in node.out_hooks else _call_hooks(node.out_hooks[k], gk)
                      for k, gk in enumerate(g)]
-            if node.versions:
+            if node.versions is not None:
                 _check_versions(node)
             if node.retained is not None or captured is not None:
                 _retained_and_captured(node, g if multi else (g,), captured, slot_pos)
@@ -831,6 +840,8 @@ _NO_OUTS = itertools.repeat(None)
 def _check_versions(node):
     """Refuse to run node's backward when an array it saved was changed in place since forward."""
     versions = node.versions
+    if versions.__class__ is not tuple:   # one bare counter, saved at version 0
+        versions = (versions, 0)
     for j in range(0, len(versions), 2):
         c, v = versions[j], versions[j + 1]
         if c[0] != v:
