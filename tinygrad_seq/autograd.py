@@ -11,6 +11,7 @@ import contextlib
 import functools
 import gc
 import itertools
+import math
 import weakref
 
 import numpy as np
@@ -128,7 +129,7 @@ def const(v, like):
     try:
         with np.errstate(over="ignore"):
             c = np.asarray(v, dtype=like.dtype)
-        if not np.isfinite(c) and np.isfinite(v):   # too big for the dtype: leave it to NumPy
+        if not np.isfinite(c) and math.isfinite(v):   # too big for the dtype: leave it to NumPy
             return v
     except OverflowError:   # an int beyond float64
         return v
