@@ -727,8 +727,9 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
             # When every gradient it gives goes to a node, as an array of that input's shape, the
             # gradients are added here; else (a leaf input, broadcasting, ...) the general steps
             # below take over with the gradients computed here.
-            if node.versions is not None:
-                _check_versions(node)
+            versions = node.versions
+            if versions is not None and (versions.__class__ is not _ndarray or versions[0] != 0):
+                _check_versions(node)   # (a bare counter still at 0 needs no call)
             in_grads = node.fn.backward(node, g)
             shapes = node.shapes
             if in_grads.__class__ is _ndarray and len(shapes) == 1:
