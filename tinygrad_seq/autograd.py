@@ -11,6 +11,7 @@ import contextlib
 import functools
 import gc
 import itertools
+import math
 import weakref
 
 import numpy as np
@@ -102,6 +103,41 @@ def unbroadcast(grad, shape):
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad.reshape(shape) if extra else grad
+
+
+# ------------------------------------------------------------------ numbers in array math
+# Python numbers as 0-d NumPy arrays, one per (dtype, value), read-only. NumPy converts a Python
+# number for every op it meets (for an 8x8 array that costs as much as the add itself); a 0-d
+# array of the array's dtype gives the same values and dtype (NumPy casts the number to that
+# dtype too). Tensor operators use it for `y + 0.5`, so the op's backward (g * 0.9) gets it too,
+# and ops for their own constants (1 - y*y). Not for zero (0.0 and -0.0 are equal keys), nor
+# for a number the dtype cannot hold (NumPy warns about that per op), nor for an integer array
+# (0.5 is not an int) or a CuPy one (a NumPy array is host memory): those get the number back.
+_CONSTS = {}
+
+
+def const(v, like):
+    """The number v as a cached 0-d array of like's dtype (NumPy, float), else v itself."""
+    if like.__class__ is not np.ndarray:
+        return v
+    by_value = _CONSTS.get(like.dtype)
+    c = None if by_value is None else by_value.get(v)
+    if c is not None:
+        return c
+    if like.dtype.kind != "f" or not v:
+        return v
+    try:
+        with np.errstate(over="ignore"):
+            c = np.asarray(v, dtype=like.dtype)
+        if not np.isfinite(c) and math.isfinite(v):   # too big for the dtype: leave it to NumPy
+            return v
+    except OverflowError:   # an int beyond float64
+        return v
+    c.flags.writeable = False
+    if by_value is None or len(by_value) > 1024:   # a program that makes ever new numbers: start over
+        by_value = _CONSTS[like.dtype] = {}
+    by_value[v] = c
+    return c
 
 
 # ------------------------------------------------------------------ graph nodes
@@ -245,8 +281,9 @@ class Function:
     `backward` returns one gradient per forward argument (None for non-tensor
     arguments or inputs that need none); gradients of broadcast inputs are
     reduced to the input's shape by the engine. `ctx.xp` is numpy or cupy,
-    matching the inputs' device, and `ctx.needs_input_grad` says which inputs
-    need a gradient.
+    matching the inputs' device, `ctx.needs_input_grad` says which inputs
+    need a gradient, and in backward `ctx.shapes` holds the inputs' shapes
+    (None for arguments that are not tensors).
     """
 
     composed = None   # optional: the same forward from differentiable ops, for create_graph
@@ -261,49 +298,55 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        raw, needs, shapes = [], [], []
+        raw, sig = [], []   # sig: (input shape or None, needs a gradient) per argument
         device = None
-        requires = False
         for a in args:
             if isinstance(a, Tensor):
                 arr = a.array
                 raw.append(arr)
-                shapes.append(arr.shape)
+                sig.append(arr.shape)
+                sig.append(a.requires_grad)
                 if device is None:
                     device = a.device
                 elif a.device != device:
                     raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, "
                                        f"got {device} and {a.device}")
-                if a.requires_grad:
-                    needs.append(True)
-                    requires = True
-                    continue
             else:
                 raw.append(a)
-                shapes.append(None)
-            needs.append(False)
+                sig.append(None)
+                sig.append(False)
+        sig = tuple(sig)
+        needs, shapes, requires, wide = _SIGNATURES.get(sig) or _signature(sig)
         if device is None:
             device = "cpu"
         xp = _XP.get(device)
         if xp is None:
             xp = _XP[device] = backend.xp(device)
         ctx = Node(cls, xp)
-        needs = tuple(needs)
-        ctx.needs_input_grad = needs = _SHARED.get(needs) or _shared(needs)
+        ctx.needs_input_grad = needs
         try:
             out = cls.forward(ctx, *raw, **kwargs) if kwargs else cls.forward(ctx, *raw)
         except (ValueError, TypeError, IndexError) as e:
             raise _op_error(cls, args, e) from e
         record = requires and _GRAD_ENABLED
-        if isinstance(out, tuple):   # several outputs: one Tensor each, all hanging off this node
+        if out.__class__ is not _ndarray and isinstance(out, tuple):
+            # several outputs: one Tensor each, all hanging off this node
             ctx.n_out = len(out)
-            skip = getattr(ctx, "non_differentiable", ())
-            result = tuple(_output(cls, xp.asarray(o) if not backend.is_array(o) else o, device,
-                                   ctx if record and not any(o is n for n in skip) else None, k)
-                           for k, o in enumerate(out))
+            skip = getattr(ctx, "non_differentiable", None)
+            result, meta = [], []
+            for k, o in enumerate(out):
+                if o.__class__ is not _ndarray and not backend.is_array(o):
+                    o = xp.asarray(o)
+                keep = record and not (skip and any(o is n for n in skip))
+                result.append(_output(cls, o, device, ctx if keep else None, k))
+                meta.append(o.shape)
+                meta.append(o.dtype.char)
+            result = tuple(result)
             if record:
-                # (shape, dtype name) per output: a dtype object would keep the tuple tracked
-                ctx.out_meta = _shared(tuple((o.array.shape, o.array.dtype.str) for o in result))
+                # shape and dtype code per output, for the zeros of outputs that get no gradient
+                # (a dtype object would keep the tuple tracked; its one-letter code is shared)
+                meta = tuple(meta)
+                ctx.out_meta = _SHARED.get(meta) or _shared(meta)
         else:
             if out.__class__ is not _ndarray and not backend.is_array(out):   # NumPy gives scalars
                 arr = xp.asarray(out)                                           # for 0-d results
@@ -320,9 +363,8 @@ class Function:
             result.requires_grad = record
             result._ctx = ctx if record else None
         if record:
-            shapes = tuple(shapes)
-            ctx.shapes = _SHARED.get(shapes) or _shared(shapes)
-            if len(args) > 2 and any(needs[2:]):
+            ctx.shapes = shapes
+            if wide:
                 ctx.pn = tuple(_edge(a) if need else None for a, need in zip(args, needs))
             else:   # the edges in the node's slots (see Node); written out for each of the two
                 # slots rather than through a helper call, since this runs for every recorded op
@@ -352,6 +394,18 @@ class Function:
 
 
 _ndarray = np.ndarray
+_SIGNATURES = {}   # (shape, needs grad) per argument of an apply -> what _signature says
+
+
+def _signature(sig):
+    """needs_input_grad, the input shapes (the tuples nodes share), whether any input needs a
+    gradient, and whether one past the first two does (the node then keeps a tuple of edges),
+    for one signature of Function.apply's arguments; worked out once per signature."""
+    if len(_SIGNATURES) > 4096:   # a program that sees ever new shapes: start over, stay small
+        _SIGNATURES.clear()
+    needs = _shared(tuple(bool(n) for n in sig[1::2]))
+    out = _SIGNATURES[sig] = (needs, _shared(sig[::2]), any(needs), any(needs[2:]))
+    return out
 _XP = {}   # device -> backend.xp(device), looked up once per device
 
 
@@ -361,44 +415,55 @@ def _note_saved(ctx, args, raw, outs):
     their graphs (see _saved_tensor). versions: (counter, value now, ...) for each saved input
     or output, so the engine can catch an in-place change made after forward through any view
     (views share their base's counter; a counter, not the tensor, is kept for outputs: no
-    reference cycle)."""
+    reference cycle); a single counter at value 0 is kept bare (see _version_pairs)."""
     roles = versions = None
     saved = ctx.saved
     for j, s in enumerate(saved):
-        if s is None or s.__class__ is float or (s.__class__ is not _ndarray and not backend.is_array(s)):
+        if s.__class__ is not _ndarray and (s is None or s.__class__ is float or not backend.is_array(s)):
             continue   # None, a number: nothing to watch
-        role = None
-        if j < len(raw) and raw[j] is s and isinstance(args[j], Tensor):
-            role = j   # the usual case: forward saved its arguments in order
+        if j < len(raw) and raw[j] is s:   # the usual case: forward saved its arguments in order
+            role = j
         else:
+            role = None
             for i, r in enumerate(raw):
                 if r is s and isinstance(args[i], Tensor):
                     role = i
                     break
         if role is not None:
-            c = args[role]._counter()
-            pair = (c, int(c[0]))
-        else:
-            single = not isinstance(outs, tuple)
-            for o in ((outs,) if single else outs):
-                if o.array is s:
-                    if o._vc is None:
-                        o._vc = new_counter()
-                    pair = (o._vc, 0)
-                    if single:
-                        role = -1
-                    break
+            a = args[role]
+            if not isinstance(a, Tensor):
+                continue   # a constant argument (a number as a 0-d array, see const)
+            c = a._vc
+            if c is None:
+                c = a._vc = _COUNTER0.copy()   # new_counter(), inline
+            pair = (c, c.item(0))
+        else:   # an output? it is new, at version 0
+            if outs.__class__ is not tuple:
+                if outs.array is not s:
+                    continue   # neither an input nor the output: a constant
+                o, role = outs, -1
             else:
-                continue   # neither an input nor an output: a constant
+                o = next((o for o in outs if o.array is s), None)
+                if o is None:
+                    continue
+            if o._vc is None:
+                o._vc = _COUNTER0.copy()
+            pair = (o._vc, 0)
         versions = pair if versions is None else versions + pair
         if role is not None:
-            if roles is None:
-                roles = [None] * len(saved)
-            roles[j] = role
+            if len(saved) == 1:
+                roles = (role,)
+            else:
+                if roles is None:
+                    roles = [None] * len(saved)
+                roles[j] = role
     if versions is not None:
-        ctx.versions = versions
+        # one counter saved at version 0 (the usual case) is kept as itself: a tuple would be
+        # one more object per node for the garbage collector to track (see Node)
+        ctx.versions = versions[0] if len(versions) == 2 and versions[1] == 0 else versions
     if roles is not None:
-        ctx.saved_roles = _shared(tuple(roles), _SHARED_ROLES)
+        roles = tuple(roles)
+        ctx.saved_roles = _SHARED_ROLES.get(roles) or _shared(roles, _SHARED_ROLES)
 
 
 def new_counter():
@@ -412,12 +477,19 @@ def new_counter():
 _COUNTER0 = np.zeros(1, dtype=np.int64)   # copied: quicker than making a new array
 
 
+def _version_pairs(versions):
+    """A node's versions as (counter, version, ...): None is (), one bare counter is at 0."""
+    if versions is None:
+        return ()
+    return (versions, 0) if versions.__class__ is not tuple else versions
+
+
 def add_saved_versions(node, tensors):
     """Also check, before `node`'s backward, that `tensors` (index tensors, say) kept their values."""
     if node is not None and tensors:
         for t in tensors:
             c = t._counter()
-            node.versions = (node.versions or ()) + (c, int(c[0]))
+            node.versions = _version_pairs(node.versions) + (c, int(c[0]))
 
 
 def _output(cls, out, device, ctx, k):
@@ -510,16 +582,18 @@ def _toposort(roots):
     """Nodes reachable from `roots`, each after every node that consumes it
     (reverse post-order of an iterative depth-first search)."""
     order, visited = [], set()
-    stack = [(r, False) for r in roots]
+    stack = list(roots)
+    push, pop = stack.append, stack.pop
     while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
+        node = pop()
+        if node is None:   # a marker: the node under it has had all its inputs visited
+            order.append(pop())
             continue
         if node in visited:
             continue
         visited.add(node)
-        stack.append((node, True))
+        push(node)
+        push(None)
         if node.released:
             raise AutogradError(
                 f"{node.fn.__name__}: trying to backward through the graph a second time: its saved "
@@ -527,16 +601,16 @@ def _toposort(roots):
         if node.pn is None:
             p = node.p0
             if p.__class__ is Node and p not in visited:
-                stack.append((p, False))
+                push(p)
             p = node.p1
             if p.__class__ is Node and p not in visited:
-                stack.append((p, False))
+                push(p)
         else:
             for p in node.pn:
                 if p.__class__ is tuple:
                     p = p[0]
                 if p.__class__ is Node and p not in visited:
-                    stack.append((p, False))
+                    push(p)
     order.reverse()
     return order
 
@@ -637,6 +711,9 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
     order = _toposort(nodes)
     uses = _hooked_leaf_uses(order) if _POST_ACCUMULATE_HOOKS and captured is None else None
     hooked = {}   # leaf -> its summed gradient, when it has hooks: they see the total once
+    # a pass with nothing to capture, no graph to record and no leaf hooks to count down: its
+    # common nodes take the short way (below), with one check
+    plain = captured is None and not create_graph and not uses
     for node in order:
         g = grads.pop(node, None)
         if g is None:
@@ -644,29 +721,61 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
                 _leaf_edges_done(node.parents, uses)
             continue
         multi = node.n_out > 1
-        if not multi:
-            if node._hooks is not None:
-                g = _call_hooks(node._hooks, g)
-        elif "out_hooks" in node.__dict__:
-            g = [gk if gk is None or k not in node.out_hooks else _call_hooks(node.out_hooks[k], gk)
-                 for k, gk in enumerate(g)]
-        versions = node.versions
-        if versions:
-            for j in range(0, len(versions), 2):
-                c, v = versions[j], versions[j + 1]
-                if c[0] != v:
-                    raise AutogradError(
-                        f"{node.fn.__name__}: an input saved for backward was modified in place after "
-                        f"forward (or the output it saved; version {v} -> {c[0]}), directly or through "
-                        "a view; use an out-of-place op instead")
-        if node.retained is not None or captured is not None:
-            _retained_and_captured(node, g if multi else (g,), captured, slot_pos)
-        if create_graph:
-            in_grads = _graph_backward(node, _materialize(node, g, True) if multi else (g,))
-        elif multi:
-            in_grads = node.fn.backward(node, *_materialize(node, g, False))
-        else:
+        if (plain and not multi and node.pn is None and node._hooks is None and node.retained is None
+                and not _ANOMALY):
+            # The common node: one output, its edges in its slots, no hooks, nothing retained.
+            # When every gradient it gives goes to a node, as an array of that input's shape, the
+            # gradients are added here; else (a leaf input, broadcasting, ...) the general steps
+            # below take over with the gradients computed here.
+            versions = node.versions
+            if versions is not None and (versions.__class__ is not _ndarray or versions[0] != 0):
+                _check_versions(node)   # (a bare counter still at 0 needs no call)
             in_grads = node.fn.backward(node, g)
+            shapes = node.shapes
+            if in_grads.__class__ is _ndarray and len(shapes) == 1:
+                g0, g1 = in_grads, None
+            elif in_grads.__class__ is tuple and len(in_grads) == len(shapes):
+                g0, g1 = in_grads[0], (in_grads[1] if len(shapes) > 1 else None)
+            else:
+                g0 = g1 = False   # not the common case
+            p0, p1 = node.p0, node.p1
+            if g0 is not False and (
+                    g0 is None or p0 is None or p0.__class__ is Node
+                    and g0.__class__ is _ndarray and g0.shape == shapes[0]) and (
+                    g1 is None or p1 is None or p1.__class__ is Node
+                    and g1.__class__ is _ndarray and g1.shape == shapes[1]):
+                if g0 is not None and p0 is not None:
+                    if node.k0 is None:
+                        prev = grads.get(p0)
+                        grads[p0] = g0 if prev is None else _plus(prev, g0, node.xp)
+                    else:   # output k0 of a node with several
+                        _add(grads, (p0, node.k0), g0, node.xp)
+                if g1 is not None and p1 is not None:
+                    if node.k1 is None:
+                        prev = grads.get(p1)
+                        grads[p1] = g1 if prev is None else _plus(prev, g1, node.xp)
+                    else:
+                        _add(grads, (p1, node.k1), g1, node.xp)
+                if not retain_graph and (node.saved or node.__dict__):
+                    node.release()
+                continue
+        else:
+            if not multi:
+                if node._hooks is not None:
+                    g = _call_hooks(node._hooks, g)
+            elif "out_hooks" in node.__dict__:
+                g = [gk if gk is None or k not in node.out_hooks else _call_hooks(node.out_hooks[k], gk)
+                     for k, gk in enumerate(g)]
+            if node.versions is not None:
+                _check_versions(node)
+            if node.retained is not None or captured is not None:
+                _retained_and_captured(node, g if multi else (g,), captured, slot_pos)
+            if create_graph:
+                in_grads = _graph_backward(node, _materialize(node, g, True) if multi else (g,))
+            elif multi:
+                in_grads = node.fn.backward(node, *_materialize(node, g, False))
+            else:
+                in_grads = node.fn.backward(node, g)
         if in_grads.__class__ is not tuple:
             in_grads = tuple(in_grads) if isinstance(in_grads, (tuple, list)) else (in_grads,)
         pn = node.pn
@@ -730,6 +839,20 @@ def _run_backward(roots, seeds, retain_graph, create_graph, inputs):
 _NO_OUTS = itertools.repeat(None)
 
 
+def _check_versions(node):
+    """Refuse to run node's backward when an array it saved was changed in place since forward."""
+    versions = node.versions
+    if versions.__class__ is not tuple:   # one bare counter, saved at version 0
+        versions = (versions, 0)
+    for j in range(0, len(versions), 2):
+        c, v = versions[j], versions[j + 1]
+        if c[0] != v:
+            raise AutogradError(
+                f"{node.fn.__name__}: an input saved for backward was modified in place after "
+                f"forward (or the output it saved; version {v} -> {c[0]}), directly or through "
+                "a view; use an out-of-place op instead")
+
+
 def _per_argument(node, in_grads, n_in):
     """A custom backward may return one gradient per *tensor* input: spread them out to one
     per forward argument."""
@@ -778,8 +901,10 @@ def _materialize(node, slots, create_graph):
     if not getattr(node, "materialize_grads", True):
         return slots
     out = []
-    for g, (shape, dtype) in zip(slots, node.out_meta):
+    meta = node.out_meta
+    for k, g in enumerate(slots):
         if g is None:
+            shape, dtype = meta[2 * k], meta[2 * k + 1]
             g = node.xp.zeros(shape, dtype=dtype)
             if create_graph:
                 g = Tensor._wrap(g, backend.device_of(g))

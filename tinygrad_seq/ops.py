@@ -4,7 +4,7 @@ are summed back to the input's shape by the engine (`autograd.unbroadcast`)."""
 import math
 
 from . import backend
-from .autograd import Function, unbroadcast
+from .autograd import Function, const, unbroadcast
 from .tensor import Tensor
 
 
@@ -220,7 +220,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved_tensors[0]
-        return g * (1 - y * y)
+        return g * (const(1, y) - y * y)   # const: see autograd.const
 
 
 class Sigmoid(Function):
@@ -234,12 +234,13 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         y = ctx.saved_tensors[0]
-        return g * y * (1 - y)
+        return g * y * (const(1, y) - y)
 
 
 def sigmoid(xp, a):
     # tanh form: exact for all a, never overflows, one transcendental call
-    return 0.5 * xp.tanh(0.5 * a) + 0.5
+    half = const(0.5, a)
+    return half * xp.tanh(half * a) + half
 
 
 class ReLU(Function):
@@ -321,14 +322,15 @@ class MatMul(Function):
             raise ValueError("matmul needs at least 1-D operands")
         na, nb = ctx.needs_input_grad   # each gradient needs only the other operand
         ctx.save_for_backward(a if nb else None, b if na else None)
-        ctx.in_shapes = (a.shape, b.shape)
         return a @ b
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        a_shape, b_shape = ctx.in_shapes
+        a_shape, b_shape = ctx.shapes   # the inputs' shapes, which the engine keeps for every node
         na, nb = ctx.needs_input_grad
+        if len(a_shape) == 2 and len(b_shape) == 2:   # matrix @ matrix, the usual case
+            return (g @ b.T if na else None), (a.T @ g if nb else None)
         a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape   # vectors as 1-row / 1-col matrices
         b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
         g2 = g[..., None] if len(b_shape) == 1 else g      # put back the dims matmul dropped

@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 
 from . import backend
-from .autograd import AutogradError, new_counter, run_backward
+from .autograd import AutogradError, const as _const, new_counter, run_backward
 from . import autograd
 
 float16, float32, float64 = np.dtype("float16"), np.dtype("float32"), np.dtype("float64")
@@ -407,14 +407,15 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, o): return ops.Add.apply(*_pair(self, o))
-    def __radd__(self, o): return ops.Add.apply(*_pair(o, self))
-    def __sub__(self, o): return ops.Sub.apply(*_pair(self, o, sub=True))
-    def __rsub__(self, o): return ops.Sub.apply(*_pair(o, self, sub=True))
-    def __mul__(self, o): return ops.Mul.apply(*_pair(self, o))
-    def __rmul__(self, o): return ops.Mul.apply(*_pair(o, self))
-    def __truediv__(self, o): return ops.Div.apply(*_pair(self, o, true_div=True))
-    def __rtruediv__(self, o): return ops.Div.apply(*_pair(o, self, true_div=True))
+    # (const=True: a Python number may become a cached 0-d array, see autograd.const)
+    def __add__(self, o): return ops.Add.apply(*_pair(self, o, const=True))
+    def __radd__(self, o): return ops.Add.apply(*_pair(o, self, const=True))
+    def __sub__(self, o): return ops.Sub.apply(*_pair(self, o, sub=True, const=True))
+    def __rsub__(self, o): return ops.Sub.apply(*_pair(o, self, sub=True, const=True))
+    def __mul__(self, o): return ops.Mul.apply(*_pair(self, o, const=True))
+    def __rmul__(self, o): return ops.Mul.apply(*_pair(o, self, const=True))
+    def __truediv__(self, o): return ops.Div.apply(*_pair(self, o, true_div=True, const=True))
+    def __rtruediv__(self, o): return ops.Div.apply(*_pair(o, self, true_div=True, const=True))
     def __neg__(self): return ops.Neg.apply(self)
     def __pos__(self): return self
     def __pow__(self, o): return ops.Pow.apply(*_pair(self, o))
@@ -608,7 +609,11 @@ class Tensor:
             if size < 0 or (size == 0 and n > 0):
                 raise ValueError(f"split: split_size must be positive (0 only for an empty dim), got {size} "
                                    f"for dim {dim} of shape {self.shape}")
-            sizes = [min(size, n - i) for i in range(0, n, size)] if n else [0]
+            if n:   # full pieces, then the rest
+                full, rest = divmod(n, size)
+                sizes = [size] * full + [rest] if rest else [size] * full
+            else:
+                sizes = [0]
         else:
             sizes = [int(s) for s in split_size_or_sections]
             if sum(sizes) != n or min(sizes, default=0) < 0:
@@ -632,10 +637,12 @@ class Tensor:
         if self.ndim == 0:
             raise RuntimeError("chunk: expected at least a 1-dimensional tensor, got a 0-d one")
         dim = _dim(dim, self.ndim, "chunk")
-        n = self.shape[dim]
+        n = self.array.shape[dim]
         if n == 0:   # torch: `chunks` empty pieces
             return Split.apply(self, [0] * int(chunks), dim, False)
-        return self.split(-(-n // chunks), dim)
+        size = -(-n // chunks)   # as split(size, dim), without checking again
+        full, rest = divmod(n, size)
+        return Split.apply(self, [size] * full + [rest] if rest else [size] * full, dim, False)
 
     # ------------------------------------------------------------ everyday PyTorch API
     # new_* factories: same dtype and device as self unless told otherwise
@@ -1178,12 +1185,14 @@ class Split(autograd.Function):
     @staticmethod
     def forward(ctx, a, sizes, axis, squeeze):
         ctx.axis, ctx.squeeze = axis, squeeze
-        bounds, start = [], 0
-        for n in sizes[:-1]:
+        # basic slicing (views), as xp.split does, without its overhead; the Ellipsis keeps
+        # an unbound piece of a 1-D array a 0-d array (a view), not a NumPy scalar
+        lead = (slice(None),) * axis
+        pieces, start = [], 0
+        for n in sizes:
+            pieces.append(a[lead + ((start, ...) if squeeze else (slice(start, start + n),))])
             start += n
-            bounds.append(start)
-        pieces = ctx.xp.split(a, bounds, axis=axis)
-        return tuple(p.squeeze(axis) for p in pieces) if squeeze else tuple(pieces)
+        return tuple(pieces)
 
     @staticmethod
     def backward(ctx, *grads):
@@ -1196,8 +1205,9 @@ class Split(autograd.Function):
         if not sizes:   # no pieces (an empty list of sections)
             return ()
         pieces = super().apply(x, sizes, axis, squeeze)
+        counter = x._counter()
         for t in pieces:   # views of x: one version counter
-            t._vc = x._counter()
+            t._vc = counter
         return pieces
 
 
@@ -1253,16 +1263,19 @@ def _result_dtype(x, y):
     return _combine(groups[0], _combine(groups[1], groups[2]))
 
 
-def _pair(x, y, true_div=False, sub=False):
+def _pair(x, y, true_div=False, sub=False, const=False):
     """Both operands of a binary op in torch's result dtype (tensors are cast; Python numbers
     follow the array's dtype in NumPy). True division of integers gives float32; subtraction
-    refuses bools, as torch."""
+    refuses bools, as torch. const=True (+ - * /): a Python number beside a NumPy float
+    tensor comes back as a cached 0-d array of its dtype (see autograd.const)."""
     cx, cy = x.__class__, y.__class__   # the common cases first, kept fast: a float tensor with a
     if cx is Tensor and x.array.dtype.kind == "f":   # Python number or a tensor of its dtype
-        if cy is float or cy is int or cy is Tensor and y.array.dtype == x.array.dtype:
+        if cy is Tensor and y.array.dtype == x.array.dtype:
             return x, y
+        if cy is float or cy is int:
+            return x, (_const(y, x.array) if const else y)
     elif cy is Tensor and (cx is float or cx is int) and y.array.dtype.kind == "f":
-        return x, y
+        return (_const(x, y.array) if const else x), y
     x, y = _scalar(x), _scalar(y)
     if sub and any(v.__class__ is bool or v.__class__ is Tensor and v.array.dtype == bool_ for v in (x, y)):
         raise TypeError("sub: subtraction with a bool tensor or number is not supported (as in torch); "

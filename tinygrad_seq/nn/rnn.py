@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from .. import backend
+from ..autograd import collector_paused
 from ..factories import stack, cat
 from ..tensor import Tensor, where
 from . import init
@@ -252,23 +253,28 @@ class RNNBase(Module):
             projected = InputProjected(self.mode, x, w_ih, w_hh, b_ih, b_hh, self.nonlinearity)
         else:
             xs = x.unbind(0)
-        for t in (range(T - 1, -1, -1) if d == 1 else range(T)):
-            if projected is not None:   # the same cell equations, W_x x_t + b computed up front
-                new = projected(t, state)
-            elif self.mode == "LSTM":
-                new = list(lstm_cell(xs[t], tuple(state), w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co,
-                                     coupled=self.coupled))
-            elif self.mode == "GRU":
-                new = [gru_cell(xs[t], state[0], w_ih, w_hh, b_ih, b_hh, self.reset_after)]
-            else:
-                new = [rnn_cell(xs[t], state[0], w_ih, w_hh, b_ih, b_hh, self.nonlinearity)]
-            if mask is not None:   # padded steps keep the previous state
-                state = [where(mask[t], n, s) for n, s in zip(new, state)]
-            else:
-                state = new
-            outs[t] = state[0]
-            if self.record_hidden_grads:
-                recorded[t] = state[0].retain_grad()
+        # the collector paused for the loop (see autograd.collector_paused): the steps make no
+        # reference cycles, but each records about a dozen graph nodes that stay alive until
+        # backward, and over a long sequence each full collection would walk that growing
+        # graph (and all else the program holds) again
+        with collector_paused():
+            for t in (range(T - 1, -1, -1) if d == 1 else range(T)):
+                if projected is not None:   # the same cell equations, W_x x_t + b computed up front
+                    new = projected(t, state)
+                elif self.mode == "LSTM":
+                    new = list(lstm_cell(xs[t], tuple(state), w_ih, w_hh, b_ih, b_hh, w_ci, w_cf, w_co,
+                                         coupled=self.coupled))
+                elif self.mode == "GRU":
+                    new = [gru_cell(xs[t], state[0], w_ih, w_hh, b_ih, b_hh, self.reset_after)]
+                else:
+                    new = [rnn_cell(xs[t], state[0], w_ih, w_hh, b_ih, b_hh, self.nonlinearity)]
+                if mask is not None:   # padded steps keep the previous state
+                    state = [where(mask[t], n, s) for n, s in zip(new, state)]
+                else:
+                    state = new
+                outs[t] = state[0]
+                if self.record_hidden_grads:
+                    recorded[t] = state[0].retain_grad()
         if self.record_hidden_grads:
             self.recorded_hidden[(layer, d)] = recorded
         return stack(outs, dim=0), state
