@@ -609,11 +609,7 @@ class Tensor:
             if size < 0 or (size == 0 and n > 0):
                 raise ValueError(f"split: split_size must be positive (0 only for an empty dim), got {size} "
                                    f"for dim {dim} of shape {self.shape}")
-            if n:   # full pieces, then the rest
-                full, rest = divmod(n, size)
-                sizes = [size] * full + [rest] if rest else [size] * full
-            else:
-                sizes = [0]
+            sizes = _piece_sizes(n, size) if n else [0]
         else:
             sizes = [int(s) for s in split_size_or_sections]
             if sum(sizes) != n or min(sizes, default=0) < 0:
@@ -640,9 +636,8 @@ class Tensor:
         n = self.array.shape[dim]
         if n == 0:   # torch: `chunks` empty pieces
             return Split.apply(self, [0] * int(chunks), dim, False)
-        size = -(-n // chunks)   # as split(size, dim), without checking again
-        full, rest = divmod(n, size)
-        return Split.apply(self, [size] * full + [rest] if rest else [size] * full, dim, False)
+        # as split(size, dim), without checking again
+        return Split.apply(self, _piece_sizes(n, -(-n // chunks)), dim, False)
 
     # ------------------------------------------------------------ everyday PyTorch API
     # new_* factories: same dtype and device as self unless told otherwise
@@ -1212,6 +1207,12 @@ class Split(autograd.Function):
 
 
 # ---------------------------------------------------------------- helpers
+def _piece_sizes(n, size):
+    """split / chunk: pieces of `size` along a dim of n > 0 elements, the last one what is left."""
+    full, rest = divmod(n, size)
+    return [size] * full + [rest] if rest else [size] * full
+
+
 def _scalar(o):
     """NumPy scalars act like Python numbers (they do not promote float32 to float64)."""
     if isinstance(o, np.generic):
